@@ -1,0 +1,284 @@
+// Plan -> PageResult: every cell in its own process, servers in the background until their
+// clients are done, clients once their servers listen, independent cells side by side.
+import { dirname, resolve } from "node:path";
+import { compileCell, compileSupport } from "./compile.ts";
+import { LecternError } from "./errors.ts";
+import type { Limiter } from "./limit.ts";
+import { portEnv } from "./plan.ts";
+import { PortSet } from "./ports.ts";
+import { CellProcess, type ProcessEnd } from "./process.ts";
+import type { CellResult, PageResult, Plan, PlannedCell, Status } from "./types.ts";
+
+export interface ExecuteOptions {
+  cacheDir: string;
+  /** Run these cells and what they need; all cells when absent. */
+  only?: string[];
+  pinned?: Record<string, number>;
+  /** Seconds, for cells without timeout= (and for a server to start listening). */
+  timeout: number;
+  jobs: Limiter;
+  /** The environment cells start from (not the user's whole environment). */
+  env: Record<string, string>;
+  maxOutput: number;
+  graceMs: number;
+  signal?: AbortSignal;
+  /** Servers that no selected cell needs keep serving until the signal aborts. */
+  keepServing?: boolean;
+  lockDir?: string;
+  onEvent?: (event: ExecuteEvent) => void;
+}
+
+export type ExecuteEvent =
+  | { type: "ports"; page: string; ports: Record<string, number> }
+  | { type: "start"; page: string; cell: string }
+  | { type: "ready"; page: string; cell: string }
+  | { type: "end"; page: string; result: CellResult };
+
+/** The cells to run: those asked for and, transitively, what they need. */
+export function selectCells(plan: Plan, only: string[] | undefined): PlannedCell[] {
+  if (!only || only.length === 0) return plan.cells;
+  const byName = new Map(plan.cells.map((c) => [c.name, c]));
+  const wanted = new Set<string>();
+  const add = (name: string) => {
+    if (wanted.has(name)) return;
+    const cell = byName.get(name);
+    if (!cell) {
+      throw new LecternError("E_USAGE", `no cell named "${name}" (its cells: ${plan.cells.map((c) => c.name).join(", ")})`, { file: plan.page.path });
+    }
+    wanted.add(name);
+    cell.deps.forEach(add);
+  };
+  only.forEach(add);
+  return plan.cells.filter((c) => wanted.has(c.name));
+}
+
+/** The one place a cell's status is decided, from how its process ended and what the page expects. */
+export function verdict(cell: PlannedCell, end: ProcessEnd, wasReady: boolean, timeoutS: number): { status: Status; reason: string | null } {
+  if (end.spawnError) return { status: "failed", reason: `could not start: ${end.spawnError.message}` };
+  if (end.stopReason === "timeout") {
+    return { status: "timeout", reason: cell.attrs.server ? `did not listen within ${timeoutS} s` : `still running after ${timeoutS} s` };
+  }
+  if (end.stopReason === "output-cap") return { status: "failed", reason: "stopped: printed more than the output cap" };
+  if (cell.attrs.server && wasReady && (end.stopReason === "stopped" || end.stopReason === "interrupted")) {
+    return { status: "passed", reason: null };
+  }
+  if (end.stopReason === "interrupted") return { status: "failed", reason: "interrupted" };
+  const how = end.signal ? `was killed by ${end.signal}` : `exited with status ${end.exitCode}`;
+  const failed = end.signal !== null || end.exitCode !== 0;
+  const { expect, exit } = cell.attrs;
+  if (exit !== null) {
+    return end.exitCode === exit ? { status: "passed", reason: null } : { status: "failed", reason: `expected exit status ${exit}, but it ${how}` };
+  }
+  if (expect === "error") {
+    return failed ? { status: "passed", reason: null } : { status: "failed", reason: "expected an error, but it exited with status 0" };
+  }
+  if (expect !== null) {
+    if (!failed) return { status: "failed", reason: `expected ${expect}, but it exited with status 0` };
+    if (!end.errors.includes(expect)) {
+      const seen = end.errors.length > 0 ? `it raised ${end.errors.join(", ")}` : "it raised no socket error";
+      return { status: "failed", reason: `expected ${expect}, but ${seen} and ${how}` };
+    }
+    return { status: "passed", reason: null };
+  }
+  if (cell.attrs.server && !wasReady && !failed) return { status: "failed", reason: "exited before it listened" };
+  return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
+}
+
+function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {
+  return { name: cell.name, line: cell.line, status, exitCode: null, signal: null, durationMs: 0, output: "", chunks: [], reason, errors: [], cached: false };
+}
+
+type State = "waiting" | "starting" | "running" | "ready" | "done";
+
+export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<PageResult> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const page = plan.page.path;
+  const cells = selectCells(plan, options.only);
+  const served = new Set(cells.filter((c) => c.attrs.server && !c.attrs.skip).flatMap((c) => c.ports));
+  const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
+  const ports = await PortSet.allocate(names, served, { pinned: options.pinned, lockDir: options.lockDir });
+  const numbers = ports.numbers();
+  options.onEvent?.({ type: "ports", page, ports: numbers });
+
+  const state = new Map<string, State>(cells.map((c) => [c.name, "waiting"]));
+  const results = new Map<string, CellResult>();
+  const procs = new Map<string, CellProcess>();
+  const byName = new Map(cells.map((c) => [c.name, c]));
+  const cwd = dirname(resolve(page));
+  const env: Record<string, string> = { ...options.env, LECTERN: "1", LECTERN_CHANNEL: "3" };
+  for (const [name, port] of Object.entries(numbers)) env[portEnv(name)] = String(port);
+
+  let finish!: () => void;
+  const allDone = new Promise<void>((r) => (finish = r));
+  let aborted = false;
+
+  const end = (cell: PlannedCell, result: CellResult) => {
+    state.set(cell.name, "done");
+    results.set(cell.name, result);
+    options.onEvent?.({ type: "end", page, result });
+    schedule();
+  };
+
+  // A dependency is met when a server listens or another cell has ended; it is broken when
+  // a server will never listen.
+  const blockedBy = (cell: PlannedCell): { wait: boolean; broken: string | null } => {
+    let wait = false;
+    for (const name of cell.deps) {
+      const dep = byName.get(name)!;
+      const s = state.get(name)!;
+      if (dep.attrs.server) {
+        if (s === "ready") continue;
+        if (s === "done") {
+          const r = results.get(name)!;
+          return { wait: false, broken: r.status === "skipped" ? `needs server "${name}", which was skipped` : `server "${name}" ended before it was ready${r.reason ? ` (${r.reason})` : ""}` };
+        }
+        wait = true;
+      } else if (s !== "done") {
+        wait = true;
+      }
+    }
+    return { wait, broken: null };
+  };
+
+  const launch = async (cell: PlannedCell) => {
+    state.set(cell.name, "starting");
+    const release = cell.attrs.server ? () => {} : await options.jobs.acquire();
+    if (aborted) {
+      release();
+      end(cell, notRun(cell, "skipped", "interrupted before it started"));
+      return;
+    }
+    let file: string;
+    let support: string;
+    try {
+      file = await compileCell(cell, page, options.cacheDir);
+      support = await compileSupport(cell.lang === "ts" ? "preload" : "shell", options.cacheDir);
+    } catch (err) {
+      release();
+      if (!(err instanceof LecternError)) throw err;
+      end(cell, { ...notRun(cell, "failed", err.describe()), output: err.describe() + "\n" });
+      return;
+    }
+    for (const name of cell.attrs.server ? cell.ports : []) await ports.handOver(name);
+    const timeoutS = cell.attrs.timeout ?? options.timeout;
+    const args =
+      cell.lang === "ts" ? ["--max-old-space-size=512", "--require", support, file] : [support, cell.lang, file];
+    let ready = false;
+    const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
+    const listening = new Set<number>();
+    const becomeReady = () => {
+      if (ready || state.get(cell.name) !== "running") return;
+      ready = true;
+      state.set(cell.name, "ready");
+      options.onEvent?.({ type: "ready", page, cell: cell.name });
+      schedule();
+    };
+    const proc = new CellProcess(
+      {
+        command: process.execPath,
+        args,
+        cwd,
+        env,
+        stdin: cell.attrs.stdin,
+        // A server has no time limit once it listens; until then, the timeout applies.
+        timeoutMs: timeoutS * 1000,
+        maxOutput: options.maxOutput,
+        graceMs: options.graceMs,
+      },
+      {
+        onListen: (_proto, port) => {
+          if (!cell.attrs.server || cell.attrs.ready) return;
+          listening.add(port);
+          if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) {
+            proc.clearTimeout();
+            becomeReady();
+          }
+        },
+        onOutput: (transcript) => {
+          if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) {
+            proc.clearTimeout();
+            becomeReady();
+          }
+        },
+      },
+    );
+    procs.set(cell.name, proc);
+    state.set(cell.name, "running");
+    options.onEvent?.({ type: "start", page, cell: cell.name });
+    const ended = await proc.done;
+    release();
+    procs.delete(cell.name);
+    const { status, reason } = verdict(cell, ended, ready, timeoutS);
+    end(cell, {
+      name: cell.name,
+      line: cell.line,
+      status,
+      exitCode: ended.exitCode,
+      signal: ended.signal,
+      durationMs: ended.durationMs,
+      output: ended.transcript.text(),
+      chunks: ended.transcript.chunks,
+      reason,
+      errors: ended.errors,
+      cached: false,
+    });
+  };
+
+  // Stops servers whose clients are all done; servers nobody needs stop when the rest is done.
+  const stopIdleServers = () => {
+    const othersDone = cells.every((c) => c.attrs.server || state.get(c.name) === "done");
+    for (const cell of cells) {
+      if (!cell.attrs.server || state.get(cell.name) !== "ready") continue;
+      const clients = cells.filter((c) => c.deps.includes(cell.name));
+      const idle = clients.length > 0 ? clients.every((c) => state.get(c.name) === "done") : othersDone && !options.keepServing;
+      if (idle) procs.get(cell.name)?.stop("stopped");
+    }
+  };
+
+  function schedule(): void {
+    for (const cell of cells) {
+      if (state.get(cell.name) !== "waiting") continue;
+      if (aborted) {
+        end(cell, notRun(cell, "skipped", "interrupted before it started"));
+        continue;
+      }
+      if (cell.attrs.skip) {
+        end(cell, notRun(cell, "skipped", null));
+        continue;
+      }
+      const { wait, broken } = blockedBy(cell);
+      if (broken !== null) {
+        end(cell, notRun(cell, "failed", `not started: ${broken}`));
+        continue;
+      }
+      if (!wait) void launch(cell).catch((err) => end(cell, { ...notRun(cell, "failed", `internal error: ${(err as Error).message}`) }));
+    }
+    stopIdleServers();
+    if (cells.every((c) => state.get(c.name) === "done")) finish();
+  }
+
+  const onAbort = () => {
+    aborted = true;
+    for (const proc of procs.values()) proc.stop("interrupted");
+    schedule();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  try {
+    schedule();
+    await allDone;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    await ports.close();
+  }
+  return {
+    path: page,
+    ports: numbers,
+    cells: cells.map((c) => results.get(c.name)!),
+    trace: [],
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+  };
+}

@@ -1,0 +1,178 @@
+// One cell's process, from spawn to its last byte: its own process group, stdin written and
+// closed, stdout/stderr into a Transcript, side-channel messages, and an end that is
+// SIGTERM to the whole group, then SIGKILL after a grace period.
+import { spawn, type ChildProcess } from "node:child_process";
+import { Transcript } from "./transcript.ts";
+
+export type StopReason = "timeout" | "stopped" | "interrupted" | "output-cap";
+
+export interface ProcessSpec {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdin: string | null;
+  timeoutMs: number | null;
+  maxOutput: number;
+  graceMs: number;
+}
+
+export interface ProcessHooks {
+  onListen?: (proto: "tcp" | "udp", port: number) => void;
+  onOutput?: (transcript: Transcript) => void;
+}
+
+export interface ProcessEnd {
+  exitCode: number | null;
+  signal: string | null;
+  /** Why Lectern ended it, if Lectern did; the first reason wins. */
+  stopReason: StopReason | null;
+  durationMs: number;
+  /** Error codes seen by the preload: socket errors and uncaught exceptions. */
+  errors: string[];
+  transcript: Transcript;
+  spawnError: Error | null;
+}
+
+// Every group still alive, so that Lectern exiting for any reason takes them along.
+const liveGroups = new Set<number>();
+process.on("exit", () => {
+  for (const pgid of liveGroups) killGroup(pgid, "SIGKILL");
+});
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already empty.
+  }
+}
+
+export class CellProcess {
+  readonly done: Promise<ProcessEnd>;
+  private child: ChildProcess;
+  private stopReason: StopReason | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private errors: string[] = [];
+  readonly transcript: Transcript;
+
+  constructor(spec: ProcessSpec, hooks: ProcessHooks = {}) {
+    const started = performance.now();
+    this.transcript = new Transcript(spec.maxOutput);
+    this.child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe", "pipe"],
+    });
+    const child = this.child;
+    const pgid = child.pid;
+    if (pgid !== undefined) liveGroups.add(pgid);
+
+    child.stdin!.on("error", () => {
+      // EPIPE: the cell ended or closed its input before reading all of it; that is its choice.
+    });
+    if (spec.stdin !== null && spec.stdin !== "") child.stdin!.write(spec.stdin.endsWith("\n") ? spec.stdin : spec.stdin + "\n");
+    child.stdin!.end();
+
+    for (const stream of ["stdout", "stderr"] as const) {
+      child[stream]!.on("data", (buf: Buffer) => {
+        this.transcript.data(stream, buf);
+        if (this.transcript.full) this.stop("output-cap");
+        hooks.onOutput?.(this.transcript);
+      });
+    }
+    this.readChannel(child, hooks);
+
+    if (spec.timeoutMs !== null) this.timeout = setTimeout(() => this.stop("timeout"), spec.timeoutMs);
+    this.graceMs = spec.graceMs;
+
+    this.done = new Promise<ProcessEnd>((resolve) => {
+      let spawnError: Error | null = null;
+      child.once("error", (err) => {
+        spawnError = err;
+      });
+      child.once("exit", () => {
+        // Whatever the cell left running in its group goes with it.
+        if (pgid !== undefined) killGroup(pgid, "SIGKILL");
+        // A descendant that left the group may hold the pipes open: once they have been quiet
+        // for a second, stop waiting for it. Output still draining keeps them open.
+        const streams = [child.stdout, child.stderr, child.stdio[3]];
+        let idle: NodeJS.Timeout;
+        const arm = () => {
+          clearTimeout(idle);
+          idle = setTimeout(() => streams.forEach((s) => s?.destroy()), 1000);
+        };
+        arm();
+        for (const s of streams) s?.on("data", arm);
+        child.once("close", () => clearTimeout(idle));
+      });
+      child.once("close", (code, signal) => {
+        this.clearTimeout();
+        for (const t of this.timers) clearTimeout(t);
+        if (pgid !== undefined) liveGroups.delete(pgid);
+        this.transcript.finish();
+        resolve({
+          exitCode: code,
+          signal,
+          stopReason: this.stopReason,
+          durationMs: Math.round(performance.now() - started),
+          errors: this.errors,
+          transcript: this.transcript,
+          spawnError,
+        });
+      });
+    });
+  }
+
+  private graceMs: number;
+  private timeout: NodeJS.Timeout | null = null;
+
+  /** A server that listens has no time limit any more. */
+  clearTimeout(): void {
+    if (this.timeout !== null) clearTimeout(this.timeout);
+    this.timeout = null;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** SIGTERM to the group now, SIGKILL after the grace period; the first reason is the one kept. */
+  stop(reason: StopReason): void {
+    const pgid = this.child.pid;
+    if (this.stopReason !== null || pgid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.stopReason = reason;
+    killGroup(pgid, "SIGTERM");
+    this.timers.push(setTimeout(() => killGroup(pgid, "SIGKILL"), this.graceMs));
+  }
+
+  private readChannel(child: ChildProcess, hooks: ProcessHooks): void {
+    const channel = child.stdio[3];
+    if (!channel) return;
+    let pending = "";
+    (channel as NodeJS.ReadableStream).setEncoding("utf8");
+    channel.on("error", () => {});
+    channel.on("data", (data: string) => {
+      pending += data;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        let msg: { type?: string; [k: string]: unknown };
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (msg.type === "listen" && (msg.proto === "tcp" || msg.proto === "udp") && typeof msg.port === "number") {
+          hooks.onListen?.(msg.proto, msg.port);
+        } else if ((msg.type === "error" || msg.type === "uncaught") && typeof msg.code === "string") {
+          if (!this.errors.includes(msg.code)) this.errors.push(msg.code);
+        } else if (msg.type === "input" && typeof msg.text === "string") {
+          this.transcript.echo(msg.text, Number(msg.stdout) || 0, Number(msg.stderr) || 0);
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,114 @@
+// The data that flows one way through the stages: Page -> Plan -> PageResult -> HTML.
+import type { Token } from "markdown-it";
+
+/** TypeScript, or a shell script run through zx with this shell. */
+export type Lang = "ts" | "sh" | "bash";
+
+/** A cell's attributes, parsed and validated from its fence info string. */
+export interface CellAttrs {
+  server: boolean;
+  needs: string[];
+  stdin: string | null;
+  /** "error", or an error code such as "ECONNREFUSED". */
+  expect: string | null;
+  exit: number | null;
+  /** Seconds; null means the default. */
+  timeout: number | null;
+  skip: boolean;
+  /** Not type-checked by `lectern check`. */
+  nocheck: boolean;
+  ready: RegExp | null;
+}
+
+/** An `output` block written right after a cell: its expected transcript. */
+export interface ExpectedOutput {
+  text: string;
+  line: number;
+  token: number;
+}
+
+export interface Cell {
+  name: string;
+  /** 1-based line of the opening fence. */
+  line: number;
+  lang: Lang;
+  info: string;
+  attrs: CellAttrs;
+  /** The fence's content: clean of list indentation and block-quote markers. */
+  code: string;
+  /** Index of the fence token in Page.tokens. */
+  token: number;
+  expected: ExpectedOutput | null;
+}
+
+export interface Page {
+  /** The path as the user gave it (relative paths stay relative, for messages). */
+  path: string;
+  source: string;
+  tokens: Token[];
+  cells: Cell[];
+}
+
+export interface PlannedCell extends Cell {
+  /** Explicit needs plus the servers whose ports this cell uses. */
+  deps: string[];
+  /** Port names the cell uses, in first-use order. */
+  ports: string[];
+}
+
+export interface Plan {
+  page: Page;
+  cells: PlannedCell[];
+  /** Every port name of the page, in first-use order. */
+  ports: string[];
+}
+
+export type Status = "passed" | "failed" | "timeout" | "skipped";
+
+export type Stream = "stdout" | "stderr" | "stdin";
+
+/** One piece of a transcript, in the order it arrived. */
+export interface Chunk {
+  stream: Stream;
+  text: string;
+}
+
+/** A socket event seen by the preload inside a cell (issue: network trace). */
+export interface TraceEvent {
+  t: number;
+  cell: string;
+  proto: "udp" | "tcp";
+  kind: "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error";
+  local: string | null;
+  remote: string | null;
+  bytes?: number;
+  preview?: string;
+  code?: string;
+}
+
+/** The one result type of a cell run, built in one place (execute.ts). */
+export interface CellResult {
+  name: string;
+  line: number;
+  status: Status;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  /** The transcript as plain text: stdout, stderr and echoed input, interleaved. */
+  output: string;
+  chunks: Chunk[];
+  /** Why the cell ended the way it did, in words, when that is not a plain exit. */
+  reason: string | null;
+  /** Error codes the cell's sockets or uncaught errors raised (e.g. ECONNREFUSED). */
+  errors: string[];
+  cached: boolean;
+}
+
+export interface PageResult {
+  path: string;
+  ports: Record<string, number>;
+  cells: CellResult[];
+  trace: TraceEvent[];
+  startedAt: string;
+  durationMs: number;
+}

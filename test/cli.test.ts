@@ -1,0 +1,124 @@
+// The command line as a user meets it: the real `lectern` binary, its output and exit status.
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { cacheDir, tmp } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(ROOT, "runner", "bin.mjs");
+const LECTURE = "notebook/lec3-socket-programming.md";
+
+function lectern(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("lectern run", () => {
+  it("runs the lecture: every cell as the page says, uppercase replies, a refused connection", async () => {
+    const { code, stdout } = await lectern(["run", LECTURE, "--json", "--cache", cacheDir]);
+    const doc = JSON.parse(stdout);
+    expect(doc.ok).toBe(true);
+    expect(code).toBe(0);
+    const page = doc.pages[0];
+    expect(page.path).toBe(LECTURE);
+    const byName = Object.fromEntries(page.cells.map((c: { name: string }) => [c.name, c]));
+    for (const name of ["udp-server", "udp-client", "tcp-server", "tcp-client", "refused"]) expect(byName[name].status).toBe("passed");
+    expect(Number.isInteger(page.ports.udp) && Number.isInteger(page.ports.tcp)).toBe(true);
+    expect(byName["refused"].exitCode).not.toBe(0);
+    expect(byName["refused"].output).toContain("ECONNREFUSED");
+    // What the client typed comes back in capitals.
+    const udpIn = /Input lowercase sentence: (.+)\n/.exec(byName["udp-client"].output)![1]!;
+    expect(byName["udp-client"].output).toContain(udpIn.toUpperCase());
+    for (const c of page.cells) expect(Object.keys(c)).toEqual(expect.arrayContaining(["name", "line", "status", "exitCode", "durationMs", "output"]));
+    expect(Array.isArray(page.trace)).toBe(true);
+  }, 60_000);
+
+  it("runs one cell and what it needs: --cell tcp-client starts tcp-server first, then stops it", async () => {
+    const { code, stdout } = await lectern(["run", LECTURE, "--cell", "tcp-client", "--json", "--cache", cacheDir]);
+    expect(code).toBe(0);
+    const cells = JSON.parse(stdout).pages[0].cells;
+    expect(cells.map((c: { name: string; status: string }) => [c.name, c.status])).toEqual([
+      ["tcp-server", "passed"],
+      ["tcp-client", "passed"],
+    ]);
+    expect(cells[0].signal).toBe("SIGTERM");
+  }, 60_000);
+
+  it("prints each cell under its name and a summary when piped", async () => {
+    const { code, stdout } = await lectern(["run", LECTURE, "--cell", "refused", "--cache", cacheDir]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^✓ refused \\(passed, exit 1, \\d+ (ms|s)\\)  ${LECTURE}:\\d+$`, "m"));
+    expect(stdout).toMatch(/ECONNREFUSED/);
+    expect(stdout.trimEnd().split("\n").at(-1)).toMatch(/^1 passed, 0 failed \(\d+(\.\d+)? (ms|s)\)$/);
+  });
+
+  it("says which cell does not exist", async () => {
+    const { code, stderr } = await lectern(["run", LECTURE, "--cell", "nope"]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^lectern: ${LECTURE}: no cell named "nope" \\(its cells: udp-server, `));
+  });
+});
+
+describe("invalid input", () => {
+  it.each([
+    [["run", "test/fixtures/pages/invalid-needs.md"], 'lectern: test/fixtures/pages/invalid-needs.md:5: cell "client" needs "server", which this page does not have (its cells: client)\n'],
+    [["list", "test/fixtures/pages/invalid-attr.md"], 'lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, stdin, expect, exit, timeout, skip, ready, nocheck\n'],
+    [["run", "test/fixtures/pages/missing.md"], "lectern: test/fixtures/pages/missing.md: no such page or folder\n"],
+  ])("lectern %j exits 2 with file:line", async (args, message) => {
+    const { code, stderr, stdout } = await lectern(args);
+    expect(stderr).toBe(message);
+    expect(stdout).toBe("");
+    expect(code).toBe(2);
+  });
+
+  it("rejects bad usage with exit 2", async () => {
+    const { code, stderr } = await lectern(["run", LECTURE, "--timeout", "soon"]);
+    expect(code).toBe(2);
+    expect(stderr.split("\n")[0]).toBe('lectern: --timeout takes a number above 0, not "soon"');
+    expect((await lectern(["frobnicate"])).stderr.split("\n")[0]).toBe('lectern: unknown command "frobnicate"');
+  });
+
+  it("writes nothing when one page of a build is invalid", async () => {
+    const out = join(tmp(), "site");
+    const { code, stderr } = await lectern(["build", LECTURE, "test/fixtures/pages/invalid-needs.md", "--out", out, "--cache", cacheDir]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("invalid-needs.md:5:");
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("lectern list", () => {
+  it("lists the cells with their lines, languages, needs and ports", async () => {
+    const { code, stdout } = await lectern(["list", LECTURE, "--json"]);
+    expect(code).toBe(0);
+    const doc = JSON.parse(stdout);
+    expect(doc.path).toBe(LECTURE);
+    const client = doc.cells.find((c: { name: string }) => c.name === "tcp-client");
+    expect(client).toMatchObject({ lang: "ts", server: false, needs: ["tcp-server"], ports: ["tcp"] });
+    const source = readFileSync(join(ROOT, LECTURE), "utf8").split("\n");
+    expect(source[client.line - 1]).toMatch(/^\s*```+ts .*name=tcp-client/);
+  });
+});
+
+describe("lectern build", () => {
+  it("publishes the lecture with every cell's real output under it", async () => {
+    const out = join(tmp(), "site");
+    const { code, stdout } = await lectern(["build", LECTURE, "--out", out, "--cache", cacheDir, "--json"]);
+    expect(code).toBe(0);
+    const doc = JSON.parse(stdout);
+    expect(doc.pages[0].cells.every((c: { cached: boolean }) => c.cached === false)).toBe(true);
+    const index = readFileSync(join(out, "index.html"), "utf8");
+    expect(index).toContain('href="lec3-socket-programming.html"');
+    const html = readFileSync(join(out, "lec3-socket-programming.html"), "utf8");
+    const client = doc.pages[0].cells.find((c: { name: string }) => c.name === "udp-client");
+    const reply = client.output.trim().split("\n").find((l: string) => /[A-Z]{4,}/.test(l));
+    expect(html).toContain('id="cell-udp-client"');
+    expect(html).toContain(reply.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;"));
+  }, 60_000);
+});

@@ -1,0 +1,54 @@
+// Shared by the runner tests: a page written to a temporary folder and run for real.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
+import { extractPage } from "../runner/extract.ts";
+import { createLimiter } from "../runner/limit.ts";
+import { planPage } from "../runner/plan.ts";
+import type { CellResult, PageResult } from "../runner/types.ts";
+
+export const tmp = (prefix = "lectern-test-") => mkdtempSync(join(tmpdir(), prefix));
+
+/** One cache for the whole test process, so each cell is compiled once. */
+export const cacheDir = tmp("lectern-cache-");
+
+export async function runSource(source: string, options: Partial<ExecuteOptions> = {}): Promise<PageResult> {
+  const dir = tmp();
+  const path = join(dir, "page.md");
+  writeFileSync(path, source);
+  const plan = await planPage(extractPage(path, source));
+  return executePlan(plan, {
+    cacheDir,
+    timeout: 10,
+    jobs: createLimiter(4),
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    maxOutput: 1024 * 1024,
+    graceMs: 500,
+    ...options,
+  });
+}
+
+export function cell(result: PageResult, name: string): CellResult {
+  const found = result.cells.find((c) => c.name === name);
+  if (!found) throw new Error(`no result for ${name}`);
+  return found;
+}
+
+/** True while a process with this pid runs; a zombie waiting for init to reap it is dead. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export const ts = (info: string, code: string) => "```ts " + info + "\n" + code.trim() + "\n```\n\n";
+
+/** SIGKILL is final but not instant: gives a killed process up to two seconds to be gone. */
+export async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { LecternError } from "../runner/errors.ts";
+import { extractPage } from "../runner/extract.ts";
+import { planPage } from "../runner/plan.ts";
+import { ts } from "./helpers.ts";
+
+const plan = (source: string) => planPage(extractPage("lec.md", source));
+
+async function failure(source: string): Promise<LecternError> {
+  try {
+    await plan(source);
+  } catch (err) {
+    if (err instanceof LecternError) return err;
+    throw err;
+  }
+  throw new Error("expected the plan to fail");
+}
+
+describe("planPage", () => {
+  it("finds the ports each cell names, and makes clients of a port's server need it", async () => {
+    const p = await plan(
+      ts("name=srv server", 'import { port } from "lectern";\nconst p: number = port("udp");') +
+        ts("name=cli", 'import { port as P } from "lectern";\nP("udp"); P("udp"); P("other");') +
+        ts("name=ns", 'import * as l from "lectern";\nl.port("tcp");') +
+        "```bash name=sh\necho $LECTERN_PORT_UDP ${LECTERN_PORT_TCP}\n```\n",
+    );
+    expect(p.ports).toEqual(["udp", "other", "tcp"]);
+    expect(p.cells.map((c) => [c.name, c.ports, c.deps])).toEqual([
+      ["srv", ["udp"], []],
+      ["cli", ["udp", "other"], ["srv"]],
+      ["ns", ["tcp"], []],
+      ["sh", ["udp", "tcp"], ["srv"]],
+    ]);
+  });
+
+  it("ignores a port() that is not the one from lectern", async () => {
+    const p = await plan(ts("name=a", "const port = (s: string) => s.length;\nport(String(1));"));
+    expect(p.cells[0]!.ports).toEqual([]);
+  });
+
+  it("rejects a port name that is not a string literal, at its line in the page", async () => {
+    const err = await failure("# T\n\n" + ts("name=dyn", 'import { port } from "lectern";\nconst name = "udp";\n\nport(name);'));
+    expect(err.code).toBe("E_PORT_DYNAMIC");
+    expect(err.describe()).toBe('lec.md:7: cell "dyn": port() takes the port\'s name as a string literal, as in port("udp"), so Lectern knows it before the cell runs');
+  });
+
+  it("rejects unknown needs, naming the cells there are", async () => {
+    const err = await failure(ts("name=a", "") + ts("name=b needs=a,zed", ""));
+    expect(err.describe()).toBe('lec.md:5: cell "b" needs "zed", which this page does not have (its cells: a, b)');
+  });
+
+  it("rejects a cycle, spelling it out", async () => {
+    const err = await failure(ts("name=a needs=c", "") + ts("name=b needs=a", "") + ts("name=c needs=b", ""));
+    expect(err.code).toBe("E_NEEDS_CYCLE");
+    expect(err.describe()).toBe("lec.md:1: these cells wait for each other: a -> c -> b -> a");
+  });
+
+  it("rejects a cell that needs itself", async () => {
+    const err = await failure(ts("name=a needs=a", ""));
+    expect(err.describe()).toBe('lec.md:1: cell "a" needs itself');
+  });
+
+  it("reports code that does not compile at its page line", async () => {
+    const err = await failure("\n" + ts("name=broken", "const x = ;"));
+    expect(err.code).toBe("E_COMPILE");
+    expect(err.describe()).toBe('lec.md:3: cell "broken" does not compile: Unexpected ";"');
+  });
+});

@@ -1,0 +1,128 @@
+// writeSite: the files of a built site, its relative links, and nothing fetched from the network.
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { extractPage } from "../runner/extract.ts";
+import { outputNames, writeSite } from "../runner/site.ts";
+import type { PageResult } from "../runner/types.ts";
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "lectern-site-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+}
+
+function result(path: string, statuses: ("passed" | "failed")[]): PageResult {
+  const cells = statuses.map((status, i) => ({
+    name: `cell-${i + 1}`, line: 3, status, exitCode: status === "passed" ? 0 : 1, signal: null, durationMs: 5,
+    output: "hi\n", chunks: [{ stream: "stdout" as const, text: "hi\n" }], reason: null, errors: [], cached: false,
+  }));
+  return { path, ports: {}, cells, trace: [], startedAt: "2025-03-04T10:00:00.000Z", durationMs: 20 };
+}
+
+const PAGES = [
+  { path: "notes/intro.md", text: "# Intro\n\nWhy sockets.\n\n```ts\nconsole.log('hi')\n```\n" },
+  { path: "notes/udp/lab.md", text: "# UDP lab\n\nSee [the intro](intro.html).\n\n```ts\nconsole.log('hi')\n```\n\n```ts\nconsole.log('hi')\n```\n" },
+  { path: "notes/tcp/lab.md", text: "# TCP lab\n\nSee [the RFC](https://www.rfc-editor.org/rfc/rfc793).\n" },
+  { path: "notes/Übung 1.md", text: "Exercises, no heading.\n" },
+];
+
+function site(withIndex: boolean) {
+  const pages = PAGES.map(({ path, text }) => {
+    const page = extractPage(path, text);
+    return { page, result: page.cells.length ? result(path, page.cells.map((_, i) => (i === 0 ? "passed" : "failed"))) : null };
+  });
+  if (withIndex) pages.unshift({ page: extractPage("notes/index.md", "# Socket programming\n\nStart here.\n"), result: null });
+  return pages;
+}
+
+/** Every href and src in a page, with where it points on disk when it is relative. */
+function links(html: string, file: string): { url: string; target: string | null }[] {
+  return [...html.matchAll(/\s(?:href|src)="([^"]*)"/g)].map(([, raw]) => {
+    const url = raw!.replaceAll("&amp;", "&");
+    if (/^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith("#")) return { url, target: null };
+    return { url, target: resolve(dirname(file), decodeURIComponent(url.split("#")[0]!)) };
+  });
+}
+
+describe("writeSite", () => {
+  it("writes the index, every page and the stylesheet, atomically", async () => {
+    const out = await tempDir();
+    const written = await writeSite(join(out, "site"), site(false));
+    const files = await listFiles(join(out, "site"));
+    expect(written.slice().sort()).toEqual(files);
+    expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(
+      ["site/assets/lectern.css", "site/index.html", "site/intro.html", "site/tcp-lab.html", "site/udp-lab.html", "site/Übung-1.html"].sort(),
+    );
+    expect(written.at(-1)).toBe(join(out, "site", "index.html"));
+    expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    const css = await readFile(join(out, "site", "assets", "lectern.css"), "utf8");
+    expect(css).toBe(await readFile(new URL("../runner/assets/lectern.css", import.meta.url), "utf8"));
+    expect(css).not.toMatch(/url\(|@import/);
+  });
+
+  it("links the index to every page, in order, with its counts", async () => {
+    const out = await tempDir();
+    await writeSite(out, site(false));
+    const index = await readFile(join(out, "index.html"), "utf8");
+    const hrefs = links(index, join(out, "index.html")).map((l) => l.url);
+    expect(hrefs).toEqual(["assets/lectern.css", "index.html", "intro.html", "udp-lab.html", "tcp-lab.html", "%C3%9Cbung-1.html"]);
+    expect(index).toContain("1 of 2 passed, 1 failed");
+    expect(index).toContain("<p class=\"summary\">Exercises, no heading.</p>");
+  });
+
+  it("resolves every relative link to a written file and fetches nothing from the network", async () => {
+    const out = await tempDir();
+    const written = await writeSite(out, site(false));
+    for (const file of written.filter((f) => f.endsWith(".html"))) {
+      const html = await readFile(file, "utf8");
+      for (const { url, target } of links(html, file)) {
+        if (target !== null) expect(existsSync(target), `${file}: ${url}`).toBe(true);
+      }
+      // Assets (stylesheets, scripts, images Lectern adds) are local; prose may still link out.
+      expect(html).not.toMatch(/<link[^>]*href="https?:/i);
+      expect(html).not.toMatch(/\ssrc="https?:/i);
+      expect(html).not.toMatch(/<script/i);
+    }
+    const udp = await readFile(join(out, "udp-lab.html"), "utf8");
+    expect(udp).toContain(`<a rel="prev" href="intro.html">← Intro</a>`);
+    expect(udp).toContain(`<a rel="next" href="tcp-lab.html">TCP lab →</a>`);
+  });
+
+  it("renders index.md as the index: its prose, then the other pages", async () => {
+    const out = await tempDir();
+    const written = await writeSite(out, site(true));
+    expect(written.map((f) => f.slice(out.length + 1))).not.toContain("index-2.html");
+    const index = await readFile(join(out, "index.html"), "utf8");
+    expect(index).toContain("<title>Socket programming</title>");
+    expect(index).toMatch(/<p>Start here.<\/p>[\s\S]*<ul class="page-list">[\s\S]*href="intro.html"/);
+    expect(index).toContain(`<a rel="next" href="intro.html">Intro →</a>`);
+  });
+
+  it("takes its file writer from the caller", async () => {
+    const files = new Map<string, string>();
+    const written = await writeSite("out", site(false), async (path, data) => void files.set(path, data));
+    expect([...files.keys()]).toEqual(written);
+    expect(written).toContain(join("out", "intro.html"));
+  });
+});
+
+describe("outputNames", () => {
+  it("keeps base names, and tells clashing ones apart by their folders, deterministically", () => {
+    expect(outputNames(["a/intro.md", "b/x/lab.md", "b/y/lab.md", "c/Lab.md"])).toEqual(["intro", "b-x-lab", "b-y-lab", "c-Lab"]);
+    expect(outputNames(["index.md", "x-lab.md", "x/lab.md", "y/lab.md"], ["index"])).toEqual(["index-2", "x-lab", "x-lab-2", "y-lab"]);
+    expect(outputNames([".hidden.md", "a b?.md"])).toEqual(["hidden", "a-b"]);
+  });
+});

@@ -1,0 +1,42 @@
+// lectern run PAGE: run a page's cells (or some of them and what they need) and report.
+import { executePlan } from "../execute.ts";
+import type { Io } from "../io.ts";
+import { executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options.ts";
+import { planAll } from "../pages.ts";
+import { progress } from "../progress.ts";
+import { formatDuration } from "../render.ts";
+import { allOk, jsonReport, summaryLine } from "../report.ts";
+
+export async function runCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...RUN_FLAGS,
+    cell: { type: "string", multiple: true },
+    json: { type: "boolean" },
+    port: { type: "string", multiple: true },
+  });
+  if (positionals.length !== 1) throw usage("run takes one PAGE");
+  const plan = (await planAll(positionals))[0]!;
+  const only = values.cell as string[] | undefined;
+  const json = Boolean(values.json);
+  const show = progress(io, json);
+  let ports: Record<string, number> = {};
+  // A server asked for alone keeps serving until Ctrl-C, as a teacher would expect.
+  const keepServing = only !== undefined && only.every((name) => plan.cells.find((c) => c.name === name)?.attrs.server);
+  const result = await executePlan(plan, {
+    ...executeOptions(values, io),
+    only,
+    pinned: pinnedPorts(values.port),
+    keepServing,
+    onEvent: (event) => {
+      show(event);
+      if (event.type === "ports") ports = event.ports;
+      if (keepServing && event.type === "ready") {
+        const mine = plan.cells.find((c) => c.name === event.cell)!.ports.map((n) => `${n}=${ports[n]}`);
+        io.stderr.write(`${event.cell} is serving${mine.length ? ` on ${mine.join(" ")}` : ""}; press Ctrl-C to stop it\n`);
+      }
+    },
+  });
+  if (json) io.stdout.write(jsonReport([result], "run") + "\n");
+  else io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
+  return allOk([result]) ? 0 : 1;
+}

@@ -1,0 +1,77 @@
+// Command-line flags -> the options the stages take: parsing, validation, and the defaults
+// every command shares, so each command file only says what is its own.
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { LecternError } from "./errors.ts";
+import type { ExecuteOptions } from "./execute.ts";
+import type { Io } from "./io.ts";
+import { createLimiter } from "./limit.ts";
+import { PORT_NAME } from "./plan.ts";
+
+export const USAGE = `usage:
+  lectern run PAGE [--cell NAME]... [--json] [--port NAME=N]... [--timeout S] [--cache DIR]
+  lectern build [PATH]... [--out DIR] [--rerun] [--jobs N] [--cache DIR] [--json] [--timeout S]
+  lectern list PAGE [--json]
+`;
+
+export const usage = (message: string) => new LecternError("E_USAGE", `${message}\n${USAGE}`);
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export function parse(args: string[], options: Options) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+}
+
+export function positiveNumber(flag: string, raw: unknown, fallback: number, integer = false): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw usage(`${flag} takes a ${integer ? "whole " : ""}number above 0, not "${String(raw)}"`);
+  }
+  return n;
+}
+
+export function pinnedPorts(values: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of (values as string[] | undefined) ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(v);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !PORT_NAME.test(m[1]!) || !(port > 0 && port < 65536)) throw usage(`--port takes NAME=N with N from 1 to 65535, not "${v}"`);
+    out[m[1]!] = port;
+  }
+  return out;
+}
+
+// The variables a cell may see; everything else in the user's environment stays out.
+const CELL_ENV = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
+
+export function cellEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of CELL_ENV) if (env[key] !== undefined) out[key] = env[key]!;
+  return out;
+}
+
+/** The flags every command that runs cells understands. */
+export const RUN_FLAGS = {
+  cache: { type: "string" },
+  timeout: { type: "string" },
+  jobs: { type: "string" },
+} satisfies Options;
+
+/** ExecuteOptions from the shared flags; the command adds what is its own. */
+export function executeOptions(values: Record<string, unknown>, io: Io): ExecuteOptions {
+  return {
+    cacheDir: resolve((values.cache as string | undefined) ?? ".lectern"),
+    timeout: positiveNumber("--timeout", values.timeout, 10),
+    jobs: createLimiter(positiveNumber("--jobs", values.jobs, availableParallelism() * 2, true)),
+    env: cellEnv(io.env),
+    maxOutput: 1024 * 1024,
+    graceMs: 1000,
+    signal: io.signal,
+  };
+}

@@ -14,16 +14,21 @@ const CELLS_DIR = fileURLToPath(new URL("../cells/", import.meta.url));
 const RUNTIME = join(CELLS_DIR, "lectern.ts");
 const BUILTINS = new Set(builtinModules);
 
-function sha(...parts: string[]): string {
+export function sha(...parts: string[]): string {
   const h = createHash("sha256");
   for (const p of parts) h.update(p).update("\0");
   return h.digest("hex").slice(0, 32);
 }
 
-// What else a compiled file depends on: the runtime's source, the compiler, the platform.
+// What else a cell's behaviour depends on: the code Lectern puts in its process, the
+// compiler, the platform.
 let runtimeKey: string | null = null;
-function toolchainKey(): string {
-  runtimeKey ??= sha(readFileSync(RUNTIME, "utf8"), readFileSync(join(CELLS_DIR, "channel.ts"), "utf8"), esbuildVersion, process.version);
+export function toolchainKey(): string {
+  runtimeKey ??= sha(
+    ...["lectern.ts", "channel.ts", "preload.ts", "shell.ts"].map((f) => readFileSync(join(CELLS_DIR, f), "utf8")),
+    esbuildVersion,
+    process.version,
+  );
   return runtimeKey;
 }
 
@@ -49,13 +54,14 @@ interface Manifest {
   inputs: Record<string, string>;
 }
 
-/** True when every local file the earlier build read still has the content it had. */
-function manifestFresh(manifestPath: string): boolean {
+/** The earlier build's manifest, if every local file it read still has the content it had. */
+function freshManifest(manifestPath: string): Manifest | null {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
-    return Object.entries(manifest.inputs).every(([file, hash]) => existsSync(file) && sha(readFileSync(file, "utf8")) === hash);
+    const fresh = Object.entries(manifest.inputs).every(([file, hash]) => existsSync(file) && sha(readFileSync(file, "utf8")) === hash);
+    return fresh ? manifest : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -78,22 +84,27 @@ async function bundle(options: { contents: string; resolveDir: string; sourcefil
   return { code: result.outputFiles![0]!.text, inputs };
 }
 
-/**
- * The path of a runnable file for the cell, compiled now or found in the cache. For shell
- * cells that is the script itself.
- */
-export async function compileCell(cell: Cell, pagePath: string, cacheDir: string): Promise<string> {
+export interface Compiled {
+  /** What node runs (for shell cells, the script itself). */
+  file: string;
+  /** Every local file bundled in, with the hash of its content. */
+  inputs: Record<string, string>;
+}
+
+/** A runnable file for the cell, compiled now or found in the cache. */
+export async function compileCell(cell: Cell, pagePath: string, cacheDir: string): Promise<Compiled> {
   const dir = join(cacheDir, "compiled");
   if (cell.lang !== "ts") {
     const file = join(dir, `${sha(cell.code)}.${cell.lang}`);
     if (!existsSync(file)) await writeAtomic(file, cell.code);
-    return file;
+    return { file, inputs: {} };
   }
   const resolveDir = dirname(resolve(pagePath));
   const key = sha(cell.code, resolveDir, toolchainKey());
   const file = join(dir, `${key}.mjs`);
   const manifestPath = join(dir, `${key}.json`);
-  if (existsSync(file) && manifestFresh(manifestPath)) return file;
+  const manifest = existsSync(file) ? freshManifest(manifestPath) : null;
+  if (manifest) return { file, inputs: manifest.inputs };
   let out;
   try {
     out = await bundle({ contents: cell.code, resolveDir, sourcefile: `${pagePath}#${cell.name}.ts`, format: "esm" });
@@ -108,19 +119,31 @@ export async function compileCell(cell: Cell, pagePath: string, cacheDir: string
   }
   const inputs: Record<string, string> = {};
   for (const input of out.inputs) inputs[input] = sha(readFileSync(input, "utf8"));
-  await writeAtomic(manifestPath, JSON.stringify({ inputs } satisfies Manifest));
+  // The code first: a manifest is only ever found next to the file it describes.
   await writeAtomic(file, out.code);
-  return file;
+  await writeAtomic(manifestPath, JSON.stringify({ inputs } satisfies Manifest));
+  return { file, inputs };
 }
 
+const support = new Map<string, Promise<string>>();
+
 /** cells/preload.ts and cells/shell.ts, compiled once per content into the cache. */
-export async function compileSupport(name: "preload" | "shell", cacheDir: string): Promise<string> {
-  const source = join(CELLS_DIR, `${name}.ts`);
-  const contents = readFileSync(source, "utf8");
-  const format = name === "preload" ? "cjs" : "esm";
-  const file = join(cacheDir, "support", `${name}-${sha(contents, toolchainKey())}.${format === "cjs" ? "cjs" : "mjs"}`);
-  if (existsSync(file)) return file;
-  const out = await bundle({ contents, resolveDir: CELLS_DIR, sourcefile: source, format });
-  await writeAtomic(file, out.code);
-  return file;
+export function compileSupport(name: "preload" | "shell", cacheDir: string): Promise<string> {
+  const memo = `${name}\0${cacheDir}`;
+  let found = support.get(memo);
+  if (!found) {
+    found = (async () => {
+      const source = join(CELLS_DIR, `${name}.ts`);
+      const format = name === "preload" ? "cjs" : "esm";
+      const file = join(cacheDir, "support", `${name}-${toolchainKey()}.${format === "cjs" ? "cjs" : "mjs"}`);
+      if (existsSync(file)) return file;
+      const out = await bundle({ contents: readFileSync(source, "utf8"), resolveDir: CELLS_DIR, sourcefile: source, format });
+      await writeAtomic(file, out.code);
+      return file;
+    })();
+    // A failed compile is not remembered: the next call tries again.
+    found.catch(() => support.delete(memo));
+    support.set(memo, found);
+  }
+  return found;
 }

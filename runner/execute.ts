@@ -13,6 +13,8 @@ export interface ExecuteOptions {
   cacheDir: string;
   /** Run these cells and what they need; all cells when absent. */
   only?: string[];
+  /** Cells already done (their results come from the cache): not run again unless a server. */
+  reuse?: Set<string>;
   pinned?: Record<string, number>;
   /** Seconds, for cells without timeout= (and for a server to start listening). */
   timeout: number;
@@ -35,13 +37,15 @@ export type ExecuteEvent =
   | { type: "end"; page: string; result: CellResult };
 
 /** The cells to run: those asked for and, transitively, what they need. */
-export function selectCells(plan: Plan, only: string[] | undefined): PlannedCell[] {
+export function selectCells(plan: Plan, only: string[] | undefined, reuse: Set<string> = new Set()): PlannedCell[] {
   if (!only || only.length === 0) return plan.cells;
   const byName = new Map(plan.cells.map((c) => [c.name, c]));
   const wanted = new Set<string>();
   const add = (name: string) => {
     if (wanted.has(name)) return;
     const cell = byName.get(name);
+    // A server must run again for its clients; any other cell that is done stays done.
+    if (cell && reuse.has(name) && !cell.attrs.server && !only.includes(name)) return;
     if (!cell) {
       throw new LecternError("E_USAGE", `no cell named "${name}" (its cells: ${plan.cells.map((c) => c.name).join(", ")})`, { file: plan.page.path });
     }
@@ -84,7 +88,7 @@ export function verdict(cell: PlannedCell, end: ProcessEnd, wasReady: boolean, t
   return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
 }
 
-function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {
+export function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {
   return { name: cell.name, line: cell.line, status, exitCode: null, signal: null, durationMs: 0, output: "", chunks: [], reason, errors: [], cached: false };
 }
 
@@ -94,7 +98,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const startedAt = new Date();
   const t0 = performance.now();
   const page = plan.page.path;
-  const cells = selectCells(plan, options.only);
+  const cells = selectCells(plan, options.only, options.reuse);
   const served = new Set(cells.filter((c) => c.attrs.server && !c.attrs.skip).flatMap((c) => c.ports));
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
   const ports = await PortSet.allocate(names, served, { pinned: options.pinned, lockDir: options.lockDir });
@@ -125,7 +129,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const blockedBy = (cell: PlannedCell): { wait: boolean; broken: string | null } => {
     let wait = false;
     for (const name of cell.deps) {
-      const dep = byName.get(name)!;
+      const dep = byName.get(name);
+      if (!dep) continue; // not selected: reused from the cache, done
+
       const s = state.get(name)!;
       if (dep.attrs.server) {
         if (s === "ready") continue;
@@ -152,7 +158,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     let file: string;
     let support: string;
     try {
-      file = await compileCell(cell, page, options.cacheDir);
+      file = (await compileCell(cell, page, options.cacheDir)).file;
       support = await compileSupport(cell.lang === "ts" ? "preload" : "shell", options.cacheDir);
     } catch (err) {
       release();

@@ -11,7 +11,7 @@ import { PORT_NAME } from "./plan.ts";
 
 export const USAGE = `usage:
   lectern run PAGE [--cell NAME]... [--json] [--port NAME=N]... [--timeout S] [--cache DIR]
-  lectern build [PATH]... [--out DIR] [--rerun] [--jobs N] [--cache DIR] [--json] [--timeout S]
+  lectern build [PATH]... [--out DIR] [--rerun | --frozen] [--jobs N] [--cache DIR] [--json] [--timeout S]
   lectern list PAGE [--json]
 `;
 

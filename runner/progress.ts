@@ -1,9 +1,11 @@
-// Progress for a person: each finished cell as a block under its name, and in a terminal one
-// live line of what is running; piped, plain lines only.
+// Progress for a person, as cells start and end: in a terminal a live line, piped plain lines.
 import type { ExecuteEvent } from "./execute.ts";
 import type { Io } from "./io.ts";
-import { textCell } from "./report.ts";
+import { formatDuration } from "./render.ts";
+import { allOk, summaryLine, textCell } from "./report.ts";
+import type { PageResult, Plan } from "./types.ts";
 
+/** For `run`: each finished cell as a block under its name, and a live line of what runs. */
 export function progress(io: Io, quiet: boolean): (event: ExecuteEvent) => void {
   const running = new Set<string>();
   const tty = Boolean(io.stdout.isTTY) && !quiet;
@@ -27,5 +29,57 @@ export function progress(io: Io, quiet: boolean): (event: ExecuteEvent) => void 
       out.write(textCell(event.page, event.result));
     }
     if (tty && running.size > 0) out.write(`running: ${[...running].join(", ")}`);
+  };
+}
+
+/**
+ * Progress of a build of many pages: in a terminal one live line (pages and cells done,
+ * running, failed); piped, a line per page. Failed cells are always shown in full.
+ */
+export function buildProgress(io: Io, quiet: boolean, plans: Plan[]) {
+  const tty = Boolean(io.stdout.isTTY) && !quiet;
+  const out = io.stdout;
+  const counts = { pages: 0, done: 0, cached: 0, failed: 0 };
+  const running = new Set<string>();
+  const total = plans.reduce((n, p) => n + p.cells.length, 0);
+  const line = () => {
+    if (!tty) return;
+    out.write(`\r\x1b[Kpages ${counts.pages}/${plans.length} · cells ${counts.done}/${total} done (${counts.cached} cached), ${running.size} running, ${counts.failed} failed`);
+  };
+  const print = (text: string) => {
+    if (tty) out.write("\r\x1b[K");
+    out.write(text);
+    line();
+  };
+  return {
+    event(event: ExecuteEvent): void {
+      if (quiet) return;
+      if (event.type === "start") running.add(`${event.page}#${event.cell}`);
+      if (event.type === "end") {
+        running.delete(`${event.page}#${event.result.name}`);
+        counts.done++;
+        if (event.result.cached) counts.cached++;
+        if (event.result.status === "failed" || event.result.status === "timeout") {
+          counts.failed++;
+          print(textCell(event.page, event.result));
+          return;
+        }
+      }
+      line();
+    },
+    pageDone(result: PageResult): void {
+      counts.pages++;
+      if (quiet) return;
+      if (tty) {
+        line();
+        return;
+      }
+      const cached = result.cells.filter((c) => c.cached).length;
+      const facts = summaryLine([result]) + (cached ? `, ${cached} cached` : "");
+      print(`${allOk([result]) ? "✓" : "✗"} ${result.path}: ${facts} (${formatDuration(result.durationMs)})\n`);
+    },
+    end(): void {
+      if (tty) out.write("\r\x1b[K");
+    },
   };
 }

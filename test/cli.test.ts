@@ -109,10 +109,17 @@ describe("lectern list", () => {
 describe("lectern build", () => {
   it("publishes the lecture with every cell's real output under it", async () => {
     const out = join(tmp(), "site");
-    const { code, stdout } = await lectern(["build", LECTURE, "--out", out, "--cache", cacheDir, "--json"]);
+    const cache = tmp();
+    const { code, stdout } = await lectern(["build", LECTURE, "--out", out, "--cache", cache, "--json"]);
     expect(code).toBe(0);
     const doc = JSON.parse(stdout);
     expect(doc.pages[0].cells.every((c: { cached: boolean }) => c.cached === false)).toBe(true);
+    // The second build publishes the same results without running anything.
+    const again = await lectern(["build", LECTURE, "--out", out, "--cache", cache, "--json", "--frozen"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).pages[0].cells.map((c: { cached: boolean; output: string }) => [c.cached, c.output])).toEqual(
+      doc.pages[0].cells.map((c: { output: string }) => [true, c.output]),
+    );
     const index = readFileSync(join(out, "index.html"), "utf8");
     expect(index).toContain('href="lec3-socket-programming.html"');
     const html = readFileSync(join(out, "lec3-socket-programming.html"), "utf8");

@@ -4,6 +4,7 @@ import type { Io } from "../io.ts";
 import { executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options.ts";
 import { planAll } from "../pages.ts";
 import { progress } from "../progress.ts";
+import { storeResults } from "../rebuild.ts";
 import { formatDuration } from "../render.ts";
 import { allOk, jsonReport, summaryLine } from "../report.ts";
 
@@ -22,8 +23,9 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   let ports: Record<string, number> = {};
   // A server asked for alone keeps serving until Ctrl-C, as a teacher would expect.
   const keepServing = only !== undefined && only.every((name) => plan.cells.find((c) => c.name === name)?.attrs.server);
+  const options = executeOptions(values, io);
   const result = await executePlan(plan, {
-    ...executeOptions(values, io),
+    ...options,
     only,
     pinned: pinnedPorts(values.port),
     keepServing,
@@ -36,6 +38,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
       }
     },
   });
+  await storeResults(plan, result, options);
   if (json) io.stdout.write(jsonReport([result], "run") + "\n");
   else io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
   return allOk([result]) ? 0 : 1;

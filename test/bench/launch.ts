@@ -46,7 +46,7 @@ const run = promisify(execFile);
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const page = extractPage(pagePath, "# Bench\n\n```ts name=hello\n" + code + "```\n");
 const plan = await planPage(page);
-const compiled = await compileCell(plan.cells[0]!, pagePath, cacheDir);
+const compiled = (await compileCell(plan.cells[0]!, pagePath, cacheDir)).file;
 const options = { cacheDir, timeout: 10, jobs: createLimiter(availableParallelism()), env: { PATH: process.env.PATH ?? "" }, maxOutput: 1 << 20, graceMs: 1000 };
 
 console.log(`launch of one cell, ${process.version}, ${availableParallelism()} cores\n`);

@@ -1,0 +1,69 @@
+// Cell results on disk in the cache folder, keyed by everything that can change them, so a
+// rebuild runs only what an edit touched. A missing, corrupt or half-written entry is a miss.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeAtomic } from "./atomic.ts";
+import { compileCell, sha, toolchainKey } from "./compile.ts";
+import type { CellResult, Plan, Status } from "./types.ts";
+
+const FORMAT = "lectern-result-1";
+const PACKAGE = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+export const LECTERN_VERSION = PACKAGE.version;
+
+/**
+ * Each cell's key: its code, fence info (attributes, stdin), effective timeout, the local files
+ * it imports, the keys of the cells it needs, and the Lectern and Node versions. Prose is not in it.
+ */
+export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: number): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  const byName = new Map(plan.cells.map((c) => [c.name, c]));
+  const keyOf = async (name: string): Promise<string> => {
+    const known = keys.get(name);
+    if (known) return known;
+    const cell = byName.get(name)!;
+    const { inputs } = await compileCell(cell, plan.page.path, cacheDir);
+    const deps: string[] = [];
+    for (const dep of [...cell.deps].sort()) deps.push(dep, await keyOf(dep));
+    const key = sha(
+      FORMAT,
+      LECTERN_VERSION,
+      process.version,
+      toolchainKey(),
+      cell.lang,
+      cell.info,
+      cell.code,
+      String(cell.attrs.timeout ?? defaultTimeout),
+      JSON.stringify(Object.entries(inputs).sort()),
+      ...deps,
+    );
+    keys.set(name, key);
+    return key;
+  };
+  // Plans have no cycles (plan.ts checks), so the recursion ends.
+  for (const cell of plan.cells) await keyOf(cell.name);
+  return keys;
+}
+
+const STATUSES: Status[] = ["passed", "failed", "timeout", "skipped"];
+
+function resultPath(cacheDir: string, key: string): string {
+  return join(cacheDir, "results", `${key}.json`);
+}
+
+/** A stored result, marked cached; null when there is none or it cannot be trusted. */
+export function loadResult(cacheDir: string, key: string): CellResult | null {
+  try {
+    const entry = JSON.parse(readFileSync(resultPath(cacheDir, key), "utf8")) as { format?: string; key?: string; result?: CellResult };
+    const r = entry.result;
+    if (entry.format !== FORMAT || entry.key !== key || !r || !STATUSES.includes(r.status) || typeof r.output !== "string" || !Array.isArray(r.chunks)) {
+      return null;
+    }
+    return { ...r, cached: true };
+  } catch {
+    return null;
+  }
+}
+
+export async function storeResult(cacheDir: string, key: string, result: CellResult): Promise<void> {
+  await writeAtomic(resultPath(cacheDir, key), JSON.stringify({ format: FORMAT, key, result: { ...result, cached: false } }));
+}

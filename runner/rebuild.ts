@@ -1,0 +1,57 @@
+// Plan + cache -> PageResult: reuse every result the cache holds and run only the cells whose
+// key is missing (with the servers they need); store what ran.
+import { cellKeys, loadResult, storeResult } from "./cache.ts";
+import { executePlan, notRun, type ExecuteOptions } from "./execute.ts";
+import type { CellResult, PageResult, Plan, PlannedCell } from "./types.ts";
+
+export type CacheMode = "use" | "rerun" | "frozen";
+
+export interface Rebuilt {
+  /** Null when --frozen found results missing. */
+  result: PageResult | null;
+  missing: PlannedCell[];
+}
+
+/** Results worth keeping: a cell that was interrupted or never started says nothing about its code. */
+function storable(r: CellResult): boolean {
+  return r.status !== "skipped" && r.reason !== "interrupted" && !(r.reason ?? "").startsWith("not started");
+}
+
+/** Stores the results of a run under their cells' keys (run feeds build this way). */
+export async function storeResults(plan: Plan, result: PageResult, options: ExecuteOptions): Promise<void> {
+  const keys = await cellKeys(plan, options.cacheDir, options.timeout);
+  for (const r of result.cells) if (storable(r)) await storeResult(options.cacheDir, keys.get(r.name)!, r);
+}
+
+export async function runCached(plan: Plan, options: ExecuteOptions, mode: CacheMode): Promise<Rebuilt> {
+  const started = new Date();
+  const t0 = performance.now();
+  const keys = await cellKeys(plan, options.cacheDir, options.timeout);
+  const hits = new Map<string, CellResult>();
+  for (const cell of plan.cells) {
+    // A skipped cell never runs, so there is nothing to look up.
+    const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : mode === "rerun" ? null : loadResult(options.cacheDir, keys.get(cell.name)!);
+    if (hit) hits.set(cell.name, hit);
+  }
+  const missing = plan.cells.filter((c) => !hits.has(c.name));
+  if (mode === "frozen" && missing.length > 0) return { result: null, missing };
+
+  let ran: PageResult | null = null;
+  if (missing.length > 0) {
+    ran = await executePlan(plan, { ...options, only: missing.map((c) => c.name), reuse: new Set(hits.keys()) });
+    for (const r of ran.cells) if (storable(r)) await storeResult(options.cacheDir, keys.get(r.name)!, r);
+  }
+  const fresh = new Map((ran?.cells ?? []).map((r) => [r.name, r]));
+  for (const [name, hit] of hits) if (!fresh.has(name)) options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
+  return {
+    result: {
+      path: plan.page.path,
+      ports: ran?.ports ?? {},
+      cells: plan.cells.map((c) => fresh.get(c.name) ?? hits.get(c.name)!),
+      trace: ran?.trace ?? [],
+      startedAt: ran?.startedAt ?? started.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+    },
+    missing,
+  };
+}

@@ -1,0 +1,125 @@
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
+import { readPage } from "../runner/extract.ts";
+import { createLimiter } from "../runner/limit.ts";
+import { planPage } from "../runner/plan.ts";
+import { runCached, storeResults, type CacheMode } from "../runner/rebuild.ts";
+import { tmp, ts } from "./helpers.ts";
+
+const server = (greeting: string) =>
+  ts(
+    "name=srv server",
+    `import net from "node:net";\nimport { port } from "lectern";\nnet.createServer((s) => s.end("${greeting}\\n")).listen(port("tcp"), "127.0.0.1");`,
+  );
+const client = (info: string) =>
+  ts(
+    `name=cli ${info}`,
+    `import net from "node:net";\nimport { input, port } from "lectern";\nconst who = await input();\nnet.connect(port("tcp"), "127.0.0.1").on("data", (d) => console.log(who, String(d).trim()));`,
+  );
+const helperUser = ts("name=uses", `import { shout } from "./helper.ts";\nconsole.log(shout("hi"));`);
+const failing = ts("name=bad", `console.log("oops");\nprocess.exit(2);`);
+
+function page(parts: { prose?: string; greeting?: string; clientInfo?: string } = {}): string {
+  return `# Page\n\n${parts.prose ?? "Some prose."}\n\n` + server(parts.greeting ?? "hello") + client(parts.clientInfo ?? 'stdin="ada"') + helperUser + failing;
+}
+
+function setup() {
+  const dir = tmp();
+  const path = join(dir, "page.md");
+  writeFileSync(join(dir, "helper.ts"), 'export const shout = (s: string) => s.toUpperCase() + "!";\n');
+  const options: ExecuteOptions = {
+    cacheDir: join(dir, "cache"),
+    timeout: 10,
+    jobs: createLimiter(4),
+    env: { PATH: process.env.PATH ?? "" },
+    maxOutput: 1 << 20,
+    graceMs: 500,
+  };
+  const build = async (source: string, mode: CacheMode = "use") => {
+    writeFileSync(path, source);
+    const r = await runCached(await planPage(await readPage(path)), options, mode);
+    const cached = Object.fromEntries((r.result?.cells ?? []).map((c) => [c.name, c.cached]));
+    return { ...r, cached };
+  };
+  return { dir, path, options, build };
+}
+
+const allCached = { srv: true, cli: true, uses: true, bad: true };
+
+describe("the result cache", () => {
+  it("reruns exactly what each kind of edit touches", async () => {
+    const { dir, build } = setup();
+    const first = await build(page());
+    expect(first.cached).toEqual({ srv: false, cli: false, uses: false, bad: false });
+    expect(first.result!.cells.map((c) => [c.name, c.status])).toEqual([
+      ["srv", "passed"],
+      ["cli", "passed"],
+      ["uses", "passed"],
+      ["bad", "failed"],
+    ]);
+
+    // Prose: nothing runs. A failure comes back from the cache as a failure.
+    const prose = await build(page({ prose: "Other words entirely." }));
+    expect(prose.cached).toEqual(allCached);
+    expect(prose.result!.cells[3]).toMatchObject({ status: "failed", exitCode: 2, output: "oops\n", cached: true });
+
+    // stdin (an attribute): the client, and its server with it, since the client needs it running.
+    const stdin = await build(page({ clientInfo: 'stdin="grace"' }));
+    expect(stdin.cached).toEqual({ srv: false, cli: false, uses: true, bad: true });
+    expect(stdin.result!.cells[1]!.output).toBe("grace\ngrace hello\n");
+
+    // Another attribute.
+    expect((await build(page({ clientInfo: 'stdin="grace" timeout=5' }))).cached).toEqual({ srv: false, cli: false, uses: true, bad: true });
+
+    // The server's code: its clients rerun too.
+    const srv = await build(page({ greeting: "howdy", clientInfo: 'stdin="grace" timeout=5' }));
+    expect(srv.cached).toEqual({ srv: false, cli: false, uses: true, bad: true });
+    expect(srv.result!.cells[1]!.output).toBe("grace\ngrace howdy\n");
+
+    // A local file a cell imports.
+    writeFileSync(join(dir, "helper.ts"), 'export const shout = (s: string) => s.toUpperCase() + "?";\n');
+    const imported = await build(page({ greeting: "howdy", clientInfo: 'stdin="grace" timeout=5' }));
+    expect(imported.cached).toEqual({ srv: true, cli: true, uses: false, bad: true });
+    expect(imported.result!.cells[2]!.output).toBe("HI?\n");
+  }, 60_000);
+
+  it("treats a corrupt or half-written entry as a miss", async () => {
+    const { options, build } = setup();
+    await build(page());
+    const results = join(options.cacheDir, "results");
+    const files = readdirSync(results);
+    expect(files.length).toBe(4);
+    for (const [i, f] of files.entries()) writeFileSync(join(results, f), i % 2 ? "" : '{"format":"lectern-result-1","key":');
+    const again = await build(page());
+    expect(again.cached).toEqual({ srv: false, cli: false, uses: false, bad: false });
+    expect(again.result!.cells.map((c) => c.status)).toEqual(["passed", "passed", "passed", "failed"]);
+  }, 30_000);
+
+  it("--frozen runs nothing and names what is missing; run feeds it", async () => {
+    const { path, options, build } = setup();
+    const frozen = await build(page(), "frozen");
+    expect(frozen.result).toBeNull();
+    expect(frozen.missing.map((c) => c.name)).toEqual(["srv", "cli", "uses", "bad"]);
+
+    const plan = await planPage(await readPage(path));
+    const ran = await executePlan(plan, { ...options, only: ["cli"] });
+    await storeResults(plan, ran, options);
+    const after = await build(page(), "frozen");
+    expect(after.missing.map((c) => c.name)).toEqual(["uses", "bad"]);
+    const filled = await build(page());
+    expect(filled.cached).toEqual({ srv: true, cli: true, uses: false, bad: false });
+    expect((await build(page(), "frozen")).cached).toEqual(allCached);
+  }, 30_000);
+
+  it("stays consistent when two builds share it at once", async () => {
+    const { path, options, build } = setup();
+    writeFileSync(path, page());
+    const plan = await planPage(await readPage(path));
+    const [a, b] = await Promise.all([runCached(plan, options, "use"), runCached(plan, options, "use")]);
+    expect(a.result!.cells.map((c) => c.status)).toEqual(b.result!.cells.map((c) => c.status));
+    expect((await build(page())).cached).toEqual(allCached);
+    expect(readdirSync(join(options.cacheDir, "results")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  }, 30_000);
+});

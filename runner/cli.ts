@@ -3,6 +3,7 @@
 import { buildCommand } from "./commands/build.ts";
 import { listCommand } from "./commands/list.ts";
 import { runCommand } from "./commands/run.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { LecternError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { usage, USAGE } from "./options.ts";
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   run: runCommand,
   build: buildCommand,
   list: listCommand,
+  serve: serveCommand,
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

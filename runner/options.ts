@@ -13,6 +13,7 @@ export const USAGE = `usage:
   lectern run PAGE [--cell NAME]... [--json] [--port NAME=N]... [--timeout S] [--cache DIR]
   lectern build [PATH]... [--out DIR] [--rerun | --frozen] [--jobs N] [--cache DIR] [--json] [--timeout S]
   lectern list PAGE [--json]
+  lectern serve [PATH]... [--port N] [--host H]
 `;
 
 export const usage = (message: string) => new LecternError("E_USAGE", `${message}\n${USAGE}`);

@@ -1,0 +1,27 @@
+// lectern serve [PATH]... [--port N]: a live preview on loopback that rebuilds on save.
+import type { Io } from "../io.ts";
+import { executeOptions, parse, positiveNumber, RUN_FLAGS } from "../options.ts";
+import { planAll } from "../pages.ts";
+import { serve } from "../serve.ts";
+
+export async function serveCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...RUN_FLAGS, port: { type: "string" }, host: { type: "string" } });
+  const port = values.port === "0" ? 0 : positiveNumber("--port", values.port, 4000, true);
+  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"]);
+  const log = (line: string) => void io.stderr.write(line + "\n");
+  let preview;
+  try {
+    preview = await serve(plans, { host: (values.host as string | undefined) ?? "127.0.0.1", port, execute: executeOptions(values, io), log });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    io.stderr.write(`lectern: port ${port} is in use: pick another with --port N\n`);
+    return 2;
+  }
+  io.stdout.write(`serving ${preview.url} (Ctrl-C to stop)\n`);
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await preview.close();
+  return 0;
+}

@@ -1,0 +1,76 @@
+import { writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readPage } from "../runner/extract.ts";
+import { createLimiter } from "../runner/limit.ts";
+import { planPage } from "../runner/plan.ts";
+import { serve } from "../runner/serve.ts";
+import { tmp, ts } from "./helpers.ts";
+
+const source = (word: string) => `# Preview\n\nThe word is ${word}.\n\n` + ts("name=say", `console.log("${word}".toUpperCase());`);
+
+/** The first server-sent event, or null after two seconds. */
+function nextEvent(url: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = request(url + "__lectern/events", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        text += d;
+        const m = /^data: (.*)$/m.exec(text);
+        if (m) {
+          req.destroy();
+          resolve(m[1]!);
+        }
+      });
+    });
+    req.on("error", () => resolve(null));
+    req.end();
+    setTimeout(() => {
+      req.destroy();
+      resolve(null);
+    }, 5000);
+  });
+}
+
+describe("lectern serve", () => {
+  it("serves the built page, and on save reruns the changed cell and tells the browser to reload", async () => {
+    const dir = tmp();
+    const path = join(dir, "preview.md");
+    writeFileSync(path, source("tulip"));
+    const logs: string[] = [];
+    const preview = await serve([await planPage(await readPage(path))], {
+      host: "127.0.0.1",
+      port: 0,
+      execute: { cacheDir: join(dir, "cache"), timeout: 10, jobs: createLimiter(2), env: { PATH: process.env.PATH ?? "" }, maxOutput: 1 << 20, graceMs: 500 },
+      log: (l) => logs.push(l),
+    });
+    try {
+      expect(preview.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const first = await (await fetch(preview.url + "preview.html")).text();
+      expect(first).toContain("TULIP");
+      expect(first).toContain('new EventSource("/__lectern/events")');
+      expect((await fetch(preview.url + "nope.html")).status).toBe(404);
+
+      const reload = nextEvent(preview.url);
+      const rebuilt = new Promise<string[]>((resolve) => preview.onRebuild(resolve));
+      await new Promise((r) => setTimeout(r, 200)); // the event stream is open before the save
+      writeFileSync(path, source("daisy"));
+      expect(await rebuilt).toEqual([path]);
+      expect(await reload).toBe("reload");
+      const second = await (await fetch(preview.url + "preview.html")).text();
+      expect(second).toContain("DAISY");
+      expect(second).not.toContain("TULIP");
+
+      // A mistake keeps the last good page and says where it is.
+      writeFileSync(path, source("rose").replace("name=say", "name=say colour=red"));
+      const said = () => logs.some((l) => l.startsWith(`lectern: ${path}:5: unknown attribute "colour"`));
+      for (let i = 0; i < 100 && !said(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(said()).toBe(true);
+      expect(await (await fetch(preview.url + "preview.html")).text()).toContain("DAISY");
+    } finally {
+      await preview.close();
+    }
+  }, 30_000);
+});

@@ -7,6 +7,7 @@ import type { Limiter } from "./limit.ts";
 import { portEnv } from "./plan.ts";
 import { PortSet } from "./ports.ts";
 import { CellProcess, type ProcessEnd } from "./process.ts";
+import { createSandbox } from "./sandbox.ts";
 import type { CellResult, PageResult, Plan, PlannedCell, Status } from "./types.ts";
 
 export interface ExecuteOptions {
@@ -27,6 +28,11 @@ export interface ExecuteOptions {
   /** Servers that no selected cell needs keep serving until the signal aborts. */
   keepServing?: boolean;
   lockDir?: string;
+  /**
+   * Hosts cells may reach besides loopback (--allow-net); ["*"] for any. When empty and no port
+   * is pinned, a page's cells get a network namespace of their own where the machine allows it.
+   */
+  allowNet?: string[];
   onEvent?: (event: ExecuteEvent) => void;
 }
 
@@ -100,8 +106,18 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const page = plan.page.path;
   const cells = selectCells(plan, options.only, options.reuse);
   const served = new Set(cells.filter((c) => c.attrs.server && !c.attrs.skip).flatMap((c) => c.ports));
+  const allowNet = options.allowNet ?? [];
+  // A pinned port is there to be reached from outside, so such a run stays in our namespace.
+  // Made while ports are reserved and cells compiled; the first launch waits for it.
+  const sandboxReady = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0 });
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
-  const ports = await PortSet.allocate(names, served, { pinned: options.pinned, lockDir: options.lockDir });
+  let ports: PortSet;
+  try {
+    ports = await PortSet.allocate(names, served, { pinned: options.pinned, lockDir: options.lockDir });
+  } catch (err) {
+    (await sandboxReady).close();
+    throw err;
+  }
   const numbers = ports.numbers();
   options.onEvent?.({ type: "ports", page, ports: numbers });
 
@@ -168,8 +184,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     }
     for (const name of cell.attrs.server ? cell.ports : []) await ports.handOver(name);
     const timeoutS = cell.attrs.timeout ?? options.timeout;
-    const args =
-      cell.lang === "ts" ? ["--max-old-space-size=512", "--require", support, file] : [support, cell.lang, file];
+    const argv = cell.lang === "ts" ? ["--max-old-space-size=512", "--require", support, file] : [support, cell.lang, file];
+    const sandbox = await sandboxReady;
+    const { command, args } = sandbox.wrap(process.execPath, argv);
+    const guard = sandbox.net === "guard" && !allowNet.includes("*");
     let ready = false;
     const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
     const listening = new Set<number>();
@@ -182,10 +200,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     };
     const proc = new CellProcess(
       {
-        command: process.execPath,
+        command,
         args,
         cwd,
-        env,
+        env: guard ? { ...env, LECTERN_ALLOW_NET: ["loopback", ...allowNet].join(",") } : env,
         stdin: cell.attrs.stdin,
         // A server has no time limit once it listens; until then, the timeout applies.
         timeoutMs: timeoutS * 1000,
@@ -209,10 +227,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         },
       },
     );
+    if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
     procs.set(cell.name, proc);
     state.set(cell.name, "running");
     options.onEvent?.({ type: "start", page, cell: cell.name });
     const ended = await proc.done;
+    // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
+    sandbox.sweep(cell.name);
     release();
     procs.delete(cell.name);
     const { status, reason } = verdict(cell, ended, ready, timeoutS);
@@ -277,6 +298,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     await allDone;
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
+    (await sandboxReady).close();
     await ports.close();
   }
   return {

@@ -12,8 +12,12 @@ import { PORT_NAME } from "./plan.ts";
 export const USAGE = `usage:
   lectern run PAGE [--cell NAME]... [--json] [--port NAME=N]... [--timeout S] [--cache DIR]
   lectern build [PATH]... [--out DIR] [--rerun | --frozen] [--jobs N] [--cache DIR] [--json] [--timeout S]
+  lectern test [PATH]... [--json] [--junit FILE] [--update] [--jobs N] [--cache DIR] [--timeout S]
+  lectern check [PATH]...
   lectern list PAGE [--json]
   lectern serve [PATH]... [--port N] [--host H]
+
+commands that run cells also take: [--max-output SIZE] [--allow-net[=HOST[:PORT],...]] [--allow-env[=NAME,...]]
 `;
 
 export const usage = (message: string) => new LecternError("E_USAGE", `${message}\n${USAGE}`);
@@ -21,8 +25,10 @@ export const usage = (message: string) => new LecternError("E_USAGE", `${message
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export function parse(args: string[], options: Options) {
+  // Deno-style: a bare --allow-net or --allow-env allows everything.
+  const spelled = args.map((a) => (a === "--allow-net" || a === "--allow-env" ? `${a}=*` : a));
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: spelled, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw usage((err as Error).message);
   }
@@ -51,10 +57,23 @@ export function pinnedPorts(values: unknown): Record<string, number> {
 // The variables a cell may see; everything else in the user's environment stays out.
 const CELL_ENV = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SHELL"];
 
-export function cellEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+export function cellEnv(env: NodeJS.ProcessEnv, allow: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of CELL_ENV) if (env[key] !== undefined) out[key] = env[key]!;
+  const keys = allow.includes("*") ? Object.keys(env) : [...CELL_ENV, ...allow];
+  for (const key of keys) if (env[key] !== undefined) out[key] = env[key]!;
   return out;
+}
+
+function list(raw: unknown): string[] {
+  return raw === undefined ? [] : String(raw).split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Bytes, with an optional K or M (powers of 1024): 1M, 512K, 2000000. */
+function byteCount(raw: unknown, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const m = /^(\d+)([KkMm]?)$/.exec(String(raw));
+  if (!m || Number(m[1]) === 0) throw usage(`--max-output takes a size such as 1M, 512K or 100000, not "${String(raw)}"`);
+  return Number(m[1]) * (m[2] === "" ? 1 : /k/i.test(m[2]!) ? 1024 : 1024 * 1024);
 }
 
 /** The flags every command that runs cells understands. */
@@ -62,6 +81,9 @@ export const RUN_FLAGS = {
   cache: { type: "string" },
   timeout: { type: "string" },
   jobs: { type: "string" },
+  "max-output": { type: "string" },
+  "allow-net": { type: "string" },
+  "allow-env": { type: "string" },
 } satisfies Options;
 
 /** ExecuteOptions from the shared flags; the command adds what is its own. */
@@ -70,9 +92,10 @@ export function executeOptions(values: Record<string, unknown>, io: Io): Execute
     cacheDir: resolve((values.cache as string | undefined) ?? ".lectern"),
     timeout: positiveNumber("--timeout", values.timeout, 10),
     jobs: createLimiter(positiveNumber("--jobs", values.jobs, availableParallelism() * 2, true)),
-    env: cellEnv(io.env),
-    maxOutput: 1024 * 1024,
+    env: cellEnv(io.env, list(values["allow-env"])),
+    maxOutput: byteCount(values["max-output"], 1024 * 1024),
     graceMs: 1000,
     signal: io.signal,
+    allowNet: list(values["allow-net"]),
   };
 }

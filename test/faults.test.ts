@@ -1,0 +1,128 @@
+// Whatever a cell does, Lectern keeps going, reports it, and leaves nothing behind.
+import { execFile, spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { cell, gone, runSource, tmp, ts } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(ROOT, "runner", "bin.mjs");
+const CGROUPS = existsSync("/sys/fs/cgroup/pids/cgroup.procs");
+
+describe("processes", () => {
+  it("ends a process that left the cell's process group with setsid", async () => {
+    const r = await runSource(
+      ts("name=escape", `import { spawn } from "node:child_process";\nconst c = spawn("setsid", ["sleep", "30"], { detached: true, stdio: "ignore" });\nc.unref();\nconsole.log(c.pid);`),
+    );
+    const pid = Number(cell(r, "escape").output.trim());
+    expect(pid).toBeGreaterThan(0);
+    // Guaranteed where the machine gives Lectern cgroups (README: what is and is not guaranteed).
+    if (CGROUPS) expect(await gone(pid)).toBe(true);
+  });
+
+  it("caps how many processes a cell may start, and ends them all", async () => {
+    const r = await runSource(
+      ts(
+        "name=forks timeout=5",
+        `import { spawn } from "node:child_process";\nlet started = 0, refused = "";\nfor (let i = 0; i < 400 && !refused; i++) {\n  const c = spawn("sleep", ["30"], { stdio: "ignore" });\n  c.on("error", (e: any) => { refused = e.code; });\n  c.unref();\n  if (c.pid) started++;\n  await new Promise((r) => setImmediate(r));\n}\nconsole.log(started < 400 ? "capped" : "not capped", refused);`,
+      ),
+    );
+    const forks = cell(r, "forks");
+    expect(forks.status).toBe("passed");
+    if (CGROUPS) expect(forks.output).toBe("capped EAGAIN\n");
+  }, 20_000);
+
+  it("stops every cell and still reports when Lectern gets Ctrl-C", async () => {
+    const dir = tmp();
+    const page = join(dir, "page.md");
+    writeFileSync(page, ts("name=quick", 'console.log("done quickly");') + ts("name=slow timeout=60", 'console.log(process.pid);\nsetInterval(() => {}, 1000);'));
+    const child = spawn(process.execPath, [BIN, "run", page, "--cache", join(dir, "cache")], { cwd: ROOT });
+    let stdout = "";
+    let sent = false;
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      if (!sent && /slow started/.test(stdout) && /done quickly/.test(stdout)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^✓ quick \(passed, exit 0, /m);
+    expect(stdout).toMatch(/^✗ slow \(failed, signal SIGTERM, .*\n  interrupted\n/m);
+    expect(stdout.trimEnd().split("\n").at(-1)).toMatch(/^1 passed, 1 failed /);
+    const pid = Number(/│ (\d+)/.exec(stdout)![1]);
+    expect(await gone(pid)).toBe(true);
+  }, 30_000);
+});
+
+describe("stdin", () => {
+  it("never hangs or fails on input that is not read, read too early, or absent", async () => {
+    const r = await runSource(
+      ts('name=early stdin="a\\nb"', "process.exit(0);") +
+        ts('name=ignores stdin="x"', 'console.log("no reading");') +
+        ts("name=eof", 'import { input } from "lectern";\ntry { await input("? "); } catch (e: any) { console.log(e.code); }') +
+        ts('name=big stdin="' + "z".repeat(200_000) + '"', "setTimeout(() => {}, 10);"),
+    );
+    expect(r.cells.map((c) => [c.name, c.status, c.output])).toEqual([
+      ["early", "passed", ""],
+      ["ignores", "passed", "no reading\n"],
+      ["eof", "passed", "? EOF\n"],
+      ["big", "passed", ""],
+    ]);
+  });
+});
+
+describe("permissions", () => {
+  it("gives cells a small environment, and more only with --allow-env", async () => {
+    const code = 'console.log(Object.keys(process.env).filter((k) => !k.startsWith("LECTERN_PORT")).sort().join(" "));';
+    const r = await runSource(ts("name=env", code), { env: { PATH: "/usr/bin:/bin", HOME: "/root" } });
+    expect(cell(r, "env").output).toBe("HOME LECTERN PATH\n");
+  });
+
+  it("refuses hosts other than loopback when the guard is on", async () => {
+    const connect = (host: string) =>
+      `import net from "node:net";\nnet.connect(9, "${host}").on("error", (e: any) => { console.log(e.code, e.message.includes("--allow-net") ? "(guard)" : ""); process.exitCode = 1; }).on("connect", () => console.log("connected"));`;
+    // A pinned port keeps the run outside a namespace, so the preload's guard is what answers.
+    const r = await runSource(ts("name=far expect=EACCES", connect("0.0.0.0")) + ts("name=near", `import { port } from "lectern";\nport("p");\n` + connect("127.0.0.1").replace("process.exitCode = 1;", "")), {
+      pinned: { p: 9 },
+    });
+    expect(cell(r, "far")).toMatchObject({ status: "passed", output: "EACCES (guard)\n" });
+    expect(cell(r, "near").output).toBe("ECONNREFUSED \n");
+  });
+
+  it("runs a page's cells in a network namespace with only loopback, where the machine allows", async () => {
+    const r = await runSource(ts("name=ifaces", 'import os from "node:os";\nconsole.log(Object.keys(os.networkInterfaces()).join(","));'));
+    const names = cell(r, "ifaces").output.trim();
+    // Without namespaces (not root, no unshare) the guard above is what holds.
+    if (process.getuid?.() === 0) expect(names).toBe("lo");
+  });
+});
+
+describe("many runs at once", () => {
+  it("eight Lectern processes on one page never collide on a port", async () => {
+    const dir = tmp();
+    const page = join(dir, "pairs.md");
+    const udp = `import dgram from "node:dgram";\nimport { port } from "lectern";\n`;
+    writeFileSync(
+      page,
+      ts("name=srv server", udp + 'const s = dgram.createSocket("udp4");\ns.on("message", (m, r) => s.send(m, r.port, r.address));\ns.bind(port("udp"), "127.0.0.1");') +
+        ts("name=cli", udp + 'const c = dgram.createSocket("udp4");\nc.on("message", (m) => { console.log(String(m)); c.close(); });\nc.send("ping", port("udp"), "127.0.0.1");') +
+        ts("name=tsrv server", 'import net from "node:net";\nimport { port } from "lectern";\nnet.createServer((s) => s.end("pong")).listen(port("tcp"), "127.0.0.1");') +
+        ts("name=tcli", 'import net from "node:net";\nimport { port } from "lectern";\nnet.connect(port("tcp"), "127.0.0.1").on("data", (d) => console.log(String(d)));'),
+    );
+    const once = () =>
+      new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile(process.execPath, [BIN, "run", page, "--json", "--cache", join(dir, "cache"), "--port", "unused=1"], { cwd: ROOT, timeout: 60_000 }, (err, stdout) =>
+          resolve({ code: err ? Number(err.code) : 0, stdout }),
+        ),
+      );
+    const runs = await Promise.all(Array.from({ length: 8 }, once));
+    for (const run of runs) {
+      expect(run.code).toBe(0);
+      const cells = JSON.parse(run.stdout).pages[0].cells;
+      expect(cells.map((c: { output: string }) => c.output)).toEqual(["", "ping\n", "", "pong\n"]);
+    }
+  }, 60_000);
+});

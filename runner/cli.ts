@@ -1,9 +1,11 @@
 // The command line: picks the command, turns a LecternError into `lectern: file:line: message`
 // and exit status 2, and returns the exit status (it never calls process.exit).
 import { buildCommand } from "./commands/build.ts";
+import { checkCommand } from "./commands/check.ts";
 import { listCommand } from "./commands/list.ts";
 import { runCommand } from "./commands/run.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { testCommand } from "./commands/test.ts";
 import { LecternError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { usage, USAGE } from "./options.ts";
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   build: buildCommand,
   list: listCommand,
   serve: serveCommand,
+  test: testCommand,
+  check: checkCommand,
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

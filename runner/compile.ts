@@ -25,7 +25,7 @@ export function sha(...parts: string[]): string {
 let runtimeKey: string | null = null;
 export function toolchainKey(): string {
   runtimeKey ??= sha(
-    ...["lectern.ts", "channel.ts", "preload.ts", "shell.ts"].map((f) => readFileSync(join(CELLS_DIR, f), "utf8")),
+    ...["lectern.ts", "channel.ts", "preload.ts", "observe.ts", "guard.ts", "shell.ts"].map((f) => readFileSync(join(CELLS_DIR, f), "utf8")),
     esbuildVersion,
     process.version,
   );

@@ -8,7 +8,8 @@ import { portEnv } from "./plan.ts";
 import { PortSet } from "./ports.ts";
 import { CellProcess, type ProcessEnd } from "./process.ts";
 import { createSandbox } from "./sandbox.ts";
-import type { CellResult, PageResult, Plan, PlannedCell, Status } from "./types.ts";
+import { mergeTraces, traceEvent } from "./trace.ts";
+import type { CellResult, PageResult, Plan, PlannedCell, Status, TraceEvent } from "./types.ts";
 
 export interface ExecuteOptions {
   cacheDir: string;
@@ -103,6 +104,8 @@ type State = "waiting" | "starting" | "running" | "ready" | "done";
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<PageResult> {
   const startedAt = new Date();
   const t0 = performance.now();
+  // One clock for every cell: the preload stamps events in epoch milliseconds.
+  const epoch0 = performance.timeOrigin + t0;
   const page = plan.page.path;
   const cells = selectCells(plan, options.only, options.reuse);
   const served = new Set(cells.filter((c) => c.attrs.server && !c.attrs.skip).flatMap((c) => c.ports));
@@ -189,6 +192,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     const { command, args } = sandbox.wrap(process.execPath, argv);
     const guard = sandbox.net === "guard" && !allowNet.includes("*");
     let ready = false;
+    const trace: TraceEvent[] = [];
     const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
     const listening = new Set<number>();
     const becomeReady = () => {
@@ -218,6 +222,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
             proc.clearTimeout();
             becomeReady();
           }
+        },
+        onTrace: (events) => {
+          for (const e of events) trace.push(traceEvent(cell.name, e, epoch0));
         },
         onOutput: (transcript) => {
           if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) {
@@ -249,6 +256,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       reason,
       errors: ended.errors,
       cached: false,
+      trace,
     });
   };
 
@@ -305,7 +313,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     path: page,
     ports: numbers,
     cells: cells.map((c) => results.get(c.name)!),
-    trace: [],
+    trace: mergeTraces(cells.map((c) => results.get(c.name)!)),
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
   };

@@ -10,7 +10,7 @@ import { createLimiter } from "./limit.ts";
 import { PORT_NAME } from "./plan.ts";
 
 export const USAGE = `usage:
-  lectern run PAGE [--cell NAME]... [--json] [--port NAME=N]... [--timeout S] [--cache DIR]
+  lectern run PAGE [--cell NAME]... [--json] [--trace] [--port NAME=N]... [--timeout S] [--cache DIR]
   lectern build [PATH]... [--out DIR] [--rerun | --frozen] [--jobs N] [--cache DIR] [--json] [--timeout S]
   lectern test [PATH]... [--json] [--junit FILE] [--update] [--jobs N] [--cache DIR] [--timeout S]
   lectern check [PATH]...

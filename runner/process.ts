@@ -19,6 +19,8 @@ export interface ProcessSpec {
 
 export interface ProcessHooks {
   onListen?: (proto: "tcp" | "udp", port: number) => void;
+  /** Socket events recorded by the preload, times in epoch milliseconds. */
+  onTrace?: (events: Record<string, unknown>[]) => void;
   onOutput?: (transcript: Transcript) => void;
 }
 
@@ -169,6 +171,8 @@ export class CellProcess {
           hooks.onListen?.(msg.proto, msg.port);
         } else if ((msg.type === "error" || msg.type === "uncaught") && typeof msg.code === "string") {
           if (!this.errors.includes(msg.code)) this.errors.push(msg.code);
+        } else if (msg.type === "trace" && Array.isArray(msg.events)) {
+          hooks.onTrace?.(msg.events as Record<string, unknown>[]);
         } else if (msg.type === "input" && typeof msg.text === "string") {
           this.transcript.echo(msg.text, Number(msg.stdout) || 0, Number(msg.stderr) || 0);
         }

@@ -2,6 +2,7 @@
 // key is missing (with the servers they need); store what ran.
 import { cellKeys, loadResult, storeResult } from "./cache.ts";
 import { executePlan, notRun, type ExecuteOptions } from "./execute.ts";
+import { mergeTraces } from "./trace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "./types.ts";
 
 export type CacheMode = "use" | "rerun" | "frozen";
@@ -43,12 +44,13 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
   }
   const fresh = new Map((ran?.cells ?? []).map((r) => [r.name, r]));
   for (const [name, hit] of hits) if (!fresh.has(name)) options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
+  const cells = plan.cells.map((c) => fresh.get(c.name) ?? hits.get(c.name)!);
   return {
     result: {
       path: plan.page.path,
       ports: ran?.ports ?? {},
-      cells: plan.cells.map((c) => fresh.get(c.name) ?? hits.get(c.name)!),
-      trace: ran?.trace ?? [],
+      cells,
+      trace: mergeTraces(cells),
       startedAt: ran?.startedAt ?? started.toISOString(),
       durationMs: Math.round(performance.now() - t0),
     },

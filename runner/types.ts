@@ -102,6 +102,8 @@ export interface CellResult {
   /** Error codes the cell's sockets or uncaught errors raised (e.g. ECONNREFUSED). */
   errors: string[];
   cached: boolean;
+  /** This cell's socket events, times in ms since its page's run began. */
+  trace?: TraceEvent[];
 }
 
 export interface PageResult {

@@ -5,6 +5,7 @@ import { executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options
 import { planAll } from "../pages.ts";
 import { progress } from "../progress.ts";
 import { storeResults } from "../rebuild.ts";
+import { textTimeline } from "../trace.ts";
 import { formatDuration } from "../render.ts";
 import { allOk, jsonReport, summaryLine } from "../report.ts";
 
@@ -14,6 +15,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     cell: { type: "string", multiple: true },
     json: { type: "boolean" },
     port: { type: "string", multiple: true },
+    trace: { type: "boolean" },
   });
   if (positionals.length !== 1) throw usage("run takes one PAGE");
   const plan = (await planAll(positionals))[0]!;
@@ -40,6 +42,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   });
   await storeResults(plan, result, options);
   if (json) io.stdout.write(jsonReport([result], "run") + "\n");
-  else io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
+  else if (values.trace) io.stdout.write(`\nnetwork trace of ${plan.page.path}:\n${textTimeline(result.trace) || "  (no socket events)\n"}\n`);
+  if (!json) io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
   return allOk([result]) ? 0 : 1;
 }

@@ -1,0 +1,229 @@
+// What the preload sees of a cell's sockets, by wrapping the emit and write methods of Node's
+// socket classes (no listener is added, so the program behaves as it would without us):
+// readiness (listening), error codes, and the trace of every datagram and segment.
+import dgram from "node:dgram";
+import net from "node:net";
+import { send } from "./channel.ts";
+
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+type Kind = "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error";
+
+interface Event {
+  t: number;
+  proto: "udp" | "tcp";
+  kind: Kind;
+  local: string | null;
+  remote: string | null;
+  bytes?: number;
+  preview?: string;
+  code?: string;
+}
+
+const PREVIEW = 40;
+
+/** The first bytes of a payload as readable text: control characters escaped, an ellipsis if cut. */
+export function preview(data: Buffer): string {
+  const text = data.subarray(0, PREVIEW).toString("utf8").replace(/\uFFFD+$/, "");
+  const escaped = text.replace(/[\x00-\x1f\x7f\\]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return data.length > PREVIEW ? escaped + "…" : escaped;
+}
+
+const at = (address: string | undefined, port: number | undefined) =>
+  address === undefined || port === undefined ? null : `${address.includes(":") ? `[${address}]` : address}:${port}`;
+
+// Events are sent in batches: one write per turn of the event loop, and whatever is left at exit.
+let batch: Event[] = [];
+let scheduled = false;
+function flush(): void {
+  scheduled = false;
+  if (batch.length === 0) return;
+  send({ type: "trace", events: batch });
+  batch = [];
+}
+function record(event: Omit<Event, "t">): void {
+  batch.push({ t: performance.timeOrigin + performance.now(), ...event });
+  if (batch.length >= 512) flush();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush).unref();
+  }
+}
+process.on("exit", flush);
+
+/**
+ * Sees an emitter class's events before its listeners do. `see` may return a function to run
+ * after the listeners: "listening" is reported then, so that what a server prints in its
+ * listen callback is printed before anyone is told it is ready.
+ */
+function observe<T>(proto: T, see: (target: T, event: string | symbol, args: unknown[]) => void | (() => void)): void {
+  const p = proto as unknown as { emit: Emit };
+  const original = p.emit;
+  p.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {
+    let after: void | (() => void) = undefined;
+    try {
+      after = see(this as T, event, args);
+    } catch {
+      // Observation must never break the program.
+    }
+    const handled = original.call(this, event, ...args);
+    if (after) after();
+    return handled;
+  };
+}
+
+function toBuffer(chunk: unknown, encoding?: BufferEncoding): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : typeof chunk === "string" ? Buffer.from(chunk, encoding) : Buffer.from(chunk as Uint8Array);
+}
+
+function errorCode(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : null;
+}
+
+function errorEvent(proto: "udp" | "tcp", err: unknown, local: string | null): void {
+  const code = errorCode(err);
+  const e = err as { address?: string; port?: number };
+  record({ proto, kind: "error", local, remote: at(e.address, e.port), ...(code ? { code } : {}) });
+}
+
+// ---- TCP ----
+// process.stdin/stdout and other pipes are net.Sockets too; only TCP sockets are traced.
+function isTcp(s: net.Socket): boolean {
+  const handle = (s as unknown as { _handle?: { constructor?: { name?: string } } | null })._handle;
+  return handle ? handle.constructor?.name === "TCP" : s.remotePort !== undefined;
+}
+const tcpLocal = (s: net.Socket) => at(s.localAddress, s.localPort);
+const tcpRemote = (s: net.Socket) => at(s.remoteAddress, s.remotePort);
+
+observe(net.Server.prototype, (server, event, args) => {
+  const addr = server.address();
+  const local = addr && typeof addr === "object" ? at(addr.address, addr.port) : null;
+  if (event === "listening" && addr && typeof addr === "object") {
+    record({ proto: "tcp", kind: "listen", local, remote: null });
+    return () => send({ type: "listen", proto: "tcp", address: addr.address, port: addr.port });
+  } else if (event === "connection") {
+    const socket = args[0] as net.Socket;
+    record({ proto: "tcp", kind: "accept", local: tcpLocal(socket), remote: tcpRemote(socket) });
+  } else if (event === "error") {
+    send({ type: "error", proto: "tcp", code: errorCode(args[0]) });
+    errorEvent("tcp", args[0], local);
+  }
+});
+
+observe(net.Socket.prototype, (socket, event, args) => {
+  if (event === "error") {
+    const e = args[0] as { address?: string };
+    send({ type: "error", proto: "tcp", code: errorCode(args[0]) });
+    if (isTcp(socket) || e?.address !== undefined) errorEvent("tcp", args[0], tcpLocal(socket));
+    return;
+  }
+  if (!isTcp(socket)) return;
+  if (event === "connect") {
+    record({ proto: "tcp", kind: "connect", local: tcpLocal(socket), remote: tcpRemote(socket) });
+  } else if (event === "data") {
+    const data = toBuffer(args[0]);
+    record({ proto: "tcp", kind: "recv", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: preview(data) });
+  } else if (event === "finish") {
+    record({ proto: "tcp", kind: "end", local: tcpLocal(socket), remote: tcpRemote(socket) });
+  } else if (event === "close") {
+    record({ proto: "tcp", kind: "close", local: tcpLocal(socket), remote: tcpRemote(socket) });
+  }
+});
+
+// A segment is recorded when the stream hands it to the socket, which is after connect.
+const socketProto = net.Socket.prototype as unknown as {
+  _write: (chunk: unknown, encoding: BufferEncoding, cb: unknown) => void;
+  _writev: (chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: unknown) => void;
+};
+const sent = (socket: net.Socket, data: Buffer) => {
+  if (!isTcp(socket) && !socket.connecting) return;
+  const note = () => record({ proto: "tcp", kind: "send", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: preview(data) });
+  if (socket.connecting) socket.once("connect", note);
+  else note();
+};
+const write = socketProto._write;
+socketProto._write = function (this: net.Socket, chunk, encoding, cb) {
+  try {
+    sent(this, toBuffer(chunk, encoding));
+  } catch {
+    // Observation must never break the program.
+  }
+  return write.call(this, chunk, encoding, cb);
+};
+const writev = socketProto._writev;
+socketProto._writev = function (this: net.Socket, chunks, cb) {
+  try {
+    sent(this, Buffer.concat(chunks.map((c) => toBuffer(c.chunk, c.encoding))));
+  } catch {
+    // Observation must never break the program.
+  }
+  return writev.call(this, chunks, cb);
+};
+
+// ---- UDP ----
+const udpLocal = (s: dgram.Socket) => {
+  try {
+    const a = s.address();
+    return at(a.address, a.port);
+  } catch {
+    return null; // not bound yet
+  }
+};
+
+observe(dgram.Socket.prototype, (socket, event, args) => {
+  if (event === "listening") {
+    const a = socket.address();
+    record({ proto: "udp", kind: "bind", local: at(a.address, a.port), remote: null });
+    return () => send({ type: "listen", proto: "udp", address: a.address, port: a.port });
+  } else if (event === "message") {
+    const [msg, rinfo] = args as unknown as [Buffer, dgram.RemoteInfo];
+    record({ proto: "udp", kind: "recv", local: udpLocal(socket), remote: at(rinfo.address, rinfo.port), bytes: msg.length, preview: preview(msg) });
+  } else if (event === "connect") {
+    let remote: string | null = null;
+    try {
+      const r = socket.remoteAddress();
+      remote = at(r.address, r.port);
+    } catch {
+      // Connected and disconnected again already.
+    }
+    record({ proto: "udp", kind: "connect", local: udpLocal(socket), remote });
+  } else if (event === "close") {
+    record({ proto: "udp", kind: "close", local: null, remote: null });
+  } else if (event === "error") {
+    send({ type: "error", proto: "udp", code: errorCode(args[0]) });
+    errorEvent("udp", args[0], udpLocal(socket));
+  }
+});
+
+// send(msg, [offset, length,] [port, [address,]] [callback]). On a socket that is not bound
+// yet, dgram binds it and calls send again once bound: that second call is the one recorded.
+const sendTo = dgram.Socket.prototype.send as (...args: unknown[]) => void;
+dgram.Socket.prototype.send = function (this: dgram.Socket, ...args: unknown[]) {
+  if (udpLocal(this) !== null) note(this, args);
+  sendTo.apply(this, args);
+} as typeof dgram.Socket.prototype.send;
+
+function note(socket: dgram.Socket, args: unknown[]): void {
+  try {
+    let data = Array.isArray(args[0]) ? Buffer.concat((args[0] as unknown[]).map((c) => toBuffer(c))) : toBuffer(args[0]);
+    let rest = args.slice(1);
+    if (typeof rest[0] === "number" && typeof rest[1] === "number" && (typeof rest[2] === "number" || rest.length >= 3)) {
+      data = data.subarray(rest[0], rest[0] + rest[1]);
+      rest = rest.slice(2);
+    }
+    const port = typeof rest[0] === "number" ? rest[0] : undefined;
+    const address = typeof rest[1] === "string" ? rest[1] : port !== undefined ? "127.0.0.1" : undefined;
+    let remote = at(address, port);
+    if (remote === null) {
+      try {
+        const r = socket.remoteAddress();
+        remote = at(r.address, r.port);
+      } catch {
+        // Not connected: the send will fail and report it.
+      }
+    }
+    record({ proto: "udp", kind: "send", local: udpLocal(socket), remote, bytes: data.length, preview: preview(data) });
+  } catch {
+    // Observation must never break the program.
+  }
+}

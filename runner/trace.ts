@@ -1,0 +1,103 @@
+// The network trace of a run: socket events from the preload, cleaned and put in time order,
+// then matched into messages (which datagram or segment went from which socket to which) and
+// printed as a timeline.
+import type { CellResult, TraceEvent } from "./types.ts";
+
+const KINDS = new Set<TraceEvent["kind"]>(["bind", "listen", "connect", "accept", "send", "recv", "end", "close", "error"]);
+
+/** One event as the preload sent it -> a TraceEvent of the cell, its time relative to the run. */
+export function traceEvent(cell: string, raw: Record<string, unknown>, epoch0: number): TraceEvent {
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  const event: TraceEvent = {
+    t: Math.round((Number(raw.t) - epoch0) * 1000) / 1000,
+    cell,
+    proto: raw.proto === "udp" ? "udp" : "tcp",
+    kind: KINDS.has(raw.kind as TraceEvent["kind"]) ? (raw.kind as TraceEvent["kind"]) : "error",
+    local: str(raw.local),
+    remote: str(raw.remote),
+  };
+  if (typeof raw.bytes === "number") event.bytes = raw.bytes;
+  if (typeof raw.preview === "string") event.preview = raw.preview;
+  if (typeof raw.code === "string") event.code = raw.code;
+  return event;
+}
+
+/** The events of all cells of a page, in time order. */
+export function mergeTraces(results: CellResult[]): TraceEvent[] {
+  return results.flatMap((r) => r.trace ?? []).sort((a, b) => a.t - b.t);
+}
+
+/** Two ip:port names of one socket: a socket bound to every address (0.0.0.0, ::) is the same port anywhere. */
+export function sameSocket(a: string, b: string): boolean {
+  const split = (s: string) => {
+    const i = s.lastIndexOf(":");
+    return [s.slice(0, i).replace(/^\[|\]$/g, ""), s.slice(i + 1)] as const;
+  };
+  const [ha, pa] = split(a);
+  const [hb, pb] = split(b);
+  const any = (h: string) => h === "0.0.0.0" || h === "::";
+  return pa === pb && (ha === hb || any(ha) || any(hb));
+}
+
+/** A datagram or segment, matched from its send to its receive where both were seen. */
+export interface Message {
+  proto: "udp" | "tcp";
+  from: string;
+  to: string;
+  send: TraceEvent | null;
+  recv: TraceEvent | null;
+}
+
+/**
+ * Pairs each send with the receive of the same bytes at the other end, in order per direction.
+ * TCP may split or merge segments, so a TCP send is paired with the next receive on that
+ * connection whatever its size; UDP keeps datagram boundaries, so sizes must agree.
+ */
+export function matchMessages(events: TraceEvent[]): Message[] {
+  const waiting: TraceEvent[] = [];
+  const messages: Message[] = [];
+  for (const e of events) {
+    if (e.kind === "send" && e.local && e.remote) {
+      messages.push({ proto: e.proto, from: e.local, to: e.remote, send: e, recv: null });
+      waiting.push(e);
+    } else if (e.kind === "recv" && e.local && e.remote) {
+      const i = waiting.findIndex(
+        (s) => s.proto === e.proto && sameSocket(s.local!, e.remote!) && sameSocket(s.remote!, e.local!) && (e.proto === "tcp" || s.bytes === e.bytes),
+      );
+      if (i >= 0) {
+        const send = waiting.splice(i, 1)[0]!;
+        messages.find((m) => m.send === send)!.recv = e;
+      } else {
+        // Sent by a program Lectern did not trace (or merged by TCP into an earlier receive).
+        messages.push({ proto: e.proto, from: e.remote, to: e.local, send: null, recv: e });
+      }
+    }
+  }
+  return messages;
+}
+
+function describe(e: TraceEvent): string {
+  const data = e.bytes !== undefined ? ` ${e.bytes} B${e.preview !== undefined ? ` "${e.preview}"` : ""}` : "";
+  switch (e.kind) {
+    case "bind":
+    case "listen":
+      return `${e.kind} ${e.local}`;
+    case "connect":
+    case "accept":
+      return `${e.kind} ${e.local} ↔ ${e.remote}`;
+    case "send":
+      return `send ${e.local} → ${e.remote}${data}`;
+    case "recv":
+      return `recv ${e.local} ← ${e.remote}${data}`;
+    case "error":
+      return `error ${e.code ?? ""}${e.remote ? ` (${e.remote})` : ""}`;
+    default:
+      return `${e.kind}${e.local ? ` ${e.local}` : ""}${e.remote ? ` ↔ ${e.remote}` : ""}`;
+  }
+}
+
+/** The timeline as text, one event a line: time, cell, protocol, what happened. */
+export function textTimeline(events: TraceEvent[]): string {
+  const width = Math.max(4, ...events.map((e) => e.cell.length));
+  return events.map((e) => `${e.t.toFixed(1).padStart(8)} ms  ${e.cell.padEnd(width)}  ${e.proto}  ${describe(e)}\n`).join("");
+}

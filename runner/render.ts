@@ -1,164 +1,139 @@
-// Page + results -> HTML: prose through markdown-it, code highlighted at build time, each cell with its transcript.
-import { basename } from "node:path";
-import hljs from "highlight.js/lib/core";
-import bash from "highlight.js/lib/languages/bash";
-import javascript from "highlight.js/lib/languages/javascript";
-import json from "highlight.js/lib/languages/json";
-import typescript from "highlight.js/lib/languages/typescript";
+// Page + results -> HTML: prose through markdown-it, each cell with its code, transcript and
+// status, a run summary and a table of contents. The frame around it is layout.ts.
 import type { Env, Token } from "markdown-it";
+import { formatDuration } from "./duration.ts";
+import { codeBlock } from "./highlight.ts";
+import { escapeHtml } from "./html.ts";
+import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
 import { createMarkdown } from "./markdown.ts";
-import type { Cell, CellResult, Chunk, Page, PageResult } from "./types.ts";
+import { transcriptHtml } from "./output.ts";
+import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
+import type { Cell, CellResult, Page, PageResult } from "./types.ts";
 
-export interface NavLink {
-  href: string;
-  title: string;
-}
+export { formatDuration } from "./duration.ts";
+export { escapeHtml } from "./html.ts";
+export { stripAnsi } from "./ansi.ts";
+export { frontMatter, pageSummary, pageTitle } from "./pagemeta.ts";
+export { renderIndex, type IndexEntry, type NavLink, type PageContext } from "./layout.ts";
 
-export interface Nav {
-  /** Relative href of the site index. */
-  index: string;
-  prev: NavLink | null;
-  next: NavLink | null;
-  /** Relative href of the stylesheet. */
-  css: string;
-}
-
-export interface IndexEntry {
-  href: string;
-  title: string;
-  summary: string;
-  passed: number;
-  failed: number;
-  total: number;
-}
-
-hljs.registerLanguage("typescript", typescript);
-hljs.registerLanguage("javascript", javascript);
-hljs.registerLanguage("bash", bash);
-hljs.registerLanguage("json", json);
-
-// A fence's first info word -> the highlight.js grammar; anything else is shown as escaped plain text.
-const GRAMMARS: Record<string, string> = {
-  ts: "typescript", typescript: "typescript", js: "javascript", javascript: "javascript", mjs: "javascript",
-  sh: "bash", bash: "bash", shell: "bash", json: "json",
-};
-
-/** What the fence rule needs to know about the page being rendered, carried in markdown-it's env. */
+/** What the rules below need to know about the page being rendered, carried in markdown-it's env. */
 interface RenderState {
   cells: Map<Token, Cell>;
   hidden: Set<Token>;
+  ids: Map<Token, Heading>;
+  /** The heading_close of the page's h1, after which the run summary goes. */
+  titleClose: Token | null;
+  afterTitle: string;
   renderCell: (cell: Cell) => string;
 }
 const STATE = Symbol("lectern render state");
+const stateOf = (env: unknown) => (env as Record<symbol, RenderState> | undefined)?.[STATE];
 
 const md = createMarkdown();
 // Every fence goes through here: a cell becomes its section, its `output` fence disappears (the cell
 // shows it), any other fence is highlighted. Tokens are only read, never changed.
 md.renderer.rules.fence = (tokens, idx, _options, env) => {
   const token = tokens[idx]!;
-  const state = env?.[STATE] as RenderState | undefined;
+  const state = stateOf(env);
   if (state?.hidden.has(token)) return "";
   const cell = state?.cells.get(token);
   if (state && cell) return state.renderCell(cell);
   return codeBlock(token.content, token.info.trim().split(/\s+/)[0] ?? "");
 };
+md.renderer.rules.heading_open = (tokens, idx, _options, env) => {
+  const token = tokens[idx]!;
+  const heading = stateOf(env)?.ids.get(token);
+  return `<${token.tag}${heading ? ` id="${escapeHtml(heading.id)}"` : ""}>`;
+};
+md.renderer.rules.heading_close = (tokens, idx, _options, env) => {
+  const token = tokens[idx]!;
+  const state = stateOf(env);
+  if (state && token === state.titleClose) return `</${token.tag}>\n${state.afterTitle}`;
+  const heading = state?.ids.get(tokens[idx - 2]!);
+  const anchor = heading ? ` <a class="anchor" href="#${escapeHtml(heading.id)}" aria-label="Link to this section">#</a>` : "";
+  return `${anchor}</${token.tag}>\n`;
+};
+// An image from another site would be a request leaving the page: it becomes a link to the image.
+const image = md.renderer.rules.image!;
+md.renderer.rules.image = (tokens, idx, options, env, self) => {
+  const token = tokens[idx]!;
+  const src = String(token.attrGet("src") ?? "");
+  if (!/^(?:[a-z][a-z0-9+.-]*:|\/\/)/i.test(src) || /^data:/i.test(src)) return image(tokens, idx, options, env, self);
+  const alt = self.renderInlineAsText(token.children ?? [], options, env) || src;
+  return `<a class="remote-image" href="${escapeHtml(src)}">${escapeHtml(alt)}</a>`;
+};
 
-const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** Safe in text and in quoted attribute values alike. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
-}
-
-// CSI (7-bit and 8-bit); OSC and the other string sequences (DCS, SOS, PM, APC); then every
-// shorter escape. Whatever control characters remain go too, so no terminal sequence reaches the page.
-const ANSI = /(?:\x1b\[|\x9b)[0-9;?]*[ -/]*[@-~]|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]/g;
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
-
-export function stripAnsi(text: string): string {
-  return text.replace(/\r\n/g, "\n").replace(ANSI, "").replace(CONTROL, "");
-}
-
-/** The simple `key: value` lines of a leading `---` block, and how many source lines it spans. */
-export function frontMatter(source: string): { data: Record<string, string>; lines: number } {
-  const lines = source.split(/\r\n|\r|\n/);
-  const none = { data: {}, lines: 0 };
-  if (lines[0]?.trimEnd() !== "---") return none;
-  const data: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!.trimEnd();
-    if (line === "---") return { data, lines: i + 1 };
-    if (line === "" || line.startsWith("#")) continue;
-    // Anything but `key: value` means this is not front matter but prose that starts with a rule.
-    const m = /^([A-Za-z_][\w-]*):(?:\s+(.*))?$/.exec(line);
-    if (!m) return none;
-    data[m[1]!] = unquote(m[2] ?? "");
+/** How a cell's run reads on its badge; `kind` is its CSS class. */
+export function cellStatus(cell: Cell, result: CellResult | null): { kind: string; label: string } {
+  if (!result) return { kind: "notrun", label: "not run" };
+  switch (result.status) {
+    case "skipped":
+      return { kind: "skipped", label: "skipped" };
+    case "timeout":
+      return { kind: "timeout", label: "timed out" };
+    case "failed":
+      return { kind: "failed", label: "failed" };
+    case "passed":
+      if (cell.attrs.server && result.exitCode === null && (result.signal === "SIGTERM" || result.signal === "SIGKILL"))
+        return { kind: "stopped", label: "server stopped" };
+      if (cell.attrs.expect !== null || (cell.attrs.exit !== null && cell.attrs.exit !== 0))
+        return { kind: "expected", label: "expected failure" };
+      return { kind: "passed", label: "passed" };
   }
-  return none;
 }
 
-function unquote(value: string): string {
-  const m = /^(["'])(.*)\1$/.exec(value);
-  return m ? m[2]! : value;
+const cellId = (name: string) => `cell-${name}`;
+const cellLink = (name: string, text = name) => `<a href="#${escapeHtml(encodeURIComponent(cellId(name)))}">${escapeHtml(text)}</a>`;
+
+/** What the fence says about the cell, beyond its name: small tags in its header. */
+function tags(cell: Cell): string {
+  const a = cell.attrs;
+  const out = [`<span class="tag tag-lang">${escapeHtml(cell.lang)}</span>`];
+  if (a.server) out.push(`<span class="tag">server</span>`);
+  if (a.needs.length) out.push(`<span class="tag">needs ${a.needs.map((n) => cellLink(n)).join(", ")}</span>`);
+  if (a.expect !== null) out.push(`<span class="tag">expect ${escapeHtml(a.expect)}</span>`);
+  if (a.exit !== null) out.push(`<span class="tag">exit ${a.exit}</span>`);
+  if (a.timeout !== null) out.push(`<span class="tag">timeout ${a.timeout} s</span>`);
+  if (a.skip) out.push(`<span class="tag">skip</span>`);
+  return out.join(" ");
 }
 
-/** Index of the first token after the front matter: every block that starts inside it is skipped. */
-function bodyStart(page: Page): number {
-  const { lines } = frontMatter(page.source);
-  if (lines === 0) return 0;
-  const i = page.tokens.findIndex((t) => t.level === 0 && t.nesting >= 0 && t.map !== null && t.map[0] >= lines);
-  return i === -1 ? page.tokens.length : i;
+/** Exit code or signal, time, and why, under the output. */
+function statusLine(cell: Cell, result: CellResult | null, note: string | null): string {
+  const parts: string[] = [];
+  if (result) {
+    // A server Lectern stopped ends by its signal; that is how it is meant to end.
+    const stopped = cell.attrs.server && result.status === "passed" && result.exitCode === null;
+    if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${result.exitCode}</span>`);
+    else if (result.signal !== null) parts.push(`<span class="exit${stopped ? "" : " exit-nonzero"}">${stopped ? "stopped by" : "killed by"} ${escapeHtml(result.signal)}</span>`);
+    if (result.status === "skipped") parts.push("skipped: shown, not run");
+    else parts.push(formatDuration(result.durationMs) + (result.cached ? " (cached)" : ""));
+    if (result.reason) parts.push(`<span class="reason">${escapeHtml(result.reason)}</span>`);
+  } else parts.push("not run");
+  if (note) parts.push(note);
+  return `<footer class="cell-status">${parts.join(" · ")}</footer>\n`;
 }
 
-/** The plain text of an inline token: what a reader sees, without markup. */
-function inlineText(token: Token): string {
-  return (token.children ?? [])
-    .map((c) => (c.type === "text" || c.type === "code_inline" ? c.content : c.type.endsWith("break") ? " " : inlineText(c)))
-    .join("");
-}
-
-/** Front matter `title`, else the first heading, else the file name. */
-export function pageTitle(page: Page): string {
-  const title = frontMatter(page.source).data["title"];
-  if (title) return title;
-  const tokens = page.tokens;
-  for (let i = bodyStart(page); i < tokens.length - 1; i++) {
-    if (tokens[i]!.type === "heading_open") return inlineText(tokens[i + 1]!).trim();
+function renderCell(cell: Cell, result: CellResult | null): string {
+  const id = escapeHtml(cellId(cell.name));
+  const status = cellStatus(cell, result);
+  let html = `<section class="cell cell-${status.kind}" id="${id}">\n`;
+  html += `<header class="cell-header"><a class="cell-name" href="#${escapeHtml(encodeURIComponent(cellId(cell.name)))}">${escapeHtml(cell.name)}</a> ${tags(cell)}`;
+  html += ` <span class="status status-${status.kind}">${status.label}</span></header>\n`;
+  html += codeBlock(cell.code, cell.lang);
+  const chunks = result?.chunks.length ? result.chunks : result?.output ? [{ stream: "stdout" as const, text: result.output }] : [];
+  const ran = result !== null && result.status !== "skipped";
+  let note: string | null = null;
+  if (ran && chunks.length > 0) {
+    html += transcriptHtml(chunks);
+  } else if (ran) {
+    html += `<div class="output output-empty"><pre>\n(no output)</pre></div>\n`;
+  } else if (cell.expected) {
+    // Nothing ran, so the page's own expected transcript is the best thing to show, marked as such.
+    html += transcriptHtml([{ stream: "stdout", text: cell.expected.text }], "expected");
+    note = "expected output shown";
   }
-  return basename(page.path).replace(/\.md$/i, "");
-}
-
-/** Front matter `description`, else the first paragraph's text, cut to about 200 characters. */
-export function pageSummary(page: Page): string {
-  const description = frontMatter(page.source).data["description"];
-  if (description) return description;
-  const tokens = page.tokens;
-  for (let i = bodyStart(page); i < tokens.length - 1; i++) {
-    if (tokens[i]!.type === "paragraph_open") return truncate(inlineText(tokens[i + 1]!).replace(/\s+/g, " ").trim(), 200);
-  }
-  return "";
-}
-
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max);
-  const space = cut.lastIndexOf(" ");
-  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
-}
-
-function codeBlock(code: string, lang: string): string {
-  const grammar = Object.hasOwn(GRAMMARS, lang) ? GRAMMARS[lang]! : null;
-  const html = grammar ? hljs.highlight(code, { language: grammar, ignoreIllegals: true }).value : escapeHtml(code);
-  return `<pre class="code"><code class="hljs language-${escapeHtml(grammar ?? (lang || "text"))}">${html}</code></pre>\n`;
-}
-
-/** `12 ms`, `1.4 s`, `2 min 5 s`: rounded first, so 999.6 ms reads `1.0 s`, not `1000 ms`. */
-export function formatDuration(ms: number): string {
-  if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
-  const tenths = Math.round(ms / 100);
-  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${html}${statusLine(cell, result, note)}</section>\n`;
 }
 
 /** UTC, so the same run renders the same HTML on every machine. */
@@ -169,143 +144,86 @@ function formatWhen(iso: string): string {
   return `<time datetime="${escapeHtml(date.toISOString())}">${text}</time>`;
 }
 
-function badges(cell: Cell): string {
-  const out: string[] = [];
-  if (cell.attrs.server) out.push("server");
-  if (cell.attrs.skip) out.push("skip");
-  if (cell.attrs.expect !== null) out.push(`expect ${cell.attrs.expect}`);
-  if (cell.attrs.exit !== null) out.push(`exit ${cell.attrs.exit}`);
-  const kind = (b: string) => b.split(" ")[0]!;
-  return out.map((b) => ` <span class="badge badge-${kind(b)}">${escapeHtml(b)}</span>`).join("");
-}
-
-/** The transcript in arrival order; runs of one stream are joined first so no escape sequence is split. */
-function transcript(chunks: Chunk[]): string {
-  const runs: Chunk[] = [];
-  for (const chunk of chunks) {
-    const last = runs.at(-1);
-    if (last && last.stream === chunk.stream) last.text += chunk.text;
-    else runs.push({ ...chunk });
-  }
-  return runs
-    .map(({ stream, text }) => {
-      const html = escapeHtml(stripAnsi(text));
-      if (html === "") return "";
-      if (stream === "stderr") return `<span class="stderr">${html}</span>`;
-      return stream === "stdin" ? `<kbd class="stdin">${html}</kbd>` : html;
-    })
-    .join("");
-}
-
-/** How the cell ended: status, exit code or signal, time, and why; `note` adds a last word. */
-function statusLine(cell: Cell, result: CellResult | null, note: string | null): string {
-  const status = result?.status ?? "notrun";
-  const parts = [`<span class="badge status status-${status}">${result ? status : "not run"}</span>`];
-  if (result) {
-    // A server Lectern stopped ends by its signal; that is how it is meant to end, so it is not shown.
-    const stopped = cell.attrs.server && result.status === "passed" && result.exitCode === null;
-    if (result.exitCode !== null) parts.push(`exit ${result.exitCode}`);
-    else if (result.signal !== null && !stopped) parts.push(`signal ${escapeHtml(result.signal)}`);
-    if (result.status !== "skipped") parts.push(formatDuration(result.durationMs) + (result.cached ? " (cached)" : ""));
-    if (result.reason) parts.push(`<span class="reason">${escapeHtml(result.reason)}</span>`);
-  }
-  if (note) parts.push(note);
-  return `<p class="cell-status">${parts.join(" · ")}</p>\n`;
-}
-
-function renderCell(cell: Cell, result: CellResult | null): string {
-  const id = `cell-${escapeHtml(cell.name)}`;
-  let html = `<section class="cell" id="${id}">\n`;
-  html += `<header class="cell-header"><a class="cell-name" href="#${id}">${escapeHtml(cell.name)}</a>${badges(cell)}</header>\n`;
-  html += codeBlock(cell.code, cell.lang);
-  const chunks = result?.chunks.length ? result.chunks : result?.output ? [{ stream: "stdout" as const, text: result.output }] : [];
-  const ran = result !== null && result.status !== "skipped";
-  let note: string | null = null;
-  if (ran && chunks.length > 0) {
-    html += `<pre class="output">${transcript(chunks)}</pre>\n`;
-  } else if (!ran && cell.expected) {
-    // Nothing ran, so the page's own expected transcript is the best thing to show, marked as such.
-    html += `<pre class="output expected">${escapeHtml(stripAnsi(cell.expected.text))}</pre>\n`;
-    note = "expected output shown";
-  }
-  return `${html}${statusLine(cell, result, note)}</section>\n`;
-}
-
-function runSummary(page: Page, result: PageResult | null): string {
+/** When it ran, on what, for how long, and how many cells passed; failures linked. */
+function runSummary(page: Page, result: PageResult | null, ctx: PageContext): string {
   if (page.cells.length === 0) return "";
-  if (!result) return `<p class="run-summary">Not run: no cell output on this page.</p>\n`;
-  const cells = result.cells;
-  const passed = cells.filter((c) => c.status === "passed").length;
-  const skipped = cells.filter((c) => c.status === "skipped").length;
-  const ran = cells.length - skipped;
-  const skippedText = skipped ? `, ${skipped} skipped` : "";
-  return `<p class="run-summary">Ran ${formatWhen(result.startedAt)} · ${passed} of ${ran} cells passed${skippedText} · ${formatDuration(result.durationMs)}</p>\n`;
+  if (!result) return `<div class="run-summary run-notrun"><p>Not run: the cells show their code only.</p></div>\n`;
+  const statuses = page.cells.map((c) => ({ cell: c, status: cellStatus(c, result.cells.find((r) => r.name === c.name) ?? null) }));
+  const failed = statuses.filter((s) => s.status.kind === "failed" || s.status.kind === "timeout");
+  const skipped = statuses.filter((s) => s.status.kind === "skipped" || s.status.kind === "notrun").length;
+  const ran = statuses.length - skipped;
+  const passed = ran - failed.length;
+  const cached = result.cells.filter((c) => c.cached).length;
+  const cells = (n: number) => `${n} cell${n === 1 ? "" : "s"}`;
+  const headline =
+    ran === 0 ? "No cell ran"
+    : failed.length ? `${failed.length} of ${cells(ran)} failed`
+    : ran === 1 ? "The cell passed"
+    : `All ${cells(ran)} passed`;
+  const facts = [
+    `<strong>${headline}</strong>${failed.length ? ` (${passed} passed)` : ""}${skipped ? `, ${skipped} skipped` : ""}`,
+    `ran ${formatWhen(result.startedAt)}`,
+    `Node.js ${escapeHtml(ctx.node)}`,
+    formatDuration(result.durationMs),
+  ];
+  if (cached) facts.push(`${cells(cached)} from cache`);
+  const failures = failed.length ? `<p class="failures">Failed: ${failed.map((s) => cellLink(s.cell.name)).join(", ")}</p>` : "";
+  // Each fact stays on one line; the line breaks between them.
+  const line = facts.map((f) => `<span class="fact">${f}</span>`).join(" · ");
+  return `<div class="run-summary ${failed.length ? "run-failed" : "run-passed"}"><p>${line}</p>${failures}</div>\n`;
 }
 
-function counts(e: IndexEntry): string {
-  if (e.total === 0) return `<span class="counts">no cells</span>`;
-  if (e.passed + e.failed === 0) return `<span class="counts counts-notrun">not run</span>`;
-  const failed = e.failed ? `, ${e.failed} failed` : "";
-  return `<span class="counts ${e.failed ? "counts-failed" : "counts-passed"}">${e.passed} of ${e.total} passed${failed}</span>`;
-}
-
-function pageList(entries: IndexEntry[]): string {
-  const items = entries.map(
-    (e) =>
-      `<li><a href="${escapeHtml(e.href)}">${escapeHtml(e.title)}</a> ${counts(e)}` +
-      (e.summary ? `<p class="summary">${escapeHtml(e.summary)}</p>` : "") +
-      `</li>\n`,
-  );
-  return `<ul class="page-list">\n${items.join("")}</ul>\n`;
-}
-
-function documentShell(title: string, description: string, css: string, header: string, main: string, footer: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>${escapeHtml(title)}</title>
-${description ? `<meta name="description" content="${escapeHtml(description)}">\n` : ""}<link rel="stylesheet" href="${escapeHtml(css)}">
-</head>
-<body>
-<header class="site-header">${header}</header>
-<main>
-${main}</main>
-${footer}</body>
-</html>
-`;
-}
-
-function pager({ prev, next }: Nav): string {
-  if (!prev && !next) return "";
-  // An empty span keeps `next` on the right when there is no `prev`.
-  const before = prev ? `<a rel="prev" href="${escapeHtml(prev.href)}">← ${escapeHtml(prev.title)}</a>` : "<span></span>";
-  const after = next ? `<a rel="next" href="${escapeHtml(next.href)}">${escapeHtml(next.title)} →</a>` : "";
-  return `<nav class="pager">${before}${after}</nav>\n`;
+/** Sections (h2) and subsections (h3); each section with a dot per cell it holds, coloured by its status. */
+function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: string; label: string }): string {
+  const entries = outline.filter((h) => h.level === 2 || h.level === 3);
+  if (entries.length < 2) return "";
+  // An h3 before any h2 stands on its own.
+  const sections: { head: Heading; subs: Heading[] }[] = [];
+  for (const h of entries) {
+    if (h.level === 3 && sections.length > 0) sections.at(-1)!.subs.push(h);
+    else sections.push({ head: h, subs: [] });
+  }
+  const link = (h: Heading) => `<a href="#${escapeHtml(h.id)}">${escapeHtml(h.text)}</a>`;
+  const items = sections.map(({ head, subs }, i) => {
+    const end = sections[i + 1]?.head.token ?? Infinity;
+    const dots = page.cells
+      .filter((c) => c.token > head.token && c.token < end)
+      .map((c) => {
+        const { kind, label } = status(c);
+        const href = escapeHtml(encodeURIComponent(cellId(c.name)));
+        return `<a class="dot dot-${kind}" href="#${href}" title="${escapeHtml(`${c.name}: ${label}`)}" aria-label="${escapeHtml(`cell ${c.name}: ${label}`)}"></a>`;
+      })
+      .join("");
+    const nested = subs.length ? `<ol>${subs.map((h) => `<li>${link(h)}</li>`).join("")}</ol>` : "";
+    return `<li>${link(head)}${dots ? ` <span class="dots">${dots}</span>` : ""}${nested}</li>`;
+  });
+  return `<ol>${items.join("")}</ol>`;
 }
 
 /** A whole page as an HTML document; `listing`, when given, is appended as the site's page list. */
-export function renderPage(page: Page, result: PageResult | null, nav: Nav, listing?: IndexEntry[]): string {
+export function renderPage(page: Page, result: PageResult | null, ctx: PageContext, listing?: IndexEntry[]): string {
   const byName = new Map(result?.cells.map((c) => [c.name, c]));
+  const outline = headings(page);
+  const title = pageTitle(page);
+  const contents = toc(page, outline, (c) => cellStatus(c, byName.get(c.name) ?? null));
+  const h1 = outline.find((h) => h.level === 1);
+  const header = runSummary(page, result, ctx) + (contents ? `<details class="toc toc-inline"><summary>On this page</summary>${contents}</details>\n` : "");
   const state: RenderState = {
     cells: new Map(page.cells.map((c) => [page.tokens[c.token]!, c])),
     hidden: new Set(page.cells.flatMap((c) => (c.expected ? [page.tokens[c.expected.token]!] : []))),
+    ids: new Map(outline.map((h) => [page.tokens[h.token]!, h])),
+    titleClose: h1 ? page.tokens[h1.token + 2]! : null,
+    afterTitle: header,
     renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null),
   };
   const env: Env = { [STATE]: state };
   const prose = md.renderer.render(page.tokens.slice(bodyStart(page)), md.options, env);
-  const main = `<article class="page">\n${runSummary(page, result)}${prose}</article>\n${listing ? pageList(listing) : ""}`;
-  const header = `<a href="${escapeHtml(nav.index)}">Index</a>`;
-  return documentShell(pageTitle(page), pageSummary(page), nav.css, header, main, pager(nav));
-}
-
-/** Where a site keeps its stylesheet, relative to the index. */
-export const STYLESHEET = "assets/lectern.css";
-
-/** The generated site index, for a site without an index.md page. */
-export function renderIndex(entries: IndexEntry[], title = "Lectern"): string {
-  const main = `<h1>${escapeHtml(title)}</h1>\n${pageList(entries)}`;
-  return documentShell(title, "", STYLESHEET, `<a href="index.html">${escapeHtml(title)}</a>`, main, "");
+  // Without an h1 of its own, a page titled by its front matter or file name gets one.
+  const titled = outline[0]?.text === title && !frontMatter(page.source).data["title"];
+  const top = h1 ? "" : (titled ? "" : `<h1>${escapeHtml(title)}</h1>\n`) + header;
+  const main = `<article class="page">\n${top}${prose}</article>\n${listing ? `<section class="site-pages" aria-label="Pages">\n<h2>Pages</h2>\n${pageList(listing)}</section>\n` : ""}`;
+  const aside = contents ? `<nav class="toc toc-side" aria-label="On this page"><p class="toc-title">On this page</p>${contents}</nav>\n` : "";
+  const source = page.path.split(/[\\/]/).at(-1) ?? page.path;
+  const footer = `<p class="built">Built by Lectern from <code>${escapeHtml(source)}</code>.</p>\n`;
+  return documentShell(ctx, { title, description: pageSummary(page), aside, main, footer });
 }

@@ -1,9 +1,10 @@
-// Pages + results -> a static site on disk: index.html, one HTML file per page, the stylesheet.
+// Pages + results -> a static site on disk: index.html, one HTML file per page, the assets.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "./atomic.ts";
-import { pageSummary, pageTitle, renderIndex, renderPage, STYLESHEET } from "./render.ts";
-import type { IndexEntry } from "./render.ts";
+import { cellStatus, renderIndex, renderPage } from "./render.ts";
+import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
+import { pageSummary, pageTitle } from "./pagemeta.ts";
 import type { Page, PageResult } from "./types.ts";
 
 export type WriteFile = (path: string, data: string) => Promise<void>;
@@ -13,13 +14,27 @@ interface SitePage {
   result: PageResult | null;
 }
 
-/** Writes the site and returns the paths written: the stylesheet, every page, and index.html last. */
-export async function writeSite(outDir: string, pages: SitePage[], write: WriteFile = writeAtomic): Promise<string[]> {
+export interface SiteOptions {
+  /** The Node.js version the cells ran on; this process's by default. */
+  node?: string;
+}
+
+const ASSETS = "assets/";
+
+/**
+ * Writes the site and returns the paths written: the assets, every page, and index.html last.
+ * Pages come in the order index.md links to them, then the rest in the order given.
+ */
+export async function writeSite(outDir: string, pages: SitePage[], write: WriteFile = writeAtomic, options: SiteOptions = {}): Promise<string[]> {
   const home = pages.find((p) => basename(p.page.path).toLowerCase() === "index.md") ?? null;
-  const others = pages.filter((p) => p !== home);
-  const names = outputNames(others.map((p) => p.page.path), ["index"]);
-  const links = others.map((p, i) => ({ href: encodeURIComponent(`${names[i]}.html`), title: pageTitle(p.page) }));
+  const names = new Map<SitePage, string>();
+  const rest = pages.filter((p) => p !== home);
+  outputNames(rest.map((p) => p.page.path), ["index"]).forEach((name, i) => names.set(rest[i]!, name));
+  const others = home ? readingOrder(home.page, rest, names) : rest;
+  const links = others.map((p) => ({ href: encodeURIComponent(`${names.get(p)}.html`), title: pageTitle(p.page) }));
   const entries: IndexEntry[] = others.map((p, i) => ({ ...links[i]!, summary: pageSummary(p.page), ...counts(p) }));
+  const siteTitle = home ? pageTitle(home.page) : "Lectern";
+  const base = { index: "index.html", assets: ASSETS, siteTitle, node: options.node ?? process.version };
 
   const written: string[] = [];
   const put = async (name: string, data: string) => {
@@ -27,24 +42,48 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
     await write(path, data);
     written.push(path);
   };
-  await put(STYLESHEET, await readFile(new URL("./assets/lectern.css", import.meta.url), "utf8"));
+  for (const asset of [STYLESHEET, SCRIPT]) {
+    await put(ASSETS + asset, await readFile(new URL(`./assets/${asset}`, import.meta.url), "utf8"));
+  }
   for (const [i, p] of others.entries()) {
-    const nav = { index: "index.html", prev: links[i - 1] ?? null, next: links[i + 1] ?? null, css: STYLESHEET };
-    await put(`${names[i]}.html`, renderPage(p.page, p.result, nav));
+    const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
+    await put(`${names.get(p)}.html`, renderPage(p.page, p.result, ctx));
   }
   // Written last, so an index never links to a page that is not there yet.
-  const index = home
-    ? renderPage(home.page, home.result, { index: "index.html", prev: null, next: links[0] ?? null, css: STYLESHEET }, entries)
-    : renderIndex(entries);
-  await put("index.html", index);
+  const ctx: PageContext = { ...base, prev: null, next: links[0] ?? null };
+  await put("index.html", home ? renderPage(home.page, home.result, ctx, entries) : renderIndex(entries, ctx));
   return written;
 }
 
-function counts({ page, result }: SitePage): { passed: number; failed: number; total: number } {
-  const cells = result?.cells ?? [];
-  const passed = cells.filter((c) => c.status === "passed").length;
-  const failed = cells.filter((c) => c.status === "failed" || c.status === "timeout").length;
-  return { passed, failed, total: page.cells.length };
+/** The pages index.md links to, in the order it links to them (by .md or .html name), then the others. */
+function readingOrder(home: Page, pages: SitePage[], names: Map<SitePage, string>): SitePage[] {
+  const byHref = new Map<string, SitePage>();
+  for (const p of pages) {
+    byHref.set(`${names.get(p)}.html`.toLowerCase(), p);
+    byHref.set(relative(dirname(resolve(home.path)), resolve(p.page.path)).split(sep).join("/").toLowerCase(), p);
+  }
+  const ordered: SitePage[] = [];
+  const links = home.tokens.flatMap((t) => t.children ?? []).filter((t) => t.type === "link_open");
+  for (const link of links) {
+    const href = String(link.attrGet("href") ?? "").split("#")[0]!.replace(/^\.\//, "");
+    let key: string;
+    try {
+      key = decodeURIComponent(href).toLowerCase();
+    } catch {
+      continue;
+    }
+    const p = byHref.get(key);
+    if (p && !ordered.includes(p)) ordered.push(p);
+  }
+  return [...ordered, ...pages.filter((p) => !ordered.includes(p))];
+}
+
+function counts({ page, result }: SitePage): { passed: number; failed: number; skipped: number; total: number } {
+  const kinds = page.cells.map((c) => cellStatus(c, result?.cells.find((r) => r.name === c.name) ?? null).kind);
+  const failed = kinds.filter((k) => k === "failed" || k === "timeout").length;
+  const skipped = kinds.filter((k) => k === "skipped").length;
+  const notrun = kinds.filter((k) => k === "notrun").length;
+  return { passed: kinds.length - failed - skipped - notrun, failed, skipped, total: page.cells.length };
 }
 
 /** Safe file-name characters; letters of any script stay. */

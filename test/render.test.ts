@@ -3,65 +3,17 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { extractPage } from "../runner/extract.ts";
-import { escapeHtml, formatDuration, frontMatter, pageSummary, pageTitle, renderIndex, renderPage, stripAnsi } from "../runner/render.ts";
-import type { CellResult, Chunk, PageResult } from "../runner/types.ts";
+import { escapeHtml, formatDuration, frontMatter, pageSummary, pageTitle, renderIndex, renderPage, stripAnsi, type PageContext } from "../runner/render.ts";
+import { screen } from "../runner/ansi.ts";
+import { transcriptHtml } from "../runner/output.ts";
+import { RESULTS } from "./fixtures/render/results.ts";
 
 const FIXTURES = new URL("./fixtures/render/", import.meta.url);
 // `UPDATE_GOLDEN=1 npx vitest run test/render.test.ts` rewrites the expected files; never on CI.
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1" && !process.env["CI"];
-const NAV = { index: "index.html", prev: { href: "intro.html", title: "Intro" }, next: { href: "tcp.html", title: "TCP <next>" }, css: "assets/lectern.css" };
-
-function cell(name: string, line: number, fields: Partial<CellResult> & { chunks?: Chunk[] }): CellResult {
-  const chunks = fields.chunks ?? [];
-  return {
-    name, line, status: "passed", exitCode: 0, signal: null, durationMs: 12, reason: null, errors: [], cached: false,
-    output: chunks.map((c) => c.text).join(""),
-    ...fields,
-    chunks,
-  };
-}
-
-function pageResult(path: string, cells: CellResult[]): PageResult {
-  return { path, ports: { udp: 41234 }, cells, trace: [], startedAt: "2025-03-04T10:00:00.000Z", durationMs: 1432 };
-}
-
-const RESULTS: Record<string, PageResult | null> = {
-  basic: pageResult("basic.md", [
-    cell("udp-server", 10, {
-      exitCode: null, signal: "SIGTERM", durationMs: 1200, reason: "stopped: every cell that needed it is done",
-      chunks: [{ stream: "stdout", text: "The server is ready to receive\n" }],
-    }),
-    cell("udp-client", 24, {
-      durationMs: 230,
-      chunks: [
-        { stream: "stdout", text: "Input lowercase sentence: " },
-        { stream: "stdin", text: "hello there\n" },
-        { stream: "stdout", text: "HELLO THERE\n" },
-      ],
-    }),
-    cell("tcp-refused", 44, {
-      exitCode: 1, durationMs: 80, errors: ["ECONNREFUSED"], cached: true,
-      chunks: [{ stream: "stderr", text: "Error: connect ECONNREFUSED 127.0.0.1:1\n" }],
-    }),
-    cell("list-ports", 51, { exitCode: 1, status: "failed", durationMs: 1400, reason: "exit status 1, expected 0" }),
-    cell("later", 67, { status: "skipped", exitCode: null, durationMs: 0 }),
-  ]),
-  hostile: pageResult("hostile.md", [
-    cell("in-list", 7, {
-      status: "failed", reason: `output differs: expected "this expected output" & got '</pre><script>'`,
-      chunks: [{ stream: "stdout", text: "</pre><script>alert(1)</script>\n" }],
-    }),
-    cell("in-quote", 17, { exitCode: 3, chunks: [{ stream: "stderr", text: `<img src=x onerror=alert(1)> "'><\n` }] }),
-    cell("escapes", 26, {
-      status: "timeout", exitCode: null, signal: "SIGKILL", durationMs: 10_004, reason: "timed out after 10 s",
-      chunks: [
-        { stream: "stdout", text: "\x1b[31mred\x1b[0m \x1b]0;title\x07 done\n\x1b[" },
-        { stream: "stdout", text: "2Kmore \x1b]8;;https://x\x1b\\link\x1b]8;;\x1b\\ \x9b1mbold\x1bc\r\n" },
-        { stream: "stdin", text: "<kbd>\n" },
-      ],
-    }),
-  ]),
-  notrun: null,
+const NAV: PageContext = {
+  index: "index.html", assets: "assets/", siteTitle: "Networking <notes>", node: "v20.0.0",
+  prev: { href: "intro.html", title: "Intro" }, next: { href: "tcp.html", title: "TCP <next>" },
 };
 
 async function golden(name: string, html: string): Promise<void> {
@@ -84,31 +36,118 @@ describe("renderPage golden files", () => {
     golden(
       "index",
       renderIndex([
-        { href: "basic.html", title: "UDP echo", summary: "A server & a client.", passed: 3, failed: 0, total: 4 },
-        { href: "hostile.html", title: `"><script>alert(1)</script>`, summary: "<b>bold</b>", passed: 1, failed: 2, total: 3 },
-        { href: "notrun.html", title: "Not run", summary: "", passed: 0, failed: 0, total: 1 },
-      ]),
+        { href: "basic.html", title: "UDP echo", summary: "A server & a client.", passed: 3, failed: 0, skipped: 1, total: 4 },
+        { href: "hostile.html", title: `"><script>alert(1)</script>`, summary: "<b>bold</b>", passed: 1, failed: 2, skipped: 0, total: 3 },
+        { href: "notrun.html", title: "Not run", summary: "", passed: 0, failed: 0, skipped: 0, total: 1 },
+      ], { ...NAV, prev: null, next: null }),
     ));
 });
 
 describe("hostile output", () => {
   it("comes out inert", async () => {
     const html = await render("hostile");
-    expect(html).not.toMatch(/<script/i);
+    // The only script is the site's own copy button, by file; no inline script, no handler attribute.
+    expect(html.match(/<script[^>]*>/gi)).toEqual([`<script src="assets/copy.js" defer>`]);
     // Escaped text and quoted attribute values may still read `onerror=`; no real tag may carry it.
-    expect(html.replace(/="[^"]*"/g, '=""')).not.toMatch(/<[^>]*onerror/i);
+    expect(html.replace(/="[^"]*"/g, '=""')).not.toMatch(/<[^>]*\son\w+=/i);
     expect(html).toContain("&lt;img src=x onerror=alert(1)&gt; &quot;&#39;&gt;&lt;");
     expect(html).toContain("&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;");
-    expect(html).not.toMatch(/href="javascript:/i);
+    expect(html).not.toMatch(/href="\s*javascript:/i);
     expect(html).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
-    expect(html).toContain("red  done\nmore link bold\n");
+    expect(html).toContain(`<h1 id="hostile-script-alert-title-script-quotes">Hostile &lt;script&gt;alert(&quot;title&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;</h1>`);
+    expect(html).toContain(`<title>Hostile &lt;script&gt;alert(&quot;title&quot;)&lt;/script&gt; &amp; &quot;quotes&quot; · Networking &lt;notes&gt;</title>`);
+  });
+
+  it("keeps http(s) links from the output, escaped, and drops every other scheme", async () => {
+    const html = await render("hostile");
+    expect(html).toContain(`<a class="ansi-link" href="https://example.com/?q=%22%3E%3Cscript%3E" rel="nofollow noopener noreferrer">quoted</a>`);
+    expect(html).toContain("js link ");
+    expect(html).not.toContain("alert(1)\">");
   });
 
   it("renders cells inside a list item and a block quote, without their output fence", async () => {
     const html = await render("hostile");
-    expect(html).toMatch(/<li>[\s\S]*<section class="cell" id="cell-in-list">[\s\S]*<\/li>/);
-    expect(html).toMatch(/<blockquote>[\s\S]*<section class="cell" id="cell-in-quote">[\s\S]*<\/blockquote>/);
+    expect(html).toMatch(/<li>[\s\S]*<section class="cell cell-failed" id="cell-in-list">[\s\S]*<\/li>/);
+    expect(html).toMatch(/<blockquote>[\s\S]*<section class="cell cell-expected" id="cell-in-quote">[\s\S]*<\/blockquote>/);
     expect(html).not.toContain("this expected output is not shown");
+  });
+});
+
+describe("cells", () => {
+  it("badges each cell by how it ended", async () => {
+    const html = await render("terminal");
+    const badges = [...html.matchAll(/id="cell-([\w-]+)"[\s\S]*?<span class="status status-(\w+)">([^<]+)</g)].map((m) => `${m[1]}: ${m[2]} ${m[3]}`);
+    expect(badges).toEqual([
+      "colours: passed passed", "progress: passed passed", "two-lines: passed passed", "long: passed passed",
+      "echo-server: stopped server stopped", "refused: expected expected failure", "slow: timeout timed out",
+      "exits-2: expected expected failure", "silent: passed passed",
+    ]);
+  });
+
+  it("shows stdin as typed input, stderr and a non-zero exit apart", async () => {
+    const html = await render("basic");
+    expect(html).toContain(`Input lowercase sentence: <kbd class="stdin">hello there</kbd>\nHELLO THERE</pre>`);
+    expect(html).toContain(`<span class="stderr">Error: connect ECONNREFUSED 127.0.0.1:1</span>`);
+    expect(html).toContain(`<span class="exit exit-nonzero">exit 1</span>`);
+  });
+
+  it("folds a long transcript into <details>, the first lines still visible", async () => {
+    const html = await render("terminal");
+    const long = html.slice(html.indexOf(`id="cell-long"`), html.indexOf(`id="cell-echo-server"`));
+    expect(long).toContain("line 20</pre><details class=\"more\"><summary>Show 40 more lines <span class=\"size\">(");
+    expect(long).toMatch(/<pre>\nline 21\n[\s\S]*line 60<\/pre><\/details>/);
+  });
+
+  it("links the run summary to failed cells, and the table of contents to sections and cells", async () => {
+    const html = await render("terminal");
+    expect(html).toContain(`<strong>1 of 9 cells failed</strong> (8 passed)`);
+    expect(html).toContain(`Failed: <a href="#cell-slow">slow</a>`);
+    expect(html).toContain(`Node.js v20.0.0`);
+    expect(html).toMatch(/<nav class="toc toc-side"[^>]*>[\s\S]*<a href="#progress">Progress<\/a>[\s\S]*<ol><li><a href="#a-two-line-progress-display">/);
+    expect(html).toContain(`<a class="dot dot-timeout" href="#cell-slow"`);
+  });
+});
+
+describe("terminal output", () => {
+  const show = (...chunks: string[]) => screen(chunks.map((text) => ({ stream: "stdout" as const, text }))).map((l) => l.map((s) => s.text).join(""));
+
+  it("collapses carriage returns, erase-line and cursor-up as a terminal shows them", () => {
+    expect(show("10%\r50%\r100%\n")).toEqual(["100%"]);
+    expect(show("downloading 99%\r\x1b[Kdone\n")).toEqual(["done"]);
+    expect(show("abc\rX\n")).toEqual(["Xbc"]);
+    expect(show("a: 1\nb: 1\n\x1b[2A\x1b[2Ka: 2\n\x1b[2Kb: 2\n")).toEqual(["a: 2", "b: 2"]);
+    expect(show("ab\bc\tx\n")).toEqual(["ac      x"]);
+    expect(show("\x1b[5Cx", "\x1b[10Gy")).toEqual(["     x   y"]);
+  });
+
+  it("keeps colours across chunks and escape sequences cut in two", () => {
+    const lines = screen([{ stream: "stdout", text: "\x1b[3" }, { stream: "stdout", text: "1mred\x1b[" }, { stream: "stdout", text: "0m plain" }]);
+    expect(lines[0]!.map((s) => [s.text, s.style.fg])).toEqual([["red", 1], [" plain", null]]);
+  });
+
+  it("drops what it does not draw, also from a hostile program", () => {
+    expect(stripAnsi("\x1b[1;32mok\x1b[0m\x1b[?25l \x1b]0;t\x1b\\x\x07\r\n")).toBe("ok x\n");
+    expect(stripAnsi("\x1bc\x1b(B\x1b7a\x1bPq#0\x1b\\b\x9b2Jc\x1b")).toBe("abc");
+    expect(stripAnsi("\x1b]0;never ends" + "x".repeat(5000))).toMatch(/^0;never endsx+$/);
+    // A few bytes of cursor moves do not become megabytes of spaces.
+    expect(stripAnsi("\x1b[999999999Cx\n".repeat(1000)).length).toBeLessThan(100_000);
+  });
+
+  it("reads 256-colour, 24-bit, inverse and link styles", () => {
+    const [line] = screen([{ stream: "stderr", text: "\x1b[38;5;208ma\x1b[48:2::1:2:3mb\x1b[0;7mc\x1b]8;;https://nodejs.org\x07d\x1b]8;;\x07" }]);
+    expect(line!.map((s) => ({ text: s.text, fg: s.style.fg, bg: s.style.bg, inverse: s.style.inverse, href: s.style.href, stream: s.style.stream }))).toEqual([
+      { text: "a", fg: 208, bg: null, inverse: false, href: null, stream: "stderr" },
+      { text: "b", fg: 208, bg: "#010203", inverse: false, href: null, stream: "stderr" },
+      { text: "c", fg: null, bg: null, inverse: true, href: null, stream: "stderr" },
+      { text: "d", fg: null, bg: null, inverse: true, href: "https://nodejs.org/", stream: "stderr" },
+    ]);
+  });
+
+  it("renders a megabyte quickly", () => {
+    const started = performance.now();
+    const html = transcriptHtml([{ stream: "stdout", text: "\x1b[32mok\x1b[0m 0123456789012345678901234567890123456789\n".repeat(20_000) }]);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(html).toContain("Show 19,980 more lines");
   });
 });
 
@@ -143,11 +182,6 @@ describe("page metadata", () => {
 describe("helpers", () => {
   it("escapes for text and attributes", () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-  });
-
-  it("strips terminal sequences and control characters", () => {
-    expect(stripAnsi("\x1b[1;32mok\x1b[0m\x1b[?25l \x1b]0;t\x1b\\x\x07\r\n")).toBe("ok x\n");
-    expect(stripAnsi("\x1bc\x1b(B\x1b7a\x1bPq#0\x1b\\b\x9b2Jc\x1b")).toBe("abc");
   });
 
   it("formats durations", () => {

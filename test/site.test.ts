@@ -64,7 +64,7 @@ describe("writeSite", () => {
     const files = await listFiles(join(out, "site"));
     expect(written.slice().sort()).toEqual(files);
     expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(
-      ["site/assets/lectern.css", "site/index.html", "site/intro.html", "site/tcp-lab.html", "site/udp-lab.html", "site/Übung-1.html"].sort(),
+      ["site/assets/lectern.css", "site/assets/copy.js", "site/index.html", "site/intro.html", "site/tcp-lab.html", "site/udp-lab.html", "site/Übung-1.html"].sort(),
     );
     expect(written.at(-1)).toBe(join(out, "site", "index.html"));
     expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
@@ -78,8 +78,8 @@ describe("writeSite", () => {
     await writeSite(out, site(false));
     const index = await readFile(join(out, "index.html"), "utf8");
     const hrefs = links(index, join(out, "index.html")).map((l) => l.url);
-    expect(hrefs).toEqual(["assets/lectern.css", "index.html", "intro.html", "udp-lab.html", "tcp-lab.html", "%C3%9Cbung-1.html"]);
-    expect(index).toContain("1 of 2 passed, 1 failed");
+    expect(hrefs).toEqual(["data:,", "assets/lectern.css", "assets/copy.js", "#content", "index.html", "intro.html", "intro.html", "udp-lab.html", "tcp-lab.html", "%C3%9Cbung-1.html", "intro.html"]);
+    expect(index).toMatch(/href="udp-lab.html">UDP lab<\/a>.*<span class="pill pill-passed">1 passed<\/span> <span class="pill pill-failed">1 failed<\/span>/);
     expect(index).toContain("<p class=\"summary\">Exercises, no heading.</p>");
   });
 
@@ -94,11 +94,13 @@ describe("writeSite", () => {
       // Assets (stylesheets, scripts, images Lectern adds) are local; prose may still link out.
       expect(html).not.toMatch(/<link[^>]*href="https?:/i);
       expect(html).not.toMatch(/\ssrc="https?:/i);
-      expect(html).not.toMatch(/<script/i);
+      expect(html.match(/<script[^>]*>/gi)).toEqual([`<script src="assets/copy.js" defer>`]);
     }
     const udp = await readFile(join(out, "udp-lab.html"), "utf8");
-    expect(udp).toContain(`<a rel="prev" href="intro.html">← Intro</a>`);
-    expect(udp).toContain(`<a rel="next" href="tcp-lab.html">TCP lab →</a>`);
+    expect(udp).toMatch(/<a rel="prev" href="intro.html">.*Intro<\/span><\/a>/);
+    expect(udp).toMatch(/<a rel="next" href="tcp-lab.html">.*TCP lab<\/span><\/a>/);
+    const intro = await readFile(join(out, "intro.html"), "utf8");
+    expect(intro).toMatch(/<a rel="prev" href="index.html">.*Lectern<\/span><\/a>/);
   });
 
   it("renders index.md as the index: its prose, then the other pages", async () => {
@@ -107,8 +109,21 @@ describe("writeSite", () => {
     expect(written.map((f) => f.slice(out.length + 1))).not.toContain("index-2.html");
     const index = await readFile(join(out, "index.html"), "utf8");
     expect(index).toContain("<title>Socket programming</title>");
-    expect(index).toMatch(/<p>Start here.<\/p>[\s\S]*<ul class="page-list">[\s\S]*href="intro.html"/);
-    expect(index).toContain(`<a rel="next" href="intro.html">Intro →</a>`);
+    expect(index).toMatch(/<p>Start here.<\/p>[\s\S]*<ol class="page-list">[\s\S]*href="intro.html"/);
+    expect(index).toMatch(/<a rel="next" href="intro.html">.*Intro<\/span><\/a>/);
+    const udp = await readFile(join(out, "udp-lab.html"), "utf8");
+    expect(udp).toContain(`<a class="site-title" href="index.html">Socket programming</a>`);
+  });
+
+  it("orders the pages as index.md links to them, by .md or .html name", async () => {
+    const pages = site(false);
+    pages.unshift({ page: extractPage("notes/index.md", "# Notes\n\n1. [TCP](tcp/lab.md)\n2. [UDP](udp-lab.html#top)\n3. [TCP again](tcp-lab.html)\n"), result: null });
+    const files = new Map<string, string>();
+    await writeSite("out", pages, async (path, data) => void files.set(path, data));
+    const index = files.get(join("out", "index.html"))!;
+    const listed = [...index.matchAll(/class="page-link" href="([^"]+)"/g)].map((m) => m[1]);
+    expect(listed).toEqual(["tcp-lab.html", "udp-lab.html", "intro.html", "%C3%9Cbung-1.html"]);
+    expect(files.get(join("out", "udp-lab.html"))).toMatch(/rel="prev" href="tcp-lab.html"[\s\S]*rel="next" href="intro.html"/);
   });
 
   it("takes its file writer from the caller", async () => {

@@ -1,0 +1,30 @@
+// Code -> highlighted HTML at build time with highlight.js; no script or stylesheet of its own reaches the page.
+import hljs from "highlight.js/lib/core";
+import bash from "highlight.js/lib/languages/bash";
+import javascript from "highlight.js/lib/languages/javascript";
+import json from "highlight.js/lib/languages/json";
+import typescript from "highlight.js/lib/languages/typescript";
+import { escapeHtml } from "./html.ts";
+
+hljs.registerLanguage("typescript", typescript);
+hljs.registerLanguage("javascript", javascript);
+hljs.registerLanguage("bash", bash);
+hljs.registerLanguage("json", json);
+
+// A fence's first info word -> the highlight.js grammar; anything else is shown as escaped plain text.
+const GRAMMARS: Record<string, string> = {
+  ts: "typescript", typescript: "typescript", js: "javascript", javascript: "javascript", mjs: "javascript",
+  sh: "bash", bash: "bash", shell: "bash", console: "bash", json: "json",
+};
+
+/** A code block in the wrapper the copy button (assets/copy.js) attaches to. */
+export function codeBlock(code: string, lang: string): string {
+  const grammar = Object.hasOwn(GRAMMARS, lang) ? GRAMMARS[lang]! : null;
+  // highlight.js escapes the code it is given; plain text is escaped here.
+  const html = grammar ? hljs.highlight(code, { language: grammar, ignoreIllegals: true }).value : escapeHtml(code);
+  const label = lang && /^[\w+#.-]{1,20}$/.test(lang) ? lang : "";
+  return (
+    `<div class="code"${label ? ` data-lang="${escapeHtml(label)}"` : ""}>` +
+    `<pre><code class="hljs language-${escapeHtml(grammar ?? (label || "text"))}">${html}</code></pre></div>\n`
+  );
+}

@@ -40,7 +40,13 @@ function flush(): void {
   send({ type: "trace", events: batch });
   batch = [];
 }
+let tracing = true;
+/** Off for runs that do not want the trace (the readiness and error reports stay). */
+export function setTracing(on: boolean): void {
+  tracing = on;
+}
 function record(event: Omit<Event, "t">): void {
+  if (!tracing) return;
   batch.push({ t: performance.timeOrigin + performance.now(), ...event });
   if (batch.length >= 512) flush();
   else if (!scheduled) {
@@ -90,10 +96,13 @@ function errorEvent(proto: "udp" | "tcp", err: unknown, local: string | null): v
 // process.stdin/stdout and other pipes are net.Sockets too; only TCP sockets are traced.
 function isTcp(s: net.Socket): boolean {
   const handle = (s as unknown as { _handle?: { constructor?: { name?: string } } | null })._handle;
-  return handle ? handle.constructor?.name === "TCP" : s.remotePort !== undefined;
+  return handle ? handle.constructor?.name === "TCP" : s.remotePort !== undefined || seen.has(s);
 }
-const tcpLocal = (s: net.Socket) => at(s.localAddress, s.localPort);
-const tcpRemote = (s: net.Socket) => at(s.remoteAddress, s.remotePort);
+// A closed socket forgets its addresses; the last ones seen name it in its close event.
+const seen = new WeakMap<net.Socket, { local: string | null; remote: string | null }>();
+const tcpLocal = (s: net.Socket) => at(s.localAddress, s.localPort) ?? seen.get(s)?.local ?? null;
+const tcpRemote = (s: net.Socket) => at(s.remoteAddress, s.remotePort) ?? seen.get(s)?.remote ?? null;
+const remember = (s: net.Socket) => seen.set(s, { local: tcpLocal(s), remote: tcpRemote(s) });
 
 observe(net.Server.prototype, (server, event, args) => {
   const addr = server.address();
@@ -103,6 +112,7 @@ observe(net.Server.prototype, (server, event, args) => {
     return () => send({ type: "listen", proto: "tcp", address: addr.address, port: addr.port });
   } else if (event === "connection") {
     const socket = args[0] as net.Socket;
+    remember(socket);
     record({ proto: "tcp", kind: "accept", local: tcpLocal(socket), remote: tcpRemote(socket) });
   } else if (event === "error") {
     send({ type: "error", proto: "tcp", code: errorCode(args[0]) });
@@ -119,6 +129,7 @@ observe(net.Socket.prototype, (socket, event, args) => {
   }
   if (!isTcp(socket)) return;
   if (event === "connect") {
+    remember(socket);
     record({ proto: "tcp", kind: "connect", local: tcpLocal(socket), remote: tcpRemote(socket) });
   } else if (event === "data") {
     const data = toBuffer(args[0]);

@@ -3,13 +3,16 @@
 // sockets and, where the cells share the machine's network, the loopback guard.
 import { installGuard } from "./guard.ts";
 import { openChannel, send } from "./channel.ts";
-import "./observe.ts";
+import { setTracing } from "./observe.ts";
 
 const fd = Number(process.env.LECTERN_CHANNEL);
 const allowNet = process.env.LECTERN_ALLOW_NET;
+const trace = process.env.LECTERN_TRACE;
 // Children the cell starts must not write into our channel: they never see its number.
 delete process.env.LECTERN_CHANNEL;
 delete process.env.LECTERN_ALLOW_NET;
+delete process.env.LECTERN_TRACE;
+if (trace === "0") setTracing(false);
 if (Number.isInteger(fd) && fd > 2) openChannel(fd);
 if (allowNet !== undefined) installGuard(allowNet.split(","));
 

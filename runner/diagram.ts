@@ -54,14 +54,16 @@ export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string
       return line(`udp|${e.cell}|${e.local}`, e.cell, e.local, "UDP socket", row);
     }
     if (e.kind === "listen") return line(`tcp-l|${e.local}`, e.cell, e.local, "welcome socket", row);
-    return line(`tcp|${e.local}|${e.remote}`, e.cell, e.local, e.kind === "accept" ? `connection from ${e.remote}` : "TCP socket", row);
+    return line(`tcp|${e.local}|${e.remote}`, e.cell, e.local, e.kind === "accept" ? `↔ ${e.remote}` : "TCP socket", row);
   };
+  // The socket at the other end: for a connection attempt (other = null) the welcome socket.
   const peer = (proto: "udp" | "tcp", addr: string, other: string | null, row: number): Lifeline => {
     const found =
       proto === "udp"
         ? find((l) => l.key.startsWith("udp|") && sameSocket(l.label, addr))
-        : find((l) => l.key.startsWith("tcp|") && sameSocket(l.label, addr) && (other === null || l.key.endsWith(`|${other}`))) ??
-          find((l) => l.key === `tcp-l|${addr}`);
+        : other === null
+          ? find((l) => l.key === `tcp-l|${addr}`)
+          : find((l) => l.key.startsWith("tcp|") && sameSocket(l.label, addr) && l.key.endsWith(`|${other}`)) ?? find((l) => l.key === `tcp-l|${addr}`);
     if (found) return (found.last = Math.max(found.last, row)), found;
     return line(`ext|${proto}|${addr}`, "", addr, "not traced", row);
   };

@@ -34,6 +34,8 @@ export interface ExecuteOptions {
    * is pinned, a page's cells get a network namespace of their own where the machine allows it.
    */
   allowNet?: string[];
+  /** Record the network trace (default true). */
+  trace?: boolean;
   onEvent?: (event: ExecuteEvent) => void;
 }
 
@@ -130,6 +132,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const byName = new Map(cells.map((c) => [c.name, c]));
   const cwd = dirname(resolve(page));
   const env: Record<string, string> = { ...options.env, LECTERN: "1", LECTERN_CHANNEL: "3" };
+  if (options.trace === false) env.LECTERN_TRACE = "0";
   for (const [name, port] of Object.entries(numbers)) env[portEnv(name)] = String(port);
 
   let finish!: () => void;

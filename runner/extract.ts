@@ -1,9 +1,9 @@
 // Markdown -> Page: the cells of a page, found by markdown-it exactly where a reader sees them.
 import { readFile } from "node:fs/promises";
 import { LecternError } from "./errors.ts";
-import { cellLang, parseInfo } from "./info.ts";
+import { cellLang, parseInfo, tokenizeInfo } from "./info.ts";
 import { createMarkdown } from "./markdown.ts";
-import type { Cell, ExpectedOutput, Page } from "./types.ts";
+import type { Cell, ExpectedOutput, Page, TraceBlock } from "./types.ts";
 
 const md = createMarkdown();
 
@@ -46,10 +46,15 @@ export function extractPage(path: string, text: string): Page {
   const tokens = md.parse(source, {});
   const lines = source.split(/\r\n|\r|\n/);
   const cells: Cell[] = [];
+  const traces: TraceBlock[] = [];
   const names = new Map<string, number>();
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.type !== "fence" || !token.map) continue;
+    if (token.info.trim().split(/\s+/)[0] === "trace") {
+      traces.push(traceBlock(path, token.info, i, token.map[0] + 1));
+      continue;
+    }
     const lang = cellLang(token.info);
     if (lang === null) continue;
     const line = token.map[0] + 1;
@@ -66,7 +71,25 @@ export function extractPage(path: string, text: string): Page {
     names.set(name, line);
     cells.push({ name, line, lang, info: token.info, attrs, code: token.content, token: i, expected: expectedAfter(tokens, i) });
   }
-  return { path, source, tokens, cells };
+  for (const t of traces) {
+    const unknown = t.cells?.find((name) => !names.has(name));
+    if (unknown) {
+      throw new LecternError("E_NEEDS_UNKNOWN", `this trace names cell "${unknown}", which this page does not have (its cells: ${[...names.keys()].join(", ")})`, { file: path, line: t.line });
+    }
+  }
+  return { path, source, tokens, cells, traces };
+}
+
+/** ```trace [cells=a,b]: a network diagram of those cells (of all, without cells=). */
+function traceBlock(path: string, info: string, token: number, line: number): TraceBlock {
+  const where = { file: path, line };
+  let cells: string[] | null = null;
+  for (const [key, value] of tokenizeInfo(info.trim().slice("trace".length), where)) {
+    if (key !== "cells") throw new LecternError("E_ATTR_UNKNOWN", `unknown attribute "${key}": a trace takes cells=a,b`, where);
+    if (!value) throw new LecternError("E_ATTR_VALUE", "cells= needs the names of cells, as in cells=udp-server,udp-client", where);
+    cells = value.split(",").map((s) => s.trim());
+  }
+  return { token, line, cells };
 }
 
 /** The `output` fence right after the cell's fence, if there is one. */

@@ -5,9 +5,11 @@ import { formatDuration } from "./duration.ts";
 import { codeBlock } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
+import { traceDiagram } from "./diagram.ts";
 import { createMarkdown } from "./markdown.ts";
 import { transcriptHtml } from "./output.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
+import { eventsOf, traceGroups } from "./trace.ts";
 import type { Cell, CellResult, Page, PageResult } from "./types.ts";
 
 export { formatDuration } from "./duration.ts";
@@ -25,6 +27,9 @@ interface RenderState {
   titleClose: Token | null;
   afterTitle: string;
   renderCell: (cell: Cell) => string;
+  /** Network diagrams: in place of ```trace fences, or after the last cell of each group that talked. */
+  traces: Map<Token, string>;
+  afterCell: Map<Cell, string>;
 }
 const STATE = Symbol("lectern render state");
 const stateOf = (env: unknown) => (env as Record<symbol, RenderState> | undefined)?.[STATE];
@@ -36,8 +41,10 @@ md.renderer.rules.fence = (tokens, idx, _options, env) => {
   const token = tokens[idx]!;
   const state = stateOf(env);
   if (state?.hidden.has(token)) return "";
+  const trace = state?.traces.get(token);
+  if (trace !== undefined) return trace;
   const cell = state?.cells.get(token);
-  if (state && cell) return state.renderCell(cell);
+  if (state && cell) return state.renderCell(cell) + (state.afterCell.get(cell) ?? "");
   return codeBlock(token.content, token.info.trim().split(/\s+/)[0] ?? "");
 };
 md.renderer.rules.heading_open = (tokens, idx, _options, env) => {
@@ -200,6 +207,28 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
   return `<ol>${items.join("")}</ol>`;
 }
 
+/**
+ * Where the page's network diagrams go: each ```trace fence shows its cells' events; a page
+ * without any gets one diagram per group of cells that talked, after the group's last cell.
+ */
+function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "traces" | "afterCell"> {
+  const traces = new Map<Token, string>();
+  const afterCell = new Map<Cell, string>();
+  const events = result?.trace ?? [];
+  const order = page.cells.map((c) => c.name);
+  page.traces.forEach((t, i) => {
+    const shown = t.cells ? eventsOf(events, t.cells) : events;
+    traces.set(page.tokens[t.token]!, traceDiagram(shown, `trace-${i + 1}`, order) || `<p class="trace-empty">No network events recorded${t.cells ? ` for ${escapeHtml(t.cells.join(", "))}` : ""}.</p>\n`);
+  });
+  if (page.traces.length === 0) {
+    traceGroups(events, order).forEach((group, i) => {
+      const last = page.cells.filter((c) => group.includes(c.name)).at(-1)!;
+      afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(events.filter((e) => group.includes(e.cell)), `trace-${i + 1}`, order));
+    });
+  }
+  return { traces, afterCell };
+}
+
 /** A whole page as an HTML document; `listing`, when given, is appended as the site's page list. */
 export function renderPage(page: Page, result: PageResult | null, ctx: PageContext, listing?: IndexEntry[]): string {
   const byName = new Map(result?.cells.map((c) => [c.name, c]));
@@ -215,6 +244,7 @@ export function renderPage(page: Page, result: PageResult | null, ctx: PageConte
     titleClose: h1 ? page.tokens[h1.token + 2]! : null,
     afterTitle: header,
     renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null),
+    ...diagrams(page, result),
   };
   const env: Env = { [STATE]: state };
   const prose = md.renderer.render(page.tokens.slice(bodyStart(page)), md.options, env);

@@ -101,3 +101,34 @@ export function textTimeline(events: TraceEvent[]): string {
   const width = Math.max(4, ...events.map((e) => e.cell.length));
   return events.map((e) => `${e.t.toFixed(1).padStart(8)} ms  ${e.cell.padEnd(width)}  ${e.proto}  ${describe(e)}\n`).join("");
 }
+
+/**
+ * Cells that talked to each other, in groups: a datagram or segment seen at both ends, or a
+ * connection seen from both sides, puts two cells in one group. Each group is in `order`.
+ */
+export function traceGroups(events: TraceEvent[], order: string[]): string[][] {
+  const parent = new Map<string, string>();
+  const root = (c: string): string => {
+    const p = parent.get(c) ?? c;
+    return p === c ? c : root(p);
+  };
+  const join = (a: string, b: string) => parent.set(root(a), root(b));
+  for (const e of events) if (!parent.has(e.cell)) parent.set(e.cell, e.cell);
+  for (const m of matchMessages(events)) if (m.send && m.recv) join(m.send.cell, m.recv.cell);
+  for (const c of events.filter((e) => e.kind === "connect" && e.local && e.remote)) {
+    const a = events.find((e) => e.kind === "accept" && e.local && e.remote && sameSocket(e.local, c.remote!) && sameSocket(e.remote, c.local!));
+    if (a) join(a.cell, c.cell);
+  }
+  const groups = new Map<string, string[]>();
+  for (const cell of order) if (parent.has(cell)) groups.set(root(cell), [...(groups.get(root(cell)) ?? []), cell]);
+  return [...groups.values()];
+}
+
+/**
+ * The events of these cells, less their traffic with cells that are not among them: a
+ * diagram of a server and one client leaves out the server's other clients.
+ */
+export function eventsOf(events: TraceEvent[], cells: string[]): TraceEvent[] {
+  const others = events.filter((e) => !cells.includes(e.cell) && e.local).map((e) => e.local!);
+  return events.filter((e) => cells.includes(e.cell) && !(e.remote && others.some((o) => sameSocket(o, e.remote!))));
+}

@@ -41,12 +41,20 @@ export interface Cell {
   expected: ExpectedOutput | null;
 }
 
+/** A ```trace fence: where a network diagram goes, and of which cells (all when null). */
+export interface TraceBlock {
+  token: number;
+  line: number;
+  cells: string[] | null;
+}
+
 export interface Page {
   /** The path as the user gave it (relative paths stay relative, for messages). */
   path: string;
   source: string;
   tokens: Token[];
   cells: Cell[];
+  traces: TraceBlock[];
 }
 
 export interface PlannedCell extends Cell {

@@ -36,18 +36,20 @@ describe("processes", () => {
   it("stops every cell and still reports when Lectern gets Ctrl-C", async () => {
     const dir = tmp();
     const page = join(dir, "page.md");
-    writeFileSync(page, ts("name=quick", 'console.log("done quickly");') + ts("name=slow timeout=60", 'console.log(process.pid);\nsetInterval(() => {}, 1000);'));
+    const pidFile = join(dir, "slow.pid");
+    writeFileSync(
+      page,
+      ts("name=quick", 'console.log("done quickly");') +
+        ts("name=slow timeout=60", 'import { writeFileSync } from "node:fs";\nconsole.log(process.pid);\nwriteFileSync("slow.pid", String(process.pid));\nsetInterval(() => {}, 1000);'),
+    );
     const child = spawn(process.execPath, [BIN, "run", page, "--cache", join(dir, "cache")], { cwd: ROOT });
     let stdout = "";
-    let sent = false;
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      if (!sent && /slow started/.test(stdout) && /done quickly/.test(stdout)) {
-        sent = true;
-        child.kill("SIGINT");
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.stdout.on("data", (d) => (stdout += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    // Ctrl-C once the slow cell is surely running and the quick one has finished.
+    for (let i = 0; i < 200 && !(existsSync(pidFile) && /done quickly/.test(stdout)); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    const code = await closed;
     expect(code).toBe(1);
     expect(stdout).toMatch(/^✓ quick \(passed, exit 0, /m);
     expect(stdout).toMatch(/^✗ slow \(failed, signal SIGTERM, .*\n  interrupted\n/m);

@@ -1,0 +1,111 @@
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { traceDiagram } from "../runner/diagram.ts";
+import { matchMessages, textTimeline, traceGroups } from "../runner/trace.ts";
+import type { TraceEvent } from "../runner/types.ts";
+import { cacheDir } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const FIXTURES = join(ROOT, "test", "fixtures", "trace");
+
+function runLecture(cells: string[]): Promise<{ ports: Record<string, number>; trace: TraceEvent[] }> {
+  const args = [join(ROOT, "runner", "bin.mjs"), "run", "notebook/lec3-socket-programming.md", "--json", "--cache", cacheDir, ...cells.flatMap((c) => ["--cell", c])];
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, args, { cwd: ROOT, timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout).pages[0]))),
+  );
+}
+
+/** Each cell's events in its own order, times dropped, port numbers named by the page or numbered by first sight. */
+function normalised(trace: TraceEvent[], ports: Record<string, number>): Record<string, string[]> {
+  const names = new Map(Object.entries(ports).map(([k, v]) => [String(v), `{${k}}`]));
+  const port = (p: string) => names.get(p) ?? names.set(p, `{p${names.size - Object.keys(ports).length + 1}}`).get(p)!;
+  const addr = (a: string | null) => (a === null ? "-" : a.replace(/:(\d+)$/, (_, p: string) => `:${port(p)}`));
+  const out: Record<string, string[]> = {};
+  for (const e of trace) {
+    const data = e.bytes !== undefined ? ` ${e.bytes} ${JSON.stringify(e.preview)}` : "";
+    (out[e.cell] ??= []).push(`${e.proto} ${e.kind} ${addr(e.local)} ${addr(e.remote)}${data}${e.code ? ` ${e.code}` : ""}`);
+  }
+  return out;
+}
+
+describe("the network trace", () => {
+  it("records the UDP pair: the OS's port for the client, the server learning it from the datagram", async () => {
+    const { ports, trace } = await runLecture(["udp-client"]);
+    expect(normalised(trace, ports)).toEqual({
+      "udp-server": [
+        "udp bind 127.0.0.1:{udp} -",
+        'udp recv 127.0.0.1:{udp} 127.0.0.1:{p1} 25 "hello from the udp client"',
+        'udp send 127.0.0.1:{udp} 127.0.0.1:{p1} 25 "HELLO FROM THE UDP CLIENT"',
+      ],
+      "udp-client": [
+        "udp bind 0.0.0.0:{p1} -",
+        'udp send 0.0.0.0:{p1} 127.0.0.1:{udp} 25 "hello from the udp client"',
+        'udp recv 0.0.0.0:{p1} 127.0.0.1:{udp} 25 "HELLO FROM THE UDP CLIENT"',
+        "udp close - -",
+      ],
+    });
+    const messages = matchMessages(trace);
+    expect(messages.map((m) => [m.send?.cell, m.recv?.cell])).toEqual([
+      ["udp-client", "udp-server"],
+      ["udp-server", "udp-client"],
+    ]);
+  }, 60_000);
+
+  it("records the TCP pair: the connection socket has the welcome socket's port, told apart by the client's", async () => {
+    const { ports, trace } = await runLecture(["tcp-client"]);
+    const n = normalised(trace, ports);
+    expect(n["tcp-client"]).toEqual([
+      "tcp connect 127.0.0.1:{p1} 127.0.0.1:{tcp}",
+      'tcp send 127.0.0.1:{p1} 127.0.0.1:{tcp} 10 "hello tcp\\\\n"',
+      'tcp recv 127.0.0.1:{p1} 127.0.0.1:{tcp} 10 "HELLO TCP\\\\n"',
+      'tcp send 127.0.0.1:{p1} 127.0.0.1:{tcp} 37 "second line over the same connection\\\\n"',
+      'tcp recv 127.0.0.1:{p1} 127.0.0.1:{tcp} 37 "SECOND LINE OVER THE SAME CONNECTION\\\\n"',
+      "tcp end 127.0.0.1:{p1} 127.0.0.1:{tcp}",
+      "tcp close 127.0.0.1:{p1} 127.0.0.1:{tcp}",
+    ]);
+    expect(n["tcp-server"]!.slice(0, 2)).toEqual(["tcp listen 127.0.0.1:{tcp} -", "tcp accept 127.0.0.1:{tcp} 127.0.0.1:{p1}"]);
+    expect(n["tcp-server"]).toContain('tcp recv 127.0.0.1:{tcp} 127.0.0.1:{p1} 10 "hello tcp\\\\n"');
+    // The client's port as the client saw it is the port the server accepted.
+    const connect = trace.find((e) => e.kind === "connect")!;
+    const accept = trace.find((e) => e.kind === "accept")!;
+    expect(accept.remote).toBe(connect.local);
+    expect(accept.local).toBe(trace.find((e) => e.kind === "listen")!.local);
+  }, 60_000);
+
+  it("records a refused connection as an error towards the port nobody listens on", async () => {
+    const { ports, trace } = await runLecture(["refused"]);
+    expect(normalised(trace, ports)["refused"]).toEqual(["tcp error - 127.0.0.1:{nobody} ECONNREFUSED"]);
+  }, 60_000);
+});
+
+const fixture: TraceEvent[] = JSON.parse(readFileSync(join(FIXTURES, "pair.json"), "utf8"));
+
+describe("drawing it", () => {
+  it("groups the cells that talked to each other", () => {
+    expect(traceGroups(fixture, ["srv", "cli", "alone"])).toEqual([["srv", "cli"], ["alone"]]);
+  });
+
+  it("prints the timeline as text", () => {
+    expect(textTimeline(fixture.slice(0, 4))).toBe(
+      [
+        "     1.0 ms  srv   tcp  listen 127.0.0.1:5000",
+        "     5.0 ms  srv   tcp  accept 127.0.0.1:5000 ↔ 127.0.0.1:40000",
+        "     5.2 ms  cli   tcp  connect 127.0.0.1:40000 ↔ 127.0.0.1:5000",
+        '     6.0 ms  cli   tcp  send 127.0.0.1:40000 → 127.0.0.1:5000 6 B "hello\\n"',
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("draws the golden SVG, with hostile payloads escaped", () => {
+    const html = traceDiagram(fixture, "trace-1", ["srv", "cli", "alone"]);
+    expect(html).not.toMatch(/<script|onload=/i);
+    const golden = join(FIXTURES, "pair.html");
+    if (process.env.UPDATE_GOLDEN && !process.env.CI) writeFileSync(golden, html);
+    expect(existsSync(golden)).toBe(true);
+    expect(html).toBe(readFileSync(golden, "utf8"));
+  });
+});

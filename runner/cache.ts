@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeAtomic } from "./atomic.ts";
 import { compileCell, sha, toolchainKey } from "./compile.ts";
+import type { PortMemo } from "./plan.ts";
 import type { CellResult, Plan, Status } from "./types.ts";
 
 const FORMAT = "lectern-result-1";
@@ -66,4 +67,29 @@ export function loadResult(cacheDir: string, key: string): CellResult | null {
 
 export async function storeResult(cacheDir: string, key: string, result: CellResult): Promise<void> {
   await writeAtomic(resultPath(cacheDir, key), JSON.stringify({ format: FORMAT, key, result: { ...result, cached: false } }));
+}
+
+/**
+ * Port names by code, so a rebuild does not compile and parse every cell again just to plan it.
+ * Only analyses that succeeded are kept; a bad entry is a miss.
+ */
+export function portMemo(cacheDir: string): PortMemo & { flush(): Promise<void> } {
+  const writes: Promise<void>[] = [];
+  const path = (code: string) => join(cacheDir, "ports", `${sha(FORMAT, code)}.json`);
+  return {
+    get(code) {
+      try {
+        const names = JSON.parse(readFileSync(path(code), "utf8")) as unknown;
+        return Array.isArray(names) && names.every((n) => typeof n === "string") ? names : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    set(code, names) {
+      writes.push(writeAtomic(path(code), JSON.stringify(names)).catch(() => {}));
+    },
+    async flush() {
+      await Promise.all(writes);
+    },
+  };
 }

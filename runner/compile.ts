@@ -1,11 +1,11 @@
 // Cells -> files node can run at once: TypeScript compiled by esbuild (the one tsx brings),
 // `lectern` bundled from cells/, packages left to node, each output cached by content hash.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { builtinModules } from "node:module";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { builtinModules, createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build, version as esbuildVersion, type Plugin } from "esbuild";
+import type { Plugin } from "esbuild";
 import { writeAtomic } from "./atomic.ts";
 import { LecternError } from "./errors.ts";
 import type { Cell } from "./types.ts";
@@ -13,6 +13,8 @@ import type { Cell } from "./types.ts";
 const CELLS_DIR = fileURLToPath(new URL("../cells/", import.meta.url));
 const RUNTIME = join(CELLS_DIR, "lectern.ts");
 const BUILTINS = new Set(builtinModules);
+// esbuild is loaded only when something must be compiled: a cached run never needs it.
+const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string }).version;
 
 export function sha(...parts: string[]): string {
   const h = createHash("sha256");
@@ -54,11 +56,28 @@ interface Manifest {
   inputs: Record<string, string>;
 }
 
+// Content hashes of local files, remembered while their size and modification time stay the same.
+const hashes = new Map<string, { stamp: string; hash: string }>();
+function fileHash(file: string): string | null {
+  let stamp: string;
+  try {
+    const st = statSync(file);
+    stamp = `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+  const known = hashes.get(file);
+  if (known?.stamp === stamp) return known.hash;
+  const hash = sha(readFileSync(file, "utf8"));
+  hashes.set(file, { stamp, hash });
+  return hash;
+}
+
 /** The earlier build's manifest, if every local file it read still has the content it had. */
 function freshManifest(manifestPath: string): Manifest | null {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
-    const fresh = Object.entries(manifest.inputs).every(([file, hash]) => existsSync(file) && sha(readFileSync(file, "utf8")) === hash);
+    const fresh = Object.entries(manifest.inputs).every(([file, hash]) => fileHash(file) === hash);
     return fresh ? manifest : null;
   } catch {
     return null;
@@ -66,6 +85,7 @@ function freshManifest(manifestPath: string): Manifest | null {
 }
 
 async function bundle(options: { contents: string; resolveDir: string; sourcefile: string; format: "esm" | "cjs" }): Promise<{ code: string; inputs: string[] }> {
+  const { build } = await import("esbuild");
   const result = await build({
     stdin: { contents: options.contents, loader: "ts", resolveDir: options.resolveDir, sourcefile: options.sourcefile },
     bundle: true,
@@ -118,7 +138,7 @@ export async function compileCell(cell: Cell, pagePath: string, cacheDir: string
     );
   }
   const inputs: Record<string, string> = {};
-  for (const input of out.inputs) inputs[input] = sha(readFileSync(input, "utf8"));
+  for (const input of out.inputs) inputs[input] = fileHash(input)!;
   // The code first: a manifest is only ever found next to the file it describes.
   await writeAtomic(file, out.code);
   await writeAtomic(manifestPath, JSON.stringify({ inputs } satisfies Manifest));

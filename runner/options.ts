@@ -86,10 +86,15 @@ export const RUN_FLAGS = {
   "allow-env": { type: "string" },
 } satisfies Options;
 
+/** Where results and compiled cells are kept: --cache DIR, or .lectern/ in the current folder. */
+export function cacheDirOf(values: Record<string, unknown>): string {
+  return resolve((values.cache as string | undefined) ?? ".lectern");
+}
+
 /** ExecuteOptions from the shared flags; the command adds what is its own. */
 export function executeOptions(values: Record<string, unknown>, io: Io): ExecuteOptions {
   return {
-    cacheDir: resolve((values.cache as string | undefined) ?? ".lectern"),
+    cacheDir: cacheDirOf(values),
     timeout: positiveNumber("--timeout", values.timeout, 10),
     jobs: createLimiter(positiveNumber("--jobs", values.jobs, availableParallelism() * 2, true)),
     env: cellEnv(io.env, list(values["allow-env"])),

@@ -2,7 +2,9 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { LecternError } from "./errors.ts";
+import { portMemo } from "./cache.ts";
 import { readPage } from "./extract.ts";
+import { createLimiter, mapLimit } from "./limit.ts";
 import { planPage } from "./plan.ts";
 import type { Plan } from "./types.ts";
 
@@ -26,9 +28,22 @@ export async function collectPages(paths: string[]): Promise<string[]> {
   return [...new Set(out)];
 }
 
-/** Every page read and planned before anything runs, so one invalid page stops all of them. */
-export async function planAll(paths: string[]): Promise<Plan[]> {
-  const plans: Plan[] = [];
-  for (const path of await collectPages(paths)) plans.push(await planPage(await readPage(path)));
-  return plans;
+/**
+ * Every page read and planned before anything runs, so one invalid page stops all of them.
+ * Pages are planned side by side (esbuild answers many at once); the first error in page
+ * order is the one reported.
+ */
+export async function planAll(paths: string[], cacheDir?: string): Promise<Plan[]> {
+  const files = await collectPages(paths);
+  const memo = cacheDir === undefined ? undefined : portMemo(cacheDir);
+  const settled = await mapLimit(files, createLimiter(8), (path) =>
+    readPage(path).then((page) => planPage(page, memo)).then(
+      (plan) => ({ plan, error: null }),
+      (error: unknown) => ({ plan: null, error }),
+    ),
+  );
+  await memo?.flush();
+  const failed = settled.find((s) => s.error !== null);
+  if (failed) throw failed.error;
+  return settled.map((s) => s.plan!);
 }

@@ -1,7 +1,5 @@
 // Page -> Plan: which ports each cell uses and which cells each one waits for, all known
 // before anything runs.
-import { parse } from "acorn";
-import { transform } from "esbuild";
 import { LecternError } from "./errors.ts";
 import { originalLine } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "./types.ts";
@@ -13,10 +11,22 @@ export function portEnv(name: string): string {
   return "LECTERN_PORT_" + name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }
 
-export async function planPage(page: Page): Promise<Plan> {
+/** Remembers the port names of code already analysed (the cache keeps them on disk). */
+export interface PortMemo {
+  get(code: string): string[] | undefined;
+  set(code: string, names: string[]): void;
+}
+
+export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
   const used = new Map<Cell, string[]>();
   for (const cell of page.cells) {
-    if (cell.lang === "ts") used.set(cell, await tsPorts(page.path, cell));
+    if (cell.lang !== "ts") continue;
+    let names = memo?.get(cell.code);
+    if (!names) {
+      names = await tsPorts(page.path, cell);
+      memo?.set(cell.code, names);
+    }
+    used.set(cell, names);
   }
   // Shell cells name ports by variable; give them back the spelling the page's TS cells use.
   const spelled = new Map<string, string>();
@@ -98,6 +108,8 @@ type Node = { type: string; start: number; end: number; loc?: { start: { line: n
 async function tsPorts(path: string, cell: Cell): Promise<string[]> {
   const fail = (line: number | null, message: string, cause?: unknown) =>
     new LecternError("E_PORT_DYNAMIC", message, { file: path, line: line === null ? cell.line : cell.line + line }, { cause });
+  // Loaded on first use: plans of cells seen before come from the cache's memo.
+  const [{ parse }, { transform }] = await Promise.all([import("acorn"), import("esbuild")]);
   let js;
   try {
     js = await transform(cell.code, { loader: "ts", format: "esm", sourcemap: "external", target: "node20", logLevel: "silent" });

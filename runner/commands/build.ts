@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { LecternError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { mapLimit, createLimiter } from "../limit.ts";
-import { executeOptions, parse, RUN_FLAGS, usage } from "../options.ts";
+import { cacheDirOf, executeOptions, parse, RUN_FLAGS, usage } from "../options.ts";
 import { planAll } from "../pages.ts";
 import { buildProgress } from "../progress.ts";
 import { runCached, type CacheMode } from "../rebuild.ts";
@@ -21,7 +21,7 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
   });
   if (values.rerun && values.frozen) throw usage("--rerun runs everything and --frozen runs nothing: pick one");
   const mode: CacheMode = values.rerun ? "rerun" : values.frozen ? "frozen" : "use";
-  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"]);
+  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"], cacheDirOf(values));
   const json = Boolean(values.json);
   const show = buildProgress(io, json, plans);
   const options = { ...executeOptions(values, io), onEvent: show.event };

@@ -1,7 +1,7 @@
 // lectern run PAGE: run a page's cells (or some of them and what they need) and report.
 import { executePlan } from "../execute.ts";
 import type { Io } from "../io.ts";
-import { executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options.ts";
+import { cacheDirOf, executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options.ts";
 import { planAll } from "../pages.ts";
 import { progress } from "../progress.ts";
 import { storeResults } from "../rebuild.ts";
@@ -18,7 +18,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     trace: { type: "boolean" },
   });
   if (positionals.length !== 1) throw usage("run takes one PAGE");
-  const plan = (await planAll(positionals))[0]!;
+  const plan = (await planAll(positionals, cacheDirOf(values)))[0]!;
   const only = values.cell as string[] | undefined;
   const json = Boolean(values.json);
   const show = progress(io, json);

@@ -1,13 +1,13 @@
 // lectern serve [PATH]... [--port N]: a live preview on loopback that rebuilds on save.
 import type { Io } from "../io.ts";
-import { executeOptions, parse, positiveNumber, RUN_FLAGS } from "../options.ts";
+import { cacheDirOf, executeOptions, parse, positiveNumber, RUN_FLAGS } from "../options.ts";
 import { planAll } from "../pages.ts";
 import { serve } from "../serve.ts";
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { ...RUN_FLAGS, port: { type: "string" }, host: { type: "string" } });
   const port = values.port === "0" ? 0 : positiveNumber("--port", values.port, 4000, true);
-  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"]);
+  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"], cacheDirOf(values));
   const log = (line: string) => void io.stderr.write(line + "\n");
   let preview;
   try {

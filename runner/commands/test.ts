@@ -5,7 +5,7 @@ import { LecternError } from "../errors.ts";
 import { executePlan } from "../execute.ts";
 import { diffOutput, portNames } from "../expect.ts";
 import type { Io } from "../io.ts";
-import { executeOptions, parse, RUN_FLAGS } from "../options.ts";
+import { cacheDirOf, executeOptions, parse, RUN_FLAGS } from "../options.ts";
 import { planAll } from "../pages.ts";
 import { jsonCell, summaryLine } from "../report.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
@@ -197,7 +197,7 @@ export async function testCommand(args: string[], io: Io): Promise<number> {
     junit: { type: "string" },
     update: { type: "boolean" },
   });
-  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"]);
+  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"], cacheDirOf(values));
   if (!values.update) plans.forEach(checkBlockPorts);
   const json = Boolean(values.json);
   const live = liveLine(io, json);

@@ -1,67 +1,75 @@
-// npm run bench: how much it costs to launch one cell through Lectern, against `node` on the
-// compiled file and `tsx` on the source, measured side by side in this run and given as ratios.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+// Launch: what it costs to start one cell through Lectern (warm: compiled, cached), against
+// `node` on the compiled file and `tsx` on the source; and the per-cell cost over a page of 10
+// independent cells run one at a time, where a page run's fixed set-up is shared.
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { compileCell } from "../../runner/compile.ts";
-import { executePlan } from "../../runner/execute.ts";
+import { executePlan, type ExecuteOptions } from "../../runner/execute.ts";
 import { extractPage } from "../../runner/extract.ts";
 import { createLimiter } from "../../runner/limit.ts";
 import { planPage } from "../../runner/plan.ts";
+import { BIN, CORES, NODE, RUNS, SMALL_ENV, TSX, exec, fmtMs, fmtRatio, interleave, log, ok, repoScratch, scratch, smallCellsPage, standalone, type Row } from "./lib.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const dir = mkdtempSync(join(tmpdir(), "lectern-bench-"));
-const cacheDir = join(dir, "cache");
-const code = 'import net from "node:net";\nconst greeting: string = "hello";\nconsole.log(greeting, typeof net.connect);\n';
-const pagePath = join(dir, "page.md");
-writeFileSync(pagePath, "# Bench\n\n```ts name=hello\n" + code + "```\n");
-// tsx resolves "lectern" only inside the repository, so its copy of the cell stays there too.
-const source = join(dir, "hello.ts");
-writeFileSync(source, code);
+const CODE = 'import net from "node:net";\nconst greeting: string = "hello";\nconsole.log(greeting, typeof net.connect);\n';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+export default async function launch(): Promise<Row[]> {
+  log(`\n## launch (${process.version}, ${CORES} cores)`);
+  const dir = scratch("launch");
+  const cacheDir = join(dir, "cache");
+  const pagePath = join(dir, "page.md");
+  const pageText = "# Bench\n\n```ts name=hello\n" + CODE + "```\n";
+  writeFileSync(pagePath, pageText);
+  // tsx resolves "lectern" only inside the repository, so the hand-run copy lives there.
+  const source = join(repoScratch("launch"), "hello.ts");
+  writeFileSync(source, CODE);
+
+  const plan = await planPage(extractPage(pagePath, pageText));
+  const compiled = (await compileCell(plan.cells[0]!, pagePath, cacheDir)).file;
+  const options = (jobs: number): ExecuteOptions => ({ cacheDir, timeout: 10, jobs: createLimiter(jobs), env: SMALL_ENV, maxOutput: 1 << 20, graceMs: 1000 });
+  const inProcess = async (p: typeof plan, jobs: number) => {
+    const r = await executePlan(p, options(jobs));
+    const bad = r.cells.find((c) => c.status !== "passed");
+    if (bad) throw new Error(`${bad.name}: ${bad.status} ${bad.reason}\n${bad.output}`);
+  };
+
+  const one = await interleave(RUNS, {
+    "node compiled.mjs (same small env)": async () => ok(await exec(NODE, [compiled], { env: SMALL_ENV }), "node"),
+    "Lectern: one cell, warm (executePlan in process)": () => inProcess(plan, CORES),
+    "tsx hello.ts": async () => ok(await exec(TSX, [source], { env: SMALL_ENV }), "tsx"),
+    "lectern run page.md (whole CLI, warm)": async () => ok(await exec(NODE, [BIN, "run", pagePath, "--cache", cacheDir], { env: SMALL_ENV }), "lectern run"),
+  });
+  const node = one["node compiled.mjs (same small env)"]!.median;
+  const lectern = one["Lectern: one cell, warm (executePlan in process)"]!.median;
+  const tsx = one["tsx hello.ts"]!.median;
+  const cli = one["lectern run page.md (whole CLI, warm)"]!.median;
+
+  // Ten independent cells, one at a time: the page's fixed set-up (network namespace, port
+  // locks) is paid once and shared, so this is the per-cell launch cost itself.
+  const tenPath = join(dir, "ten.md");
+  const tenText = smallCellsPage(10);
+  writeFileSync(tenPath, tenText);
+  const ten = await planPage(extractPage(tenPath, tenText));
+  const tenFiles: string[] = [];
+  for (const c of ten.cells) tenFiles.push((await compileCell(c, tenPath, cacheDir)).file);
+  const page = await interleave(RUNS, {
+    "10 cells, --jobs 1 (executePlan in process)": () => inProcess(ten, 1),
+    "10 x node compiled.mjs, one after another": async () => {
+      for (const f of tenFiles) ok(await exec(NODE, [f], { env: SMALL_ENV }), "node");
+    },
+    "lectern run ten.md --jobs 1 (whole CLI, warm)": async () => ok(await exec(NODE, [BIN, "run", tenPath, "--jobs", "1", "--cache", cacheDir], { env: SMALL_ENV }), "lectern run"),
+  });
+  const perCell = page["10 cells, --jobs 1 (executePlan in process)"]!.median / 10;
+  const perNode = page["10 x node compiled.mjs, one after another"]!.median / 10;
+  const perCli = page["lectern run ten.md --jobs 1 (whole CLI, warm)"]!.median / 10;
+
+  return [
+    { part: "launch", measure: "node on the compiled cell", value: fmtMs(node), ratio: "1.00x node" },
+    { part: "launch", measure: "Lectern, one cell, warm (in process)", value: fmtMs(lectern), ratio: `${fmtRatio(lectern / node)} node`, target: "<= 1.3x node", met: lectern / node <= 1.3 },
+    { part: "launch", measure: "tsx on the source", value: fmtMs(tsx), ratio: `${fmtRatio(tsx / node)} node` },
+    { part: "launch", measure: "lectern run, one-cell page (whole CLI)", value: fmtMs(cli), ratio: `${fmtRatio(cli / node)} node` },
+    { part: "launch", measure: "per cell, 10-cell page, --jobs 1 (in process)", value: fmtMs(perCell), ratio: `${fmtRatio(perCell / perNode)} node (${fmtMs(perNode)})`, target: "<= 1.3x node", met: perCell / perNode <= 1.3 },
+    { part: "launch", measure: "per cell, 10-cell page, --jobs 1 (whole CLI)", value: fmtMs(perCli), ratio: `${fmtRatio(perCli / perNode)} node` },
+  ];
 }
 
-async function time(label: string, fn: () => Promise<unknown>): Promise<number> {
-  await fn(); // warm-up: caches filled, files in the page cache
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t = performance.now();
-    await fn();
-    samples.push(performance.now() - t);
-  }
-  const m = median(samples);
-  console.log(`${label.padEnd(44)} ${m.toFixed(1).padStart(7)} ms  (median of ${RUNS})`);
-  return m;
-}
-
-// Every command is started the same way Lectern starts a cell: a plain spawn, no shell.
-const run = promisify(execFile);
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
-const page = extractPage(pagePath, "# Bench\n\n```ts name=hello\n" + code + "```\n");
-const plan = await planPage(page);
-const compiled = (await compileCell(plan.cells[0]!, pagePath, cacheDir)).file;
-const options = { cacheDir, timeout: 10, jobs: createLimiter(availableParallelism()), env: { PATH: process.env.PATH ?? "" }, maxOutput: 1 << 20, graceMs: 1000 };
-
-console.log(`launch of one cell, ${process.version}, ${availableParallelism()} cores\n`);
-// The same small environment Lectern gives cells, so no inherited NODE_OPTIONS tilts the baseline.
-const node = await time("node compiled.mjs", () => run(process.execPath, [compiled], { env: options.env }));
-const lectern = await time("Lectern: one cell, warm (in process)", async () => {
-  const r = await executePlan(plan, options);
-  if (r.cells[0]!.status !== "passed") throw new Error(r.cells[0]!.output);
-});
-const tsx = await time("tsx hello.ts", () => run(process.execPath, [TSX, source], { cwd: ROOT }));
-const cli = await time("lectern run page.md (whole CLI, warm)", () => run(process.execPath, ["runner/bin.mjs", "run", pagePath, "--cache", cacheDir], { cwd: ROOT }));
-
-console.log(`
-| measure                          | ratio to node |
-| -------------------------------- | ------------- |
-| Lectern, one cell (target 1.3x)  | ${(lectern / node).toFixed(2)}x |
-| tsx on the source                | ${(tsx / node).toFixed(2)}x |
-| lectern run, whole CLI           | ${(cli / node).toFixed(2)}x |`);
+await standalone(import.meta.url, launch);

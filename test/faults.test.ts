@@ -59,6 +59,23 @@ describe("processes", () => {
   }, 30_000);
 });
 
+describe("output", () => {
+  it("keeps all of 3 MB printed right before process.exit() (under a 4 MiB cap)", async () => {
+    const r = await runSource(ts("name=big", 'process.stdout.write("x".repeat(2_999_999) + "!");\nprocess.exit(0);'), { maxOutput: 4 << 20 });
+    const big = cell(r, "big");
+    expect(big.status).toBe("passed");
+    expect(big.output.length).toBe(3_000_000);
+    expect(big.output.endsWith("x!")).toBe(true);
+  });
+
+  it("decodes invalid UTF-8 as U+FFFD, the same way every run", async () => {
+    const code = 'process.stdout.write(Buffer.from([0x61, 0xff, 0xfe, 0x62, 0xe2, 0x82]));';
+    const [a, b] = await Promise.all([runSource(ts("name=bad", code)), runSource(ts("name=bad", code))]);
+    expect(cell(a, "bad").output).toBe("a\uFFFD\uFFFDb\uFFFD");
+    expect(cell(b, "bad").output).toBe(cell(a, "bad").output);
+  });
+});
+
 describe("stdin", () => {
   it("never hangs or fails on input that is not read, read too early, or absent", async () => {
     const r = await runSource(

@@ -43,6 +43,8 @@ export type ExecuteEvent =
   | { type: "ports"; page: string; ports: Record<string, number> }
   | { type: "start"; page: string; cell: string }
   | { type: "ready"; page: string; cell: string }
+  /** Raw output as it arrives (for a server that keeps serving, shown live). */
+  | { type: "output"; page: string; cell: string; stream: "stdout" | "stderr"; data: Buffer }
   | { type: "end"; page: string; result: CellResult };
 
 /** The cells to run: those asked for and, transitively, what they need. */
@@ -229,7 +231,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         onTrace: (events) => {
           for (const e of events) trace.push(traceEvent(cell.name, e, epoch0));
         },
-        onOutput: (transcript) => {
+        onOutput: (transcript, stream, data) => {
+          options.onEvent?.({ type: "output", page, cell: cell.name, stream, data });
           if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) {
             proc.clearTimeout();
             becomeReady();

@@ -21,7 +21,8 @@ export interface ProcessHooks {
   onListen?: (proto: "tcp" | "udp", port: number) => void;
   /** Socket events recorded by the preload, times in epoch milliseconds. */
   onTrace?: (events: Record<string, unknown>[]) => void;
-  onOutput?: (transcript: Transcript) => void;
+  /** After each piece of output, with the piece itself. */
+  onOutput?: (transcript: Transcript, stream: "stdout" | "stderr", data: Buffer) => void;
 }
 
 export interface ProcessEnd {
@@ -81,7 +82,7 @@ export class CellProcess {
       child[stream]!.on("data", (buf: Buffer) => {
         this.transcript.data(stream, buf);
         if (this.transcript.full) this.stop("output-cap");
-        hooks.onOutput?.(this.transcript);
+        hooks.onOutput?.(this.transcript, stream, buf);
       });
     }
     this.readChannel(child, hooks);

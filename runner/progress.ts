@@ -1,13 +1,19 @@
 // Progress for a person, as cells start and end: in a terminal a live line, piped plain lines.
+import { StringDecoder } from "node:string_decoder";
 import type { ExecuteEvent } from "./execute.ts";
 import type { Io } from "./io.ts";
 import { formatDuration } from "./render.ts";
 import { allOk, summaryLine, textCell } from "./report.ts";
 import type { PageResult, Plan } from "./types.ts";
 
-/** For `run`: each finished cell as a block under its name, and a live line of what runs. */
-export function progress(io: Io, quiet: boolean): (event: ExecuteEvent) => void {
+/**
+ * For `run`: each finished cell as a block under its name, and a live line of what runs. With
+ * `live` (a server that keeps serving), output is printed as it arrives instead, line by line.
+ */
+export function progress(io: Io, quiet: boolean, live = false): (event: ExecuteEvent) => void {
   const running = new Set<string>();
+  const decoders = new Map<string, StringDecoder>();
+  const partial = new Map<string, string>();
   const tty = Boolean(io.stdout.isTTY) && !quiet;
   const out = io.stdout;
   const label = (page: string, cell: string, multi: boolean) => (multi ? `${page}#${cell}` : cell);
@@ -24,9 +30,16 @@ export function progress(io: Io, quiet: boolean): (event: ExecuteEvent) => void 
       if (!tty) out.write(`… ${event.cell} started\n`);
     } else if (event.type === "ready") {
       if (!tty) out.write(`… ${event.cell} is listening\n`);
+    } else if (event.type === "output" && live) {
+      const key = `${event.cell}\0${event.stream}`;
+      if (!decoders.has(key)) decoders.set(key, new StringDecoder("utf8"));
+      const text = (partial.get(key) ?? "") + decoders.get(key)!.write(event.data);
+      const lines = text.split("\n");
+      partial.set(key, lines.pop()!);
+      for (const line of lines) out.write(`  ${event.cell} │ ${line}\n`);
     } else if (event.type === "end") {
       running.delete(label(event.page, event.result.name, multi));
-      out.write(textCell(event.page, event.result));
+      out.write(textCell(event.page, live ? { ...event.result, output: "" } : event.result));
     }
     if (tty && running.size > 0) out.write(`running: ${[...running].join(", ")}`);
   };

@@ -1,5 +1,6 @@
 // The command line as a user meets it: the real `lectern` binary, its output and exit status.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,6 +64,45 @@ describe("lectern run", () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(new RegExp(`^lectern: ${LECTURE}: no cell named "nope" \\(its cells: udp-server, `));
   });
+});
+
+describe("a server on its own", () => {
+  it("keeps serving on a pinned port, shows what it prints as it happens, and stops cleanly on Ctrl-C", async () => {
+    const free = await new Promise<number>((resolve) => {
+      const s = createSocket("udp4");
+      s.bind(0, "127.0.0.1", () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+    const child = spawn(process.execPath, [BIN, "run", LECTURE, "--cell", "udp-server", "--port", `udp=${free}`, "--cache", cacheDir], { cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    for (let i = 0; i < 200 && !stderr.includes("press Ctrl-C"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toBe(`udp-server is serving on udp=${free}; press Ctrl-C to stop it\n`);
+    // Another program, written like the lecture's Python client.
+    const client = createSocket("udp4");
+    const reply = await new Promise<string>((resolve) => {
+      client.on("message", (m) => resolve(String(m)));
+      client.send("from another program", free, "127.0.0.1");
+    });
+    client.close();
+    expect(reply).toBe("FROM ANOTHER PROGRAM");
+    for (let i = 0; i < 100 && !stdout.includes("from another program"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stdout).toMatch(/^  udp-server │ datagram from 127\.0\.0\.1:\d+: from another program$/m);
+    child.kill("SIGINT");
+    expect(await closed).toBe(0);
+    expect(stdout).toMatch(/^✓ udp-server \(passed, signal SIGTERM, /m);
+    // The port is free again.
+    await new Promise<void>((resolve, reject) => {
+      const s = createSocket("udp4");
+      s.once("error", reject);
+      s.bind(free, "127.0.0.1", () => s.close(() => resolve()));
+    });
+  }, 30_000);
 });
 
 describe("invalid input", () => {

@@ -21,10 +21,11 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   const plan = (await planAll(positionals, cacheDirOf(values)))[0]!;
   const only = values.cell as string[] | undefined;
   const json = Boolean(values.json);
-  const show = progress(io, json);
   let ports: Record<string, number> = {};
-  // A server asked for alone keeps serving until Ctrl-C, as a teacher would expect.
+  // A server asked for alone keeps serving until Ctrl-C, as a teacher would expect, and what
+  // it prints is shown as it happens.
   const keepServing = only !== undefined && only.every((name) => plan.cells.find((c) => c.name === name)?.attrs.server);
+  const show = progress(io, json, keepServing);
   const options = executeOptions(values, io);
   const result = await executePlan(plan, {
     ...options,

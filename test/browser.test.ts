@@ -88,7 +88,8 @@ function watch(tab: Tab, base: string) {
   return { problems, requests };
 }
 
-describe.runIf(haveChromium)("the built site in Chromium", () => {
+// A loaded CI machine can take seconds per page load: the steps are bounded, not timed.
+describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, () => {
   let browser: Browser;
   let out: string;
   let base: string;
@@ -102,7 +103,7 @@ describe.runIf(haveChromium)("the built site in Chromium", () => {
     [browser] = await Promise.all([chromium.launch({ executablePath: CHROMIUM, args: ARGS }), buildSite(join(out, "site"))]);
     base = pathToFileURL(join(out, "site")).href + "/";
     server = await serve(join(out, "site"));
-  }, 20_000);
+  }, 60_000);
 
   afterAll(async () => {
     await browser?.close();

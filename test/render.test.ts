@@ -143,10 +143,11 @@ describe("terminal output", () => {
     ]);
   });
 
-  it("renders a megabyte quickly", () => {
+  // Not a benchmark: a bound far above the linear time (~0.1 s) that a quadratic renderer would blow.
+  it("renders a megabyte in bounded time", () => {
     const started = performance.now();
     const html = transcriptHtml([{ stream: "stdout", text: "\x1b[32mok\x1b[0m 0123456789012345678901234567890123456789\n".repeat(20_000) }]);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(html).toContain("Show 19,980 more lines");
   });
 });

@@ -12,6 +12,8 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const CORES = availableParallelism();
 export const NODE = process.execPath;
 export const BIN = join(ROOT, "runner", "bin.mjs");
+/** The lecture page the end-to-end bench runs. */
+export const LECTURE = "notebook/lec3-socket-programming.md";
 export const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 /** `--quick` (or BENCH_QUICK=1): one run of everything and a smaller course, to see that it all works. */
 export const QUICK = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";

@@ -6,10 +6,12 @@ import { LecternError } from "./errors.ts";
 import type { Limiter } from "./limit.ts";
 import { portEnv } from "./plan.ts";
 import { PortSet } from "./ports.ts";
-import { CellProcess, type ProcessEnd } from "./process.ts";
+import { CellProcess } from "./process.ts";
 import { createSandbox } from "./sandbox.ts";
 import { mergeTraces, traceEvent } from "./trace.ts";
-import type { CellResult, PageResult, Plan, PlannedCell, Status, TraceEvent } from "./types.ts";
+import type { CellResult, PageResult, Plan, PlannedCell, TraceEvent } from "./types.ts";
+import { notRun, verdict } from "./verdict.ts";
+
 
 export interface ExecuteOptions {
   cacheDir: string;
@@ -65,42 +67,6 @@ export function selectCells(plan: Plan, only: string[] | undefined, reuse: Set<s
   };
   only.forEach(add);
   return plan.cells.filter((c) => wanted.has(c.name));
-}
-
-/** The one place a cell's status is decided, from how its process ended and what the page expects. */
-export function verdict(cell: PlannedCell, end: ProcessEnd, wasReady: boolean, timeoutS: number): { status: Status; reason: string | null } {
-  if (end.spawnError) return { status: "failed", reason: `could not start: ${end.spawnError.message}` };
-  if (end.stopReason === "timeout") {
-    return { status: "timeout", reason: cell.attrs.server ? `did not listen within ${timeoutS} s` : `still running after ${timeoutS} s` };
-  }
-  if (end.stopReason === "output-cap") return { status: "failed", reason: "stopped: printed more than the output cap" };
-  if (cell.attrs.server && wasReady && (end.stopReason === "stopped" || end.stopReason === "interrupted")) {
-    return { status: "passed", reason: null };
-  }
-  if (end.stopReason === "interrupted") return { status: "failed", reason: "interrupted" };
-  const how = end.signal ? `was killed by ${end.signal}` : `exited with status ${end.exitCode}`;
-  const failed = end.signal !== null || end.exitCode !== 0;
-  const { expect, exit } = cell.attrs;
-  if (exit !== null) {
-    return end.exitCode === exit ? { status: "passed", reason: null } : { status: "failed", reason: `expected exit status ${exit}, but it ${how}` };
-  }
-  if (expect === "error") {
-    return failed ? { status: "passed", reason: null } : { status: "failed", reason: "expected an error, but it exited with status 0" };
-  }
-  if (expect !== null) {
-    if (!failed) return { status: "failed", reason: `expected ${expect}, but it exited with status 0` };
-    if (!end.errors.includes(expect)) {
-      const seen = end.errors.length > 0 ? `it raised ${end.errors.join(", ")}` : "it raised no socket error";
-      return { status: "failed", reason: `expected ${expect}, but ${seen} and ${how}` };
-    }
-    return { status: "passed", reason: null };
-  }
-  if (cell.attrs.server && !wasReady && !failed) return { status: "failed", reason: "exited before it listened" };
-  return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
-}
-
-export function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {
-  return { name: cell.name, line: cell.line, status, exitCode: null, signal: null, durationMs: 0, output: "", chunks: [], reason, errors: [], cached: false };
 }
 
 type State = "waiting" | "starting" | "running" | "ready" | "done";

@@ -1,7 +1,8 @@
 // Plan + cache -> PageResult: reuse every result the cache holds and run only the cells whose
 // key is missing (with the servers they need); store what ran.
 import { cellKeys, loadResult, storeResult } from "./cache.ts";
-import { executePlan, notRun, type ExecuteOptions } from "./execute.ts";
+import { executePlan, type ExecuteOptions } from "./execute.ts";
+import { notRun } from "./verdict.ts";
 import { mergeTraces } from "./trace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "./types.ts";
 

@@ -3,6 +3,7 @@
 // readiness (listening), error codes, and the trace of every datagram and segment.
 import dgram from "node:dgram";
 import net from "node:net";
+import vm from "node:vm";
 import { send } from "./channel.ts";
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
@@ -63,19 +64,20 @@ process.on("exit", flush);
  */
 function observe<T>(proto: T, see: (target: T, event: string | symbol, args: unknown[]) => void | (() => void)): void {
   const p = proto as unknown as { emit: Emit };
-  const original = p.emit;
-  p.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {
-    let after: void | (() => void) = undefined;
-    try {
-      after = see(this as T, event, args);
-    } catch {
-      // Observation must never break the program.
-    }
-    const handled = original.call(this, event, ...args);
-    if (after) after();
-    return handled;
-  };
+  p.emit = aroundEmit(p.emit, see) as Emit;
 }
+
+// The wrappers are compiled under the name "lectern:preload": a stack trace through them (an
+// error thrown by a listener, say) reads `at Socket.emit (lectern:preload:1:…)`, not a path
+// into Lectern's cache. Observation never breaks the program: its errors are swallowed.
+const aroundEmit = vm.runInThisContext(
+  "(function (original, see) { return function emit(event, ...args) { let after; try { after = see(this, event, args); } catch {} const handled = original.call(this, event, ...args); if (after) after(); return handled; }; })",
+  { filename: "lectern:preload" },
+) as (original: Emit, see: (target: never, event: string | symbol, args: unknown[]) => void | (() => void)) => Emit;
+const before = vm.runInThisContext(
+  "(function (original, see) { return function (...args) { try { see(this, args); } catch {} return original.apply(this, args); }; })",
+  { filename: "lectern:preload" },
+) as <F extends (...args: never[]) => unknown>(original: F, see: (target: never, args: unknown[]) => void) => F;
 
 function toBuffer(chunk: unknown, encoding?: BufferEncoding): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : typeof chunk === "string" ? Buffer.from(chunk, encoding) : Buffer.from(chunk as Uint8Array);
@@ -152,24 +154,10 @@ const sent = (socket: net.Socket, data: Buffer) => {
   if (socket.connecting) socket.once("connect", note);
   else note();
 };
-const write = socketProto._write;
-socketProto._write = function (this: net.Socket, chunk, encoding, cb) {
-  try {
-    sent(this, toBuffer(chunk, encoding));
-  } catch {
-    // Observation must never break the program.
-  }
-  return write.call(this, chunk, encoding, cb);
-};
-const writev = socketProto._writev;
-socketProto._writev = function (this: net.Socket, chunks, cb) {
-  try {
-    sent(this, Buffer.concat(chunks.map((c) => toBuffer(c.chunk, c.encoding))));
-  } catch {
-    // Observation must never break the program.
-  }
-  return writev.call(this, chunks, cb);
-};
+socketProto._write = before(socketProto._write, (socket: net.Socket, [chunk, encoding]) => sent(socket, toBuffer(chunk, encoding as BufferEncoding)));
+socketProto._writev = before(socketProto._writev, (socket: net.Socket, [chunks]) =>
+  sent(socket, Buffer.concat((chunks as { chunk: unknown; encoding: BufferEncoding }[]).map((c) => toBuffer(c.chunk, c.encoding)))),
+);
 
 // ---- UDP ----
 const udpLocal = (s: dgram.Socket) => {
@@ -206,35 +194,30 @@ observe(dgram.Socket.prototype, (socket, event, args) => {
   }
 });
 
-// send(msg, [offset, length,] [port, [address,]] [callback]). On a socket that is not bound
-// yet, dgram binds it and calls send again once bound: that second call is the one recorded.
-const sendTo = dgram.Socket.prototype.send as (...args: unknown[]) => void;
-dgram.Socket.prototype.send = function (this: dgram.Socket, ...args: unknown[]) {
-  if (udpLocal(this) !== null) note(this, args);
-  sendTo.apply(this, args);
-} as typeof dgram.Socket.prototype.send;
+// On a socket that is not bound yet, dgram binds it and calls send again once bound: that
+// second call is the one recorded.
+dgram.Socket.prototype.send = before(dgram.Socket.prototype.send, (socket: dgram.Socket, args) => {
+  if (udpLocal(socket) !== null) note(socket, args);
+});
 
+/** Records one datagram: send(msg, [offset, length,] [port, [address,]] [callback]). */
 function note(socket: dgram.Socket, args: unknown[]): void {
-  try {
-    let data = Array.isArray(args[0]) ? Buffer.concat((args[0] as unknown[]).map((c) => toBuffer(c))) : toBuffer(args[0]);
-    let rest = args.slice(1);
-    if (typeof rest[0] === "number" && typeof rest[1] === "number" && (typeof rest[2] === "number" || rest.length >= 3)) {
-      data = data.subarray(rest[0], rest[0] + rest[1]);
-      rest = rest.slice(2);
-    }
-    const port = typeof rest[0] === "number" ? rest[0] : undefined;
-    const address = typeof rest[1] === "string" ? rest[1] : port !== undefined ? "127.0.0.1" : undefined;
-    let remote = at(address, port);
-    if (remote === null) {
-      try {
-        const r = socket.remoteAddress();
-        remote = at(r.address, r.port);
-      } catch {
-        // Not connected: the send will fail and report it.
-      }
-    }
-    record({ proto: "udp", kind: "send", local: udpLocal(socket), remote, bytes: data.length, preview: preview(data) });
-  } catch {
-    // Observation must never break the program.
+  let data = Array.isArray(args[0]) ? Buffer.concat((args[0] as unknown[]).map((c) => toBuffer(c))) : toBuffer(args[0]);
+  let rest = args.slice(1);
+  if (typeof rest[0] === "number" && typeof rest[1] === "number" && (typeof rest[2] === "number" || rest.length >= 3)) {
+    data = data.subarray(rest[0], rest[0] + rest[1]);
+    rest = rest.slice(2);
   }
+  const port = typeof rest[0] === "number" ? rest[0] : undefined;
+  const address = typeof rest[1] === "string" ? rest[1] : port !== undefined ? "127.0.0.1" : undefined;
+  let remote = at(address, port);
+  if (remote === null) {
+    try {
+      const r = socket.remoteAddress();
+      remote = at(r.address, r.port);
+    } catch {
+      // Not connected: the send will fail and report it.
+    }
+  }
+  record({ proto: "udp", kind: "send", local: udpLocal(socket), remote, bytes: data.length, preview: preview(data) });
 }

@@ -76,6 +76,26 @@ describe("output", () => {
   });
 });
 
+describe("servers", () => {
+  it("makes clients wait for a server that listens late", async () => {
+    const r = await runSource(
+      ts("name=late server", 'import net from "node:net";\nimport { port } from "lectern";\nsetTimeout(() => net.createServer((s) => s.end("late but here")).listen(port("tcp"), "127.0.0.1"), 700);') +
+        ts("name=client", 'import net from "node:net";\nimport { port } from "lectern";\nnet.connect(port("tcp"), "127.0.0.1").on("data", (d) => console.log(String(d)));'),
+    );
+    expect(cell(r, "client")).toMatchObject({ status: "passed", output: "late but here\n" });
+    expect(cell(r, "late").status).toBe("passed");
+  });
+
+  it("times out a server that never listens, and says so for its clients", async () => {
+    const r = await runSource(
+      ts("name=mute server timeout=1", 'import { port } from "lectern";\nport("tcp");\nsetInterval(() => {}, 1000);') +
+        ts("name=client", 'import { port } from "lectern";\nconsole.log(port("tcp"));'),
+    );
+    expect(cell(r, "mute")).toMatchObject({ status: "timeout", reason: "did not listen within 1 s" });
+    expect(cell(r, "client")).toMatchObject({ status: "failed", reason: 'not started: server "mute" ended before it was ready (did not listen within 1 s)' });
+  });
+});
+
 describe("stdin", () => {
   it("never hangs or fails on input that is not read, read too early, or absent", async () => {
     const r = await runSource(

@@ -160,10 +160,16 @@ socketProto._writev = before(socketProto._writev, (socket: net.Socket, [chunks])
 );
 
 // ---- UDP ----
+// A socket's own address, asked of the kernel once (when it is bound), not for every datagram.
+const udpBound = new WeakMap<dgram.Socket, string>();
 const udpLocal = (s: dgram.Socket) => {
+  const known = udpBound.get(s);
+  if (known !== undefined) return known;
   try {
     const a = s.address();
-    return at(a.address, a.port);
+    const local = at(a.address, a.port)!;
+    udpBound.set(s, local);
+    return local;
   } catch {
     return null; // not bound yet
   }
@@ -187,7 +193,8 @@ observe(dgram.Socket.prototype, (socket, event, args) => {
     }
     record({ proto: "udp", kind: "connect", local: udpLocal(socket), remote });
   } else if (event === "close") {
-    record({ proto: "udp", kind: "close", local: null, remote: null });
+    record({ proto: "udp", kind: "close", local: udpBound.get(socket) ?? null, remote: null });
+    udpBound.delete(socket);
   } else if (event === "error") {
     send({ type: "error", proto: "udp", code: errorCode(args[0]) });
     errorEvent("udp", args[0], udpLocal(socket));

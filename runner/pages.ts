@@ -47,3 +47,17 @@ export async function planAll(paths: string[], cacheDir?: string): Promise<Plan[
   if (failed) throw failed.error;
   return settled.map((s) => s.plan!);
 }
+
+/** The one page `run` and `list` take: a folder is a mistake worth naming, not its first page. */
+export async function onePage(paths: string[], command: string, cacheDir?: string): Promise<Plan> {
+  if (paths.length !== 1) throw new LecternError("E_USAGE", `${command} takes one PAGE (a .md file)`);
+  const [path] = paths as [string];
+  let folder = false;
+  try {
+    folder = (await stat(path)).isDirectory();
+  } catch {
+    // Missing: planAll says so with the path.
+  }
+  if (folder) throw new LecternError("E_USAGE", `${command} takes one page, and this is a folder: name one of its .md files`, { file: path });
+  return (await planAll([path], cacheDir))[0]!;
+}

@@ -1,12 +1,13 @@
 // Where a page's cells run, on Linux where the machine allows it: one network namespace per page
-// run with only loopback in it, and a pids cgroup per cell that caps forks and finds every
-// process the cell started, even one that left its process group. Elsewhere: a guard only.
+// run with only loopback in it, and per cell a pids cgroup (caps forks, finds every process the
+// cell started even if it left its process group) and a memory cgroup (caps its memory).
+// Elsewhere: the preload's loopback guard and V8's heap limit.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const PIDS_ROOT = "/sys/fs/cgroup/pids";
 const MAX_PIDS = 256;
+export const MEMORY_LIMIT_MIB = 512;
 
 export interface SandboxOptions {
   /** Give the cells their own network namespace (off with --allow-net or pinned ports). */
@@ -16,65 +17,120 @@ export interface SandboxOptions {
 export interface Sandbox {
   /** What the cells get: "namespace" (only loopback exists) or "guard" (the preload refuses other hosts). */
   readonly net: "namespace" | "guard";
+  /** True when a memory cgroup caps each cell; otherwise the runner asks V8 for a heap limit. */
+  readonly memoryCapped: boolean;
   /** The command line that starts `command args` inside the page's network namespace, if any. */
   wrap(command: string, args: string[]): { command: string; args: string[] };
   /**
-   * Puts a just-spawned cell into a cgroup of its own. Called as soon as spawn() returns: the
-   * process is still starting node then, long before its code could fork.
+   * Puts a just-spawned cell into cgroups of its own. Called as soon as spawn() returns: the
+   * process is still starting node then, long before its code could fork or allocate much.
    */
   adopt(cell: string, pid: number): void;
-  /** Kills every process still in the cell's cgroup (no-op without cgroups). */
+  /** True if the kernel killed something of the cell's for going over its memory limit. */
+  outOfMemory(cell: string): boolean;
+  /** Kills every process still in the cell's cgroups and removes them (no-op without cgroups). */
   sweep(cell: string): void;
   close(): void;
 }
 
-let sequence = 0;
+/** A cgroup v1 hierarchy we may make groups in: where, and how to set one up for a cell. */
+interface Controller {
+  root: string;
+  setup: (dir: string) => void;
+}
 
-let cgroupsChecked: boolean | null = null;
-
-/** True where this process may make pids cgroups; empty ones left by dead Lectern runs are removed. */
-function canUseCgroups(): boolean {
-  if (cgroupsChecked !== null) return cgroupsChecked;
-  const root = join(PIDS_ROOT, "lectern");
+const pidsOf = (dir: string) => {
   try {
-    mkdirSync(root, { recursive: true });
-    cgroupsChecked = true;
+    return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
   } catch {
-    cgroupsChecked = false;
-    return false;
+    return [];
   }
-  for (const name of readdirSync(root)) {
-    const owner = Number(name.split("-")[0]);
-    if (owner === process.pid) continue;
-    try {
-      process.kill(owner, 0);
-    } catch {
+};
+
+/** Kills what is in a cell's group (bounded: pids.max caps a fork bomb) and removes the group. */
+function empty(dir: string): boolean {
+  for (let round = 0; round < 20; round++) {
+    const pids = pidsOf(dir);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
       try {
-        rmdirSync(join(root, name));
+        process.kill(pid, "SIGKILL");
       } catch {
-        // Still has processes in it: leave it to the sweep of whoever owns it, or to the admin.
+        // Already gone.
       }
     }
   }
-  return true;
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch {
+    return false; // a process not yet reaped; tried again later
+  }
+}
+
+let controllers: Controller[] | null = null;
+
+/**
+ * The hierarchies this process may use, found once. Groups left by a Lectern that was killed
+ * (SIGKILL, out of memory) are emptied and removed, so its cells do not run on forever.
+ */
+function findControllers(): Controller[] {
+  if (controllers) return controllers;
+  controllers = [];
+  const own = (name: string) =>
+    readFileSync("/proc/self/cgroup", "utf8")
+      .split("\n")
+      .map((l) => l.split(":"))
+      .find((f) => f[1] === name)?.[2] ?? null;
+  const candidates: [string, string | null, (dir: string) => void][] = [
+    ["pids", "/sys/fs/cgroup/pids", (dir) => writeFileSync(join(dir, "pids.max"), String(MAX_PIDS))],
+    ["memory", null, (dir) => writeFileSync(join(dir, "memory.limit_in_bytes"), String(MEMORY_LIMIT_MIB * 1024 * 1024))],
+  ];
+  for (const [name, fixed, setup] of candidates) {
+    let root: string;
+    try {
+      // Memory groups go under the one we are in, where our own limits apply too.
+      root = join(fixed ?? join("/sys/fs/cgroup", name, own(name) ?? "/"), "lectern");
+      if (!existsSync(join(root, ".."))) continue;
+      mkdirSync(root, { recursive: true });
+    } catch {
+      continue;
+    }
+    controllers.push({ root, setup });
+    for (const group of readdirSync(root)) {
+      const owner = Number(group.split("-")[0]);
+      if (owner === process.pid) continue;
+      try {
+        process.kill(owner, 0);
+      } catch {
+        empty(join(root, group));
+      }
+    }
+  }
+  return controllers;
 }
 
 /** Starts a process that holds a fresh network namespace with loopback up; null if not allowed here. */
 function holdNamespace(): Promise<ChildProcess | null> {
   return new Promise((resolve) => {
     let holder: ChildProcess;
+    // setpriv --pdeathsig: the holder dies with Lectern, even if Lectern is SIGKILLed.
+    const hold = "ip link set lo up && echo up && exec sleep 2147483647";
+    const argv = existsSync("/usr/bin/setpriv") ? ["--net", "--", "setpriv", "--pdeathsig", "KILL", "--", "sh", "-c", hold] : ["--net", "--", "sh", "-c", hold];
     try {
-      holder = spawn("unshare", ["--net", "--", "sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"], {
-        stdio: ["ignore", "pipe", "ignore"],
-        detached: true,
-      });
+      holder = spawn("unshare", argv, { stdio: ["ignore", "pipe", "ignore"], detached: true });
     } catch {
       resolve(null);
       return;
     }
+    holders.add(holder);
     let out = "";
-    holder.on("error", () => resolve(null));
-    holder.on("exit", () => resolve(null));
+    const fail = () => {
+      holders.delete(holder);
+      resolve(null);
+    };
+    holder.on("error", fail);
+    holder.on("exit", fail);
     holder.stdout!.on("data", (d) => {
       out += d;
       if (out.includes("up\n")) {
@@ -86,62 +142,55 @@ function holdNamespace(): Promise<ChildProcess | null> {
   });
 }
 
+// Tracked from the moment they are spawned, so an exit in the middle of a start takes them too.
 const holders = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const h of holders) h.kill("SIGKILL");
 });
 
+let sequence = 0;
+
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
-  const cgroups = canUseCgroups();
+  const hierarchies = findControllers();
   const holder = options.isolateNet ? await holdNamespace() : null;
-  if (holder) holders.add(holder);
   const run = `${process.pid}-${++sequence}`;
-  const groups = new Map<string, string>();
+  const groups = new Map<string, string[]>();
+  const memory = hierarchies.find((c) => c.root.includes("/memory/"));
 
   const sweep = (cell: string) => {
-    const dir = groups.get(cell);
-    if (!dir) return;
-    // Bounded: a fork bomb is capped by pids.max, so a few rounds empty the group.
-    for (let round = 0; round < 20; round++) {
-      let pids: number[] = [];
-      try {
-        pids = readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-      } catch {
-        break;
-      }
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
-    }
-    try {
-      rmdirSync(dir);
-      groups.delete(cell);
-    } catch {
-      // Zombies not yet reaped keep it busy; close() tries again.
-    }
+    const dirs = groups.get(cell) ?? [];
+    const left = dirs.filter((dir) => !empty(dir));
+    if (left.length > 0) groups.set(cell, left);
+    else groups.delete(cell);
   };
 
   return {
     net: holder ? "namespace" : "guard",
+    memoryCapped: memory !== undefined,
     wrap(command, args) {
       if (!holder) return { command, args };
       return { command: "nsenter", args: [`--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
     },
     adopt(cell, pid) {
-      if (!cgroups) return;
-      const dir = join(PIDS_ROOT, "lectern", `${run}-${cell}`);
+      for (const { root, setup } of hierarchies) {
+        const dir = join(root, `${run}-${cell}`);
+        try {
+          mkdirSync(dir);
+          setup(dir);
+          writeFileSync(join(dir, "cgroup.procs"), String(pid));
+          groups.set(cell, [...(groups.get(cell) ?? []), dir]);
+        } catch {
+          // No group here for this cell: its process group and timeout still bound it.
+        }
+      }
+    },
+    outOfMemory(cell) {
+      const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));
+      if (!dir) return false;
       try {
-        mkdirSync(dir);
-        writeFileSync(join(dir, "pids.max"), String(MAX_PIDS));
-        writeFileSync(join(dir, "cgroup.procs"), String(pid));
-        groups.set(cell, dir);
+        return /^oom_kill [1-9]/m.test(readFileSync(join(dir, "memory.oom_control"), "utf8"));
       } catch {
-        // No cgroup for this cell: its process group still bounds it.
+        return false;
       }
     },
     sweep,

@@ -13,8 +13,15 @@ import type { PageResult, Plan } from "./types.ts";
 
 const TYPES: Record<string, string> = { html: "text/html; charset=utf-8", css: "text/css; charset=utf-8", js: "text/javascript; charset=utf-8", svg: "image/svg+xml" };
 
-// Only served pages carry this; a built site has no script of ours in it.
-const RELOAD = `<script>new EventSource("/__lectern/events").onmessage = () => location.reload();</script>`;
+// Only served pages load this, from the preview itself: the pages' Content-Security-Policy
+// allows scripts of the site ('self'), and for the preview also the connection back.
+const RELOAD_JS = `new EventSource("/__lectern/events").onmessage = () => location.reload();\n`;
+const RELOAD_TAG = `<script src="/__lectern/reload.js"></script>`;
+
+/** A built page as the preview serves it: with the reload script, and allowed to connect back. */
+function preview(html: string): string {
+  return html.replace("default-src 'none';", "default-src 'none'; connect-src 'self';").replace("</body>", `${RELOAD_TAG}</body>`);
+}
 
 export interface Preview {
   url: string;
@@ -52,7 +59,17 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
   await render();
 
   const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "") || "index.html";
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "") || "index.html";
+    } catch {
+      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end("bad request\n");
+      return;
+    }
+    if (path === "__lectern/reload.js") {
+      res.writeHead(200, { "content-type": TYPES.js!, "cache-control": "no-store" }).end(RELOAD_JS);
+      return;
+    }
     if (path === "__lectern/events") {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
       res.write(": connected\n\n");
@@ -67,7 +84,7 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
     }
     const ext = path.slice(path.lastIndexOf(".") + 1);
     res.writeHead(200, { "content-type": TYPES[ext] ?? "application/octet-stream", "cache-control": "no-store" });
-    res.end(ext === "html" ? body.replace("</body>", `${RELOAD}</body>`) : body);
+    res.end(ext === "html" ? preview(body) : body);
   });
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
@@ -124,8 +141,10 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
       if (timer) clearTimeout(timer);
       for (const w of watchers) w.close();
       for (const res of clients) res.end();
-      await new Promise<void>((ok) => server.close(() => ok()));
+      // Half-sent requests and idle keep-alive connections must not hold the stop up.
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();
+      await closed;
       await busy;
     },
   };

@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "./atomic.ts";
+import { createLimiter } from "./limit.ts";
 import { cellStatus, renderIndex, renderPage } from "./render.ts";
 import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
@@ -45,10 +46,16 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   for (const asset of [STYLESHEET, SCRIPT]) {
     await put(ASSETS + asset, await readFile(new URL(`./assets/${asset}`, import.meta.url), "utf8"));
   }
+  // Pages are rendered one by one (that is CPU) while earlier ones are still being written.
+  const pending: Promise<void>[] = [];
+  const writes = createLimiter(16);
   for (const [i, p] of others.entries()) {
     const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
-    await put(`${names.get(p)}.html`, renderPage(p.page, p.result, ctx));
+    const html = renderPage(p.page, p.result, ctx);
+    const release = await writes.acquire();
+    pending.push(put(`${names.get(p)}.html`, html).finally(release));
   }
+  await Promise.all(pending);
   // Written last, so an index never links to a page that is not there yet.
   const ctx: PageContext = { ...base, prev: null, next: links[0] ?? null };
   await put("index.html", home ? renderPage(home.page, home.result, ctx, entries) : renderIndex(entries, ctx));

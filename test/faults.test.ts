@@ -96,6 +96,20 @@ describe("servers", () => {
   });
 });
 
+describe("memory", () => {
+  it("ends a cell that allocates without end, not the machine, and the page goes on", async () => {
+    const r = await runSource(
+      ts("name=hog timeout=30", "const keep: number[][] = [];\nfor (;;) keep.push(new Array(1 << 20).fill(1));") + ts("name=after needs=hog", 'console.log("still here");'),
+    );
+    const hog = cell(r, "hog");
+    expect(hog.status).toBe("failed");
+    // A memory cgroup where the machine gives one (the kernel kills the cell), V8's heap limit elsewhere.
+    if (existsSync("/sys/fs/cgroup/memory/cgroup.procs")) expect(hog.reason).toBe("stopped: used more than its 512 MiB of memory");
+    else expect(hog.output).toContain("heap out of memory");
+    expect(cell(r, "after").output).toBe("still here\n");
+  }, 40_000);
+});
+
 describe("stdin", () => {
   it("never hangs or fails on input that is not read, read too early, or absent", async () => {
     const r = await runSource(
@@ -140,6 +154,7 @@ describe("permissions", () => {
 });
 
 describe("many runs at once", () => {
+  // --allow-net keeps the runs on the machine's own network, where their ports could collide.
   it("eight Lectern processes on one page never collide on a port", async () => {
     const dir = tmp();
     const page = join(dir, "pairs.md");
@@ -153,7 +168,7 @@ describe("many runs at once", () => {
     );
     const once = () =>
       new Promise<{ code: number; stdout: string }>((resolve) =>
-        execFile(process.execPath, [BIN, "run", page, "--json", "--cache", join(dir, "cache"), "--port", "unused=1"], { cwd: ROOT, timeout: 60_000 }, (err, stdout) =>
+        execFile(process.execPath, [BIN, "run", page, "--json", "--cache", join(dir, "cache"), "--allow-net=127.0.0.1"], { cwd: ROOT, timeout: 60_000 }, (err, stdout) =>
           resolve({ code: err ? Number(err.code) : 0, stdout }),
         ),
       );

@@ -50,7 +50,9 @@ describe("lectern serve", () => {
       expect(preview.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       const first = await (await fetch(preview.url + "preview.html")).text();
       expect(first).toContain("TULIP");
-      expect(first).toContain('new EventSource("/__lectern/events")');
+      expect(first).toContain('<script src="/__lectern/reload.js"></script></body>');
+      expect(first).toContain("default-src 'none'; connect-src 'self';");
+      expect(await (await fetch(preview.url + "__lectern/reload.js")).text()).toContain('new EventSource("/__lectern/events")');
       expect((await fetch(preview.url + "nope.html")).status).toBe(404);
 
       const reload = nextEvent(preview.url);

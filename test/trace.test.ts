@@ -44,7 +44,7 @@ describe("the network trace", () => {
         "udp bind 0.0.0.0:{p1} -",
         'udp send 0.0.0.0:{p1} 127.0.0.1:{udp} 25 "hello from the udp client"',
         'udp recv 0.0.0.0:{p1} 127.0.0.1:{udp} 25 "HELLO FROM THE UDP CLIENT"',
-        "udp close - -",
+        "udp close 0.0.0.0:{p1} -",
       ],
     });
     const messages = matchMessages(trace);

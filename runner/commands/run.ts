@@ -2,7 +2,7 @@
 import { executePlan } from "../execute.ts";
 import type { Io } from "../io.ts";
 import { cacheDirOf, executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options.ts";
-import { planAll } from "../pages.ts";
+import { onePage } from "../pages.ts";
 import { progress } from "../progress.ts";
 import { storeResults } from "../rebuild.ts";
 import { textTimeline } from "../trace.ts";
@@ -17,9 +17,14 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     port: { type: "string", multiple: true },
     trace: { type: "boolean" },
   });
-  if (positionals.length !== 1) throw usage("run takes one PAGE");
-  const plan = (await planAll(positionals, cacheDirOf(values)))[0]!;
+  const plan = await onePage(positionals, "run", cacheDirOf(values));
   const only = values.cell as string[] | undefined;
+  const pinned = pinnedPorts(values.port);
+  for (const name of Object.keys(pinned)) {
+    if (!plan.ports.includes(name)) {
+      throw usage(`--port ${name}=${pinned[name]}: this page has no port "${name}" (its ports: ${plan.ports.join(", ") || "none"})`);
+    }
+  }
   const json = Boolean(values.json);
   let ports: Record<string, number> = {};
   // A server asked for alone keeps serving until Ctrl-C, as a teacher would expect, and what
@@ -30,7 +35,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   const result = await executePlan(plan, {
     ...options,
     only,
-    pinned: pinnedPorts(values.port),
+    pinned,
     keepServing,
     onEvent: (event) => {
       show(event);

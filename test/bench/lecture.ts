@@ -87,7 +87,7 @@ export default async function lecture(): Promise<Row[]> {
   const zxWorks = zx1.code === 0 && ran1 === EXPECTED.length;
   const zxValue = zxWorks
     ? fmtMs(zx1.ms)
-    : `cannot run: ran ${ran1} of the page's cells (exit ${zx1.code} in ${fmtMs(zx1.ms)}): --md runs only fences whose info is exactly ts/js/bash, and every cell has attributes; with bare fences all cells become one module: ${why2}`;
+    : `cannot run: ${ran1} of ${EXPECTED.length} outputs (exit ${zx1.code}, ${fmtMs(zx1.ms)}): fences with attributes are skipped; bare fences: ${why2}`;
 
   return [
     { part: "lecture", measure: "lectern run lec3, cold (fresh cache)", value: fmtMs(coldMs), ratio: `${fmtRatio(naiveMs / coldMs)} faster than naive` , target: ">= 3x faster than naive", met: naiveMs / coldMs >= 3 },

@@ -24,8 +24,19 @@ export const SLOW_RUNS = forced ?? (QUICK ? 1 : 3);
 /** The same small environment Lectern gives its cells, so no inherited NODE_OPTIONS tilts a baseline. */
 export const SMALL_ENV: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
 
-/** A scratch folder in the system's temporary folder. */
-export const scratch = (name: string) => mkdtempSync(join(tmpdir(), `lectern-bench-${name}-`));
+const scratches: string[] = [];
+
+/** A scratch folder in the system's temporary folder, removed by cleanup(). */
+export function scratch(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `lectern-bench-${name}-`));
+  scratches.push(dir);
+  return dir;
+}
+
+/** Removes the scratch folders (caches, built sites, generated courses) made so far. */
+export function cleanup(): void {
+  for (const dir of scratches.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /**
  * A scratch folder inside the repository (test/bench/.tmp/, ignored by git): cells run by hand
@@ -311,7 +322,12 @@ export type Bench = () => Promise<Row[]>;
 /** Lets a bench script run on its own (`tsx test/bench/launch.ts`) and print its rows. */
 export async function standalone(url: string, bench: Bench): Promise<void> {
   if (process.argv[1] && pathToFileURL(process.argv[1]).href === url) {
-    const rows = await bench();
+    let rows: Row[];
+    try {
+      rows = await bench();
+    } finally {
+      cleanup();
+    }
     process.stdout.write(table(rows) + "\n");
   }
 }

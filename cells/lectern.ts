@@ -49,6 +49,8 @@ function listen(): void {
     return;
   }
   listening = true;
+  // input() echoes the lines it hands out itself: the preload must not echo the raw chunks too.
+  (globalThis as Record<symbol, unknown>)[Symbol.for("lectern.input")] = true;
   process.stdin.setEncoding("utf8");
   process.stdin.on("data", (data: string) => {
     pending += data;

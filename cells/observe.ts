@@ -3,8 +3,10 @@
 // readiness (listening), error codes, and the trace of every datagram and segment.
 import dgram from "node:dgram";
 import net from "node:net";
+import readline from "node:readline";
 import vm from "node:vm";
 import { send } from "./channel.ts";
+import { echo, echoChunk, isStdin } from "./stdin.ts";
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 type Kind = "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error";
@@ -122,7 +124,16 @@ observe(net.Server.prototype, (server, event, args) => {
   }
 });
 
+// readline.Interface and readline/promises' Interface share this prototype.
+observe(Object.getPrototypeOf(readline.Interface.prototype) as { input?: unknown }, (rl, event, args) => {
+  if (event === "line" && isStdin(rl.input)) echo(`${String(args[0])}\n`);
+});
+
 observe(net.Socket.prototype, (socket, event, args) => {
+  if (event === "data" && isStdin(socket)) {
+    echoChunk(socket, args[0]);
+    return;
+  }
   if (event === "error") {
     const e = args[0] as { address?: string };
     send({ type: "error", proto: "tcp", code: errorCode(args[0]) });

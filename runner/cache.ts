@@ -75,7 +75,8 @@ export async function storeResult(cacheDir: string, key: string, result: CellRes
  */
 export function portMemo(cacheDir: string): PortMemo & { flush(): Promise<void> } {
   const writes: Promise<void>[] = [];
-  const path = (code: string) => join(cacheDir, "ports", `${sha(FORMAT, code)}.json`);
+  // Bump the first part whenever plan.ts reads code differently.
+  const path = (code: string) => join(cacheDir, "ports", `${sha("ports-2", code)}.json`);
   return {
     get(code) {
       try {

@@ -27,7 +27,7 @@ export function sha(...parts: string[]): string {
 let runtimeKey: string | null = null;
 export function toolchainKey(): string {
   runtimeKey ??= sha(
-    ...["lectern.ts", "channel.ts", "preload.ts", "observe.ts", "guard.ts", "shell.ts"].map((f) => readFileSync(join(CELLS_DIR, f), "utf8")),
+    ...["lectern.ts", "channel.ts", "preload.ts", "observe.ts", "guard.ts", "stdin.ts", "shell.ts"].map((f) => readFileSync(join(CELLS_DIR, f), "utf8")),
     esbuildVersion,
     process.version,
   );

@@ -117,7 +117,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   // A dependency is met when a server listens or another cell has ended; it is broken when
   // a server will never listen.
   const blockedBy = (cell: PlannedCell): { wait: boolean; broken: string | null } => {
-    let wait = false;
+    let wait = cell.after.some((name) => byName.has(name) && state.get(name) !== "done");
     for (const name of cell.deps) {
       const dep = byName.get(name);
       if (!dep) continue; // not selected: reused from the cache, done
@@ -248,7 +248,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     for (const cell of cells) {
       if (!cell.attrs.server || state.get(cell.name) !== "ready") continue;
       const clients = cells.filter((c) => c.deps.includes(cell.name));
-      const idle = clients.length > 0 ? clients.every((c) => state.get(c.name) === "done") : othersDone && !options.keepServing;
+      // A server nobody needs still stops as soon as a later server of its port waits for it.
+      const blocking = cells.some((c) => c.after.includes(cell.name));
+      const idle = clients.length > 0 ? clients.every((c) => state.get(c.name) === "done") : (othersDone || blocking) && !options.keepServing;
       if (idle) procs.get(cell.name)?.stop("stopped");
     }
   };

@@ -1,9 +1,18 @@
 // Expected output <-> actual transcript: the matcher of `output` blocks and the diff shown when
 // they differ. A line `...` matches any number of lines, `{port:NAME}` the run's port NAME,
-// `{any}` any text within one line; trailing whitespace and CR never count.
+// `{any}` any text within one line; trailing whitespace and CR never count. `\{` is a plain
+// `{`, and a line `\...` a plain `...`, so any transcript can be written down exactly.
 
 const ELLIPSIS = "...";
-const TOKEN = /\{any\}|\{port:([^{}\s]+)\}/g;
+// An escaped brace is matched first, so it is never the start of a token.
+const TOKEN = /\\\{|\{any\}|\{port:([^{}\s]+)\}/g;
+const ESCAPED_ELLIPSIS = /^\\+\.\.\.$/;
+
+/** A transcript line as an expected line that matches exactly it (what --update writes). */
+export function literalLine(line: string): string {
+  if (/^\\*\.\.\.$/.test(line)) return "\\" + line;
+  return line.replace(/\{(?=any\}|port:[^{}\s]+\})|(?<=\\)\{/g, "\\{");
+}
 
 /** Text -> lines as compared: no CR, no trailing whitespace, no trailing blank lines. */
 export function lines(text: string): string[] {
@@ -15,7 +24,7 @@ export function lines(text: string): string[] {
 /** Port names an expected block refers to with `{port:NAME}`, in order of first use. */
 export function portNames(expected: string): string[] {
   const names: string[] = [];
-  for (const m of expected.matchAll(TOKEN)) if (m[1] !== undefined && !names.includes(m[1])) names.push(m[1]);
+  for (const m of expected.matchAll(TOKEN)) if (m[1] !== undefined && m[0] !== "\\{" && !names.includes(m[1])) names.push(m[1]);
   return names;
 }
 
@@ -23,11 +32,13 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** One expected line as a regular expression; a port the run does not have matches nothing. */
 export function linePattern(pattern: string, ports: Record<string, number>): RegExp {
+  if (ESCAPED_ELLIPSIS.test(pattern)) return new RegExp(`^${escape(pattern.slice(1))}$`, "s");
   let source = "";
   let last = 0;
   for (const m of pattern.matchAll(TOKEN)) {
     source += escape(pattern.slice(last, m.index));
-    if (m[1] === undefined) source += ".*";
+    if (m[0] === "\\{") source += "\\{";
+    else if (m[1] === undefined) source += ".*";
     else {
       const port = Object.hasOwn(ports, m[1]) ? ports[m[1]] : undefined;
       // A port is a whole number: 4123 must not match inside 41234.

@@ -62,15 +62,21 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
       }
       if (!deps.includes(need)) deps.push(need);
     }
-    if (!cell.attrs.server) {
-      const mine = used.get(cell)!;
-      for (const other of page.cells) {
-        if (other !== cell && other.attrs.server && !deps.includes(other.name) && used.get(other)!.some((p) => mine.includes(p))) {
-          deps.push(other.name);
-        }
+    const after: string[] = [];
+    const index = page.cells.indexOf(cell);
+    for (const port of used.get(cell)!) {
+      const servers = page.cells.filter((c) => c.attrs.server && c !== cell && used.get(c)!.includes(port));
+      const before = servers.filter((c) => page.cells.indexOf(c) < index).at(-1);
+      if (cell.attrs.server) {
+        // Two servers of one port cannot listen at once: the later one starts after the earlier has stopped.
+        if (before && !after.includes(before.name)) after.push(before.name);
+      } else {
+        // A client talks to the server of its port above it in the page (or, failing that, below it).
+        const server = before ?? servers[0];
+        if (server && !deps.includes(server.name)) deps.push(server.name);
       }
     }
-    return { ...cell, deps, ports: used.get(cell)! };
+    return { ...cell, deps, after, ports: used.get(cell)! };
   });
   checkCycles(page.path, cells);
   return { page, cells, ports };
@@ -136,16 +142,23 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
   }
   const names: string[] = [];
   const lineOf = (node: Node) => originalLine(map.mappings, node.loc!.start.line, node.loc!.start.column);
+  const isPortRef = (n: Node | undefined) =>
+    !!n &&
+    ((n.type === "Identifier" && direct.has(n.name as string)) ||
+      (n.type === "MemberExpression" &&
+        (n.object as Node).type === "Identifier" &&
+        namespaces.has((n.object as Node).name as string) &&
+        ((n.property as Node).name === "port" || (n.property as Node).value === "port")));
   walk(ast, (node) => {
+    // port handed on under another name would call it where Lectern cannot see the name.
+    const aliased =
+      (node.type === "VariableDeclarator" && isPortRef(node.init as Node)) ||
+      (node.type === "AssignmentExpression" && isPortRef(node.right as Node));
+    if (aliased) {
+      throw fail(lineOf(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
+    }
     if (node.type !== "CallExpression") return;
-    const callee = node.callee as Node;
-    const isPort =
-      (callee.type === "Identifier" && direct.has(callee.name as string)) ||
-      (callee.type === "MemberExpression" &&
-        (callee.object as Node).type === "Identifier" &&
-        namespaces.has((callee.object as Node).name as string) &&
-        ((callee.property as Node).name === "port" || (callee.property as Node).value === "port"));
-    if (!isPort) return;
+    if (!isPortRef(node.callee as Node)) return;
     const arg = (node.arguments as Node[])[0];
     if (!arg || arg.type !== "Literal" || typeof arg.value !== "string") {
       throw fail(lineOf(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);

@@ -60,6 +60,8 @@ export interface Page {
 export interface PlannedCell extends Cell {
   /** Explicit needs plus the servers whose ports this cell uses. */
   deps: string[];
+  /** Servers of the same port earlier in the page: this server starts once they have ended. */
+  after: string[];
   /** Port names the cell uses, in first-use order. */
   ports: string[];
 }

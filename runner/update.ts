@@ -2,14 +2,15 @@
 // every other byte of the page kept as it was.
 import { readFile } from "node:fs/promises";
 import { writeAtomic } from "./atomic.ts";
-import { lines } from "./expect.ts";
+import { lines, literalLine } from "./expect.ts";
 import type { Cell, Page } from "./types.ts";
 
 /** A transcript as an expected block: trailing whitespace gone, port numbers as `{port:NAME}`. */
 export function expectedText(output: string, ports: Record<string, number>): string {
   const byNumber = new Map<string, string>();
   for (const [name, port] of Object.entries(ports)) if (!byNumber.has(String(port))) byNumber.set(String(port), name);
-  const body = lines(output).map((line) => line.replace(/\d+/g, (digits) => (byNumber.has(digits) ? `{port:${byNumber.get(digits)}}` : digits)));
+  // Escaped first, so the {port:NAME} put in below are the only tokens.
+  const body = lines(output).map((line) => literalLine(line).replace(/\d+/g, (digits) => (byNumber.has(digits) ? `{port:${byNumber.get(digits)}}` : digits)));
   return body.map((l) => l + "\n").join("");
 }
 

@@ -1,6 +1,6 @@
 // The matcher of `output` blocks and its diff: every rule, and where each one must not match.
 import { describe, expect, it } from "vitest";
-import { diffOutput, lines, linePattern, matches, portNames } from "../runner/expect.ts";
+import { diffOutput, lines, linePattern, literalLine, matches, portNames } from "../runner/expect.ts";
 
 const ports = { udp: 41234, tcp: 5000 };
 
@@ -138,5 +138,27 @@ describe("diffOutput", () => {
 
   it("shows the actual port where the block's port does not match", () => {
     expect(diffOutput("on {port:udp}\n", "on 41235\n", ports)).toBe("--- expected\n+++ actual\n@@ -1 +1 @@\n-on {port:udp}\n+on 41235\n");
+  });
+});
+
+describe("escapes", () => {
+  it.each([
+    ["use {port:x} and {any} in a page"],
+    ["..."],
+    ["\\..."],
+    ["a \\{ brace"],
+    ["two \\\\{port:udp}"],
+    ["{port:41234} stays literal"],
+    ["nothing special {here}"],
+  ])("writes %j so that it matches exactly itself", (line) => {
+    const written = literalLine(line);
+    expect(matches(written, line, ports)).toBe(true);
+    expect(portNames(written)).toEqual([]);
+  });
+
+  it("reads \\{ as a plain brace and \\... as plain dots", () => {
+    expect(matches("\\{port:udp}\n\\...\n", "{port:udp}\n...\n", ports)).toBe(true);
+    expect(matches("\\{port:udp}\n", "41234\n", ports)).toBe(false);
+    expect(matches("\\...\n", "anything\n", ports)).toBe(false);
   });
 });

@@ -33,6 +33,20 @@ describe("planPage", () => {
     ]);
   });
 
+  it("runs two servers of one port one after the other, each with the clients below it", async () => {
+    const srv = (n: string) => ts(`name=${n} server`, 'import { port } from "lectern";\nport("tcp");');
+    const cli = (n: string) => ts(`name=${n}`, 'import { port } from "lectern";\nport("tcp");');
+    const p = await plan(cli("early") + srv("simple") + cli("a") + srv("concurrent") + cli("b") + cli("c"));
+    expect(p.cells.map((c) => [c.name, c.deps, c.after])).toEqual([
+      ["early", ["simple"], []],
+      ["simple", [], []],
+      ["a", ["simple"], []],
+      ["concurrent", [], ["simple"]],
+      ["b", ["concurrent"], []],
+      ["c", ["concurrent"], []],
+    ]);
+  });
+
   it("ignores a port() that is not the one from lectern", async () => {
     const p = await plan(ts("name=a", "const port = (s: string) => s.length;\nport(String(1));"));
     expect(p.cells[0]!.ports).toEqual([]);
@@ -42,6 +56,11 @@ describe("planPage", () => {
     const err = await failure("# T\n\n" + ts("name=dyn", 'import { port } from "lectern";\nconst name = "udp";\n\nport(name);'));
     expect(err.code).toBe("E_PORT_DYNAMIC");
     expect(err.describe()).toBe('lec.md:7: cell "dyn": port() takes the port\'s name as a string literal, as in port("udp"), so Lectern knows it before the cell runs');
+  });
+
+  it("rejects port() under another name, which it could not follow", async () => {
+    const err = await failure(ts("name=alias", 'import { port } from "lectern";\nconst p = port;\nconsole.log(p("zzz"));'));
+    expect(err.describe()).toBe('lec.md:3: cell "alias": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs');
   });
 
   it("rejects unknown needs, naming the cells there are", async () => {

@@ -18,16 +18,20 @@ if (Number.isInteger(fd) && fd > 2) {
   openChannel(fd);
   // If Lectern itself dies (SIGKILL, out of memory), the channel's far end closes: the cell and
   // whatever it started go with it, instead of serving forever with nobody to stop them.
-  const lifeline = new net.Socket({ fd, readable: true, writable: false });
-  lifeline.unref();
-  lifeline.on("error", () => {});
-  lifeline.on("end", () => {
-    try {
-      process.kill(-process.pid, "SIGKILL");
-    } catch {
-      process.kill(process.pid, "SIGKILL");
-    }
-  });
+  try {
+    const lifeline = new net.Socket({ fd, readable: true, writable: false });
+    lifeline.unref();
+    lifeline.on("error", () => {});
+    lifeline.on("end", () => {
+      try {
+        process.kill(-process.pid, "SIGKILL");
+      } catch {
+        process.kill(process.pid, "SIGKILL");
+      }
+    });
+  } catch {
+    // Not a pipe (a file, say): then there is no far end to lose.
+  }
 }
 if (allowNet !== undefined) installGuard(allowNet.split(","));
 

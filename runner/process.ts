@@ -20,7 +20,7 @@ export interface ProcessSpec {
 export interface ProcessHooks {
   onListen?: (proto: "tcp" | "udp", port: number) => void;
   /** Socket events recorded by the preload, times in epoch milliseconds. */
-  onTrace?: (events: Record<string, unknown>[]) => void;
+  onTrace?: (events: unknown[][]) => void;
   /** After each piece of output, with the piece itself. */
   onOutput?: (transcript: Transcript, stream: "stdout" | "stderr", data: Buffer) => void;
 }
@@ -173,7 +173,7 @@ export class CellProcess {
         } else if ((msg.type === "error" || msg.type === "uncaught") && typeof msg.code === "string") {
           if (!this.errors.includes(msg.code)) this.errors.push(msg.code);
         } else if (msg.type === "trace" && Array.isArray(msg.events)) {
-          hooks.onTrace?.(msg.events as Record<string, unknown>[]);
+          hooks.onTrace?.((msg.events as unknown[]).filter(Array.isArray));
         } else if (msg.type === "input" && typeof msg.text === "string") {
           this.transcript.echo(msg.text, Number(msg.stdout) || 0, Number(msg.stderr) || 0);
         }

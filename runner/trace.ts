@@ -5,20 +5,24 @@ import type { CellResult, TraceEvent } from "./types.ts";
 
 const KINDS = new Set<TraceEvent["kind"]>(["bind", "listen", "connect", "accept", "send", "recv", "end", "close", "error"]);
 
-/** One event as the preload sent it -> a TraceEvent of the cell, its time relative to the run. */
-export function traceEvent(cell: string, raw: Record<string, unknown>, epoch0: number): TraceEvent {
+/**
+ * One event as the preload sent it, the tuple [t, proto, kind, local, remote, bytes, preview,
+ * code] -> a TraceEvent of the cell, its time relative to the run.
+ */
+export function traceEvent(cell: string, raw: unknown[], epoch0: number): TraceEvent {
+  const [t, proto, kind, local, remote, bytes, preview, code] = raw;
   const str = (v: unknown) => (typeof v === "string" ? v : null);
   const event: TraceEvent = {
-    t: Math.round((Number(raw.t) - epoch0) * 1000) / 1000,
+    t: Math.round((Number(t) - epoch0) * 1000) / 1000,
     cell,
-    proto: raw.proto === "udp" ? "udp" : "tcp",
-    kind: KINDS.has(raw.kind as TraceEvent["kind"]) ? (raw.kind as TraceEvent["kind"]) : "error",
-    local: str(raw.local),
-    remote: str(raw.remote),
+    proto: proto === "udp" ? "udp" : "tcp",
+    kind: KINDS.has(kind as TraceEvent["kind"]) ? (kind as TraceEvent["kind"]) : "error",
+    local: str(local),
+    remote: str(remote),
   };
-  if (typeof raw.bytes === "number") event.bytes = raw.bytes;
-  if (typeof raw.preview === "string") event.preview = raw.preview;
-  if (typeof raw.code === "string") event.code = raw.code;
+  if (typeof bytes === "number") event.bytes = bytes;
+  if (typeof preview === "string") event.preview = preview;
+  if (typeof code === "string") event.code = code;
   return event;
 }
 

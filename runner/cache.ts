@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeAtomic } from "./atomic.ts";
 import { compileCell, sha, toolchainKey } from "./compile.ts";
+import type { HighlightMemo } from "./highlight.ts";
 import type { PortMemo } from "./plan.ts";
 import type { CellResult, Plan, Status } from "./types.ts";
 
@@ -91,6 +92,39 @@ export function portMemo(cacheDir: string): PortMemo & { flush(): Promise<void> 
     },
     async flush() {
       await Promise.all(writes);
+    },
+  };
+}
+
+/**
+ * Highlighted code from earlier builds, in one file read once and written once. Only the
+ * entries this build used are kept, so it holds no more than the site needs.
+ */
+export function highlightMemo(cacheDir: string): HighlightMemo & { save(): Promise<void> } {
+  const path = join(cacheDir, "highlight.json");
+  let known: Record<string, string> = {};
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as { format?: string; entries?: Record<string, string> };
+    if (parsed.format === FORMAT && parsed.entries && typeof parsed.entries === "object") known = parsed.entries;
+  } catch {
+    // None yet, or unreadable: start empty.
+  }
+  const used: Record<string, string> = {};
+  let changed = false;
+  return {
+    get(key) {
+      const html = known[sha(key)];
+      if (typeof html === "string") used[sha(key)] = html;
+      return typeof html === "string" ? html : undefined;
+    },
+    set(key, html) {
+      used[sha(key)] = html;
+      changed = true;
+    },
+    async save() {
+      if (changed || Object.keys(used).length !== Object.keys(known).length) {
+        await writeAtomic(path, JSON.stringify({ format: FORMAT, entries: used }));
+      }
     },
   };
 }

@@ -17,11 +17,25 @@ const GRAMMARS: Record<string, string> = {
   sh: "bash", bash: "bash", shell: "bash", console: "bash", json: "json",
 };
 
+/** Highlighted code remembered between builds (the cache keeps it): highlighting is most of rendering. */
+export interface HighlightMemo {
+  get(key: string): string | undefined;
+  set(key: string, html: string): void;
+}
+
 /** A code block in the wrapper the copy button (assets/copy.js) attaches to. */
-export function codeBlock(code: string, lang: string): string {
+export function codeBlock(code: string, lang: string, memo?: HighlightMemo): string {
   const grammar = Object.hasOwn(GRAMMARS, lang) ? GRAMMARS[lang]! : null;
   // highlight.js escapes the code it is given; plain text is escaped here.
-  const html = grammar ? hljs.highlight(code, { language: grammar, ignoreIllegals: true }).value : escapeHtml(code);
+  let html: string;
+  if (grammar) {
+    const key = `${grammar}\0${code}`;
+    const known = memo?.get(key);
+    html = known ?? hljs.highlight(code, { language: grammar, ignoreIllegals: true }).value;
+    if (known === undefined) memo?.set(key, html);
+  } else {
+    html = escapeHtml(code);
+  }
   const label = lang && /^[\w+#.-]{1,20}$/.test(lang) ? lang : "";
   return (
     `<div class="code"${label ? ` data-lang="${escapeHtml(label)}"` : ""}>` +

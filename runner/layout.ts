@@ -1,5 +1,6 @@
 // The frame around every page of a site: the document head, the site header, previous/next, the
 // page list of the index. Everything that comes from a page arrives here as text and is escaped here.
+import type { HighlightMemo } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 
 export interface NavLink {
@@ -17,6 +18,7 @@ export interface PageContext {
   next: NavLink | null;
   /** The Node.js version the cells ran on, e.g. `v20.19.0`. */
   node: string;
+  highlight?: HighlightMemo;
 }
 
 export interface IndexEntry {

@@ -2,7 +2,7 @@
 // status, a run summary and a table of contents. The frame around it is layout.ts.
 import type { Env, Token } from "markdown-it";
 import { formatDuration } from "./duration.ts";
-import { codeBlock } from "./highlight.ts";
+import { codeBlock, type HighlightMemo } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
 import { traceDiagram } from "./diagram.ts";
@@ -30,6 +30,7 @@ interface RenderState {
   /** Network diagrams: in place of ```trace fences, or after the last cell of each group that talked. */
   traces: Map<Token, string>;
   afterCell: Map<Cell, string>;
+  highlight?: HighlightMemo;
 }
 const STATE = Symbol("lectern render state");
 const stateOf = (env: unknown) => (env as Record<symbol, RenderState> | undefined)?.[STATE];
@@ -45,7 +46,7 @@ md.renderer.rules.fence = (tokens, idx, _options, env) => {
   if (trace !== undefined) return trace;
   const cell = state?.cells.get(token);
   if (state && cell) return state.renderCell(cell) + (state.afterCell.get(cell) ?? "");
-  return codeBlock(token.content, token.info.trim().split(/\s+/)[0] ?? "");
+  return codeBlock(token.content, token.info.trim().split(/\s+/)[0] ?? "", state?.highlight);
 };
 md.renderer.rules.heading_open = (tokens, idx, _options, env) => {
   const token = tokens[idx]!;
@@ -121,13 +122,13 @@ function statusLine(cell: Cell, result: CellResult | null, note: string | null):
   return `<footer class="cell-status">${parts.join(" · ")}</footer>\n`;
 }
 
-function renderCell(cell: Cell, result: CellResult | null): string {
+function renderCell(cell: Cell, result: CellResult | null, highlight?: HighlightMemo): string {
   const id = escapeHtml(cellId(cell.name));
   const status = cellStatus(cell, result);
   let html = `<section class="cell cell-${status.kind}" id="${id}">\n`;
   html += `<header class="cell-header"><a class="cell-name" href="#${escapeHtml(encodeURIComponent(cellId(cell.name)))}">${escapeHtml(cell.name)}</a> ${tags(cell)}`;
   html += ` <span class="status status-${status.kind}">${status.label}</span></header>\n`;
-  html += codeBlock(cell.code, cell.lang);
+  html += codeBlock(cell.code, cell.lang, highlight);
   const chunks = result?.chunks.length ? result.chunks : result?.output ? [{ stream: "stdout" as const, text: result.output }] : [];
   const ran = result !== null && result.status !== "skipped";
   let note: string | null = null;
@@ -243,7 +244,8 @@ export function renderPage(page: Page, result: PageResult | null, ctx: PageConte
     ids: new Map(outline.map((h) => [page.tokens[h.token]!, h])),
     titleClose: h1 ? page.tokens[h1.token + 2]! : null,
     afterTitle: header,
-    renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null),
+    renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null, ctx.highlight),
+    highlight: ctx.highlight,
     ...diagrams(page, result),
   };
   const env: Env = { [STATE]: state };

@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "./atomic.ts";
+import type { HighlightMemo } from "./highlight.ts";
 import { createLimiter } from "./limit.ts";
 import { cellStatus, renderIndex, renderPage } from "./render.ts";
 import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
@@ -18,6 +19,7 @@ interface SitePage {
 export interface SiteOptions {
   /** The Node.js version the cells ran on; this process's by default. */
   node?: string;
+  highlight?: HighlightMemo;
 }
 
 const ASSETS = "assets/";
@@ -35,7 +37,7 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   const links = others.map((p) => ({ href: encodeURIComponent(`${names.get(p)}.html`), title: pageTitle(p.page) }));
   const entries: IndexEntry[] = others.map((p, i) => ({ ...links[i]!, summary: pageSummary(p.page), ...counts(p) }));
   const siteTitle = home ? pageTitle(home.page) : "Lectern";
-  const base = { index: "index.html", assets: ASSETS, siteTitle, node: options.node ?? process.version };
+  const base = { index: "index.html", assets: ASSETS, siteTitle, node: options.node ?? process.version, highlight: options.highlight };
 
   const written: string[] = [];
   const put = async (name: string, data: string) => {

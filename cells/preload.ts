@@ -35,6 +35,10 @@ if (Number.isInteger(fd) && fd > 2) {
 }
 if (allowNet !== undefined) installGuard(allowNet.split(","));
 
+// Cells are compiled with source maps to their page: stack traces name `page.md:LINE`. (Set here,
+// not with --enable-source-maps: any node flag makes every start slower.)
+process.setSourceMapsEnabled(true);
+
 // As on a terminal, a write is done when write() returns, so nothing printed before
 // process.exit() is lost (on Linux, Node leaves pipes non-blocking and drops what is queued).
 for (const stream of [process.stdout, process.stderr]) {

@@ -84,10 +84,21 @@ function freshManifest(manifestPath: string): Manifest | null {
   }
 }
 
-async function bundle(options: { contents: string; resolveDir: string; sourcefile: string; format: "esm" | "cjs" }): Promise<{ code: string; inputs: string[] }> {
+async function bundle(options: {
+  contents: string;
+  resolveDir: string;
+  sourcefile: string;
+  format: "esm" | "cjs";
+  /** Where the output will be written: source map paths are relative to it. */
+  outfile: string;
+  sourcemap?: boolean;
+}): Promise<{ code: string; inputs: string[] }> {
   const { build } = await import("esbuild");
   const result = await build({
     stdin: { contents: options.contents, loader: "ts", resolveDir: options.resolveDir, sourcefile: options.sourcefile },
+    outfile: options.outfile,
+    sourcemap: options.sourcemap ? "inline" : false,
+    sourcesContent: false,
     bundle: true,
     write: false,
     format: options.format,
@@ -99,8 +110,8 @@ async function bundle(options: { contents: string; resolveDir: string; sourcefil
   });
   const inputs = Object.keys(result.metafile!.inputs)
     .map((p) => resolve(p))
-    // The cell itself comes in as stdin under a made-up name: only real files are inputs.
-    .filter((p) => existsSync(p));
+    // The cell comes in as stdin under the page's name; only the files it imports are inputs.
+    .filter((p) => p !== resolve(options.sourcefile) && existsSync(p));
   return { code: result.outputFiles![0]!.text, inputs };
 }
 
@@ -120,20 +131,22 @@ export async function compileCell(cell: Cell, pagePath: string, cacheDir: string
     return { file, inputs: {} };
   }
   const resolveDir = dirname(resolve(pagePath));
-  const key = sha(cell.code, resolveDir, toolchainKey());
+  const key = sha(cell.code, String(cell.line), resolve(pagePath), toolchainKey());
   const file = join(dir, `${key}.mjs`);
   const manifestPath = join(dir, `${key}.json`);
   const manifest = existsSync(file) ? freshManifest(manifestPath) : null;
   if (manifest) return { file, inputs: manifest.inputs };
   let out;
   try {
-    out = await bundle({ contents: cell.code, resolveDir, sourcefile: `${pagePath}#${cell.name}.ts`, format: "esm" });
+    // Blank lines up to the fence put the code at its own lines, so with the source map (the
+    // preload turns them on) a stack trace points into the page: `page.md:42:7`.
+    out = await bundle({ contents: "\n".repeat(cell.line) + cell.code, resolveDir, sourcefile: resolve(pagePath), format: "esm", outfile: file, sourcemap: true });
   } catch (err) {
     const first = (err as { errors?: { text: string; location?: { line: number } | null }[] }).errors?.[0];
     throw new LecternError(
       "E_COMPILE",
       `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`,
-      { file: pagePath, line: cell.line + (first?.location?.line ?? 0) },
+      { file: pagePath, line: first?.location?.line ?? cell.line },
       { cause: err },
     );
   }
@@ -157,7 +170,7 @@ export function compileSupport(name: "preload" | "shell", cacheDir: string): Pro
       const format = name === "preload" ? "cjs" : "esm";
       const file = join(cacheDir, "support", `${name}-${toolchainKey()}.${format === "cjs" ? "cjs" : "mjs"}`);
       if (existsSync(file)) return file;
-      const out = await bundle({ contents: readFileSync(source, "utf8"), resolveDir: CELLS_DIR, sourcefile: source, format });
+      const out = await bundle({ contents: readFileSync(source, "utf8"), resolveDir: CELLS_DIR, sourcefile: source, format, outfile: file });
       await writeAtomic(file, out.code);
       return file;
     })();

@@ -194,8 +194,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       },
       {
         onListen: (_proto, port) => {
-          if (!cell.attrs.server || cell.attrs.ready) return;
           listening.add(port);
+          if (!cell.attrs.server || cell.attrs.ready) return;
           if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) {
             proc.clearTimeout();
             becomeReady();
@@ -223,9 +223,15 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     sandbox.sweep(cell.name);
     release();
     procs.delete(cell.name);
-    const { status, reason } = oom
+    let { status, reason } = oom
       ? { status: "failed" as const, reason: `stopped: used more than its ${MEMORY_LIMIT_MIB} MiB of memory` }
       : verdict(cell, ended, ready, timeoutS);
+    const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
+    if (status === "timeout" && cell.attrs.server && elsewhere.length > 0) {
+      // The usual mistake: a fixed number instead of port("name").
+      const named = cell.ports.map((n) => `${n}=${numbers[n]}`).join(", ");
+      reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
+    }
     end(cell, {
       name: cell.name,
       line: cell.line,

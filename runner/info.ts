@@ -142,8 +142,9 @@ export function parseInfo(info: string, where: Where): { lang: Lang; name: strin
         break;
       }
       case "timeout": {
-        const v = Number(required());
-        if (!Number.isFinite(v) || v <= 0 || v > 3600) throw bad("timeout takes a number of seconds, more than 0 and at most 3600");
+        const raw = required();
+        const v = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+        if (!(v >= 0.01 && v <= 3600)) throw bad("timeout takes a number of seconds, from 0.01 to 3600");
         attrs.timeout = v;
         break;
       }

@@ -64,6 +64,12 @@ describe("executePlan", () => {
     expect(cell(r, "other")).toMatchObject({ status: "failed", reason: "expected ECONNREFUSED, but it raised no socket error and exited with status 1" });
   });
 
+  it("points a stack trace at the page's own line", async () => {
+    const r = await runSource("# Title\n\nProse.\n\n" + ts("name=boom", 'function f(): never {\n  throw new Error("boom");\n}\nf();'));
+    // The fence is at line 5, so `throw` is at line 7, column 9.
+    expect(cell(r, "boom").output).toMatch(/^    at f \(\/.*\/page\.md:7:9\)$/m);
+  });
+
   it("checks exit=N and expect=error", async () => {
     const r = await runSource(
       ts("name=three exit=3", "process.exit(3);") +

@@ -42,8 +42,10 @@ describe("parseInfo", () => {
   it.each([
     ["ts colour=red", "E_ATTR_UNKNOWN", 'p.md:7: unknown attribute "colour": a cell takes name, server, needs, stdin, expect, exit, timeout, skip, ready, nocheck'],
     ["ts name=__proto__", "E_ATTR_VALUE", "p.md:7: name=__proto__: a name starts with a letter and has only letters, digits, - and _ (at most 64)"],
-    ["ts timeout=0", "E_ATTR_VALUE", "p.md:7: timeout=0: timeout takes a number of seconds, more than 0 and at most 3600"],
-    ["ts timeout=soon", "E_ATTR_VALUE", "p.md:7: timeout=soon: timeout takes a number of seconds, more than 0 and at most 3600"],
+    ["ts timeout=0", "E_ATTR_VALUE", "p.md:7: timeout=0: timeout takes a number of seconds, from 0.01 to 3600"],
+    ["ts timeout=soon", "E_ATTR_VALUE", "p.md:7: timeout=soon: timeout takes a number of seconds, from 0.01 to 3600"],
+    ["ts timeout=0x10", "E_ATTR_VALUE", "p.md:7: timeout=0x10: timeout takes a number of seconds, from 0.01 to 3600"],
+    ["ts timeout=1e-9", "E_ATTR_VALUE", "p.md:7: timeout=1e-9: timeout takes a number of seconds, from 0.01 to 3600"],
     ["ts exit=300", "E_ATTR_VALUE", "p.md:7: exit=300: exit takes a status from 0 to 255"],
     ["ts server=yes", "E_ATTR_VALUE", "p.md:7: server=yes: server is a flag and takes no value"],
     ['ts stdin="open', "E_ATTR_VALUE", 'p.md:7: attribute stdin has an unclosed quote: close it with "'],

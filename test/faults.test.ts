@@ -86,6 +86,14 @@ describe("servers", () => {
     expect(cell(r, "late").status).toBe("passed");
   });
 
+  it("says where a server listened when it was not on its named port", async () => {
+    const r = await runSource(
+      ts("name=fixed server timeout=1", 'import net from "node:net";\nimport { port } from "lectern";\nport("tcp");\nnet.createServer().listen(0, "127.0.0.1");') +
+        ts("name=client", 'import { port } from "lectern";\nport("tcp");'),
+    );
+    expect(cell(r, "fixed").reason).toMatch(/^did not listen within 1 s: it listened on \d+, not on its port tcp=\d+$/);
+  });
+
   it("times out a server that never listens, and says so for its clients", async () => {
     const r = await runSource(
       ts("name=mute server timeout=1", 'import { port } from "lectern";\nport("tcp");\nsetInterval(() => {}, 1000);') +

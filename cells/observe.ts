@@ -23,12 +23,11 @@ interface Event {
 
 const PREVIEW = 40;
 
-/** The first bytes of a payload as readable text: control characters escaped, an ellipsis if cut. */
-export function preview(data: Buffer): string {
-  const text = data.subarray(0, PREVIEW).toString("utf8").replace(/\uFFFD+$/, "");
-  const escaped = text.replace(/[\x00-\x1f\x7f\\]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-  return data.length > PREVIEW ? escaped + "…" : escaped;
-}
+/**
+ * The first bytes of a payload, as they are (one char per byte): the runner turns them into a
+ * readable preview, in its own process, so the cell spends next to nothing on it.
+ */
+const head = (data: Buffer) => data.toString("latin1", 0, Math.min(PREVIEW, data.length));
 
 const at = (address: string | undefined, port: number | undefined) =>
   address === undefined || port === undefined ? null : `${address.includes(":") ? `[${address}]` : address}:${port}`;
@@ -51,6 +50,7 @@ export function setTracing(on: boolean): void {
 // the bytes of the object, which counts at ten thousand datagrams.
 function record(event: Event): void {
   if (!tracing) return;
+  // [t, proto, kind, local, remote, bytes, head of the payload (latin1), code]
   batch.push([performance.timeOrigin + performance.now(), event.proto, event.kind, event.local, event.remote, event.bytes ?? null, event.preview ?? null, event.code ?? null]);
   if (batch.length >= 512) flush();
   else if (!scheduled) {
@@ -147,7 +147,7 @@ observe(net.Socket.prototype, (socket, event, args) => {
     record({ proto: "tcp", kind: "connect", local: tcpLocal(socket), remote: tcpRemote(socket) });
   } else if (event === "data") {
     const data = toBuffer(args[0]);
-    record({ proto: "tcp", kind: "recv", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: preview(data) });
+    record({ proto: "tcp", kind: "recv", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: head(data) });
   } else if (event === "finish") {
     record({ proto: "tcp", kind: "end", local: tcpLocal(socket), remote: tcpRemote(socket) });
   } else if (event === "close") {
@@ -162,7 +162,7 @@ const socketProto = net.Socket.prototype as unknown as {
 };
 const sent = (socket: net.Socket, data: Buffer) => {
   if (!isTcp(socket) && !socket.connecting) return;
-  const note = () => record({ proto: "tcp", kind: "send", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: preview(data) });
+  const note = () => record({ proto: "tcp", kind: "send", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: head(data) });
   if (socket.connecting) socket.once("connect", note);
   else note();
 };
@@ -194,7 +194,7 @@ observe(dgram.Socket.prototype, (socket, event, args) => {
     return () => send({ type: "listen", proto: "udp", address: a.address, port: a.port });
   } else if (event === "message") {
     const [msg, rinfo] = args as unknown as [Buffer, dgram.RemoteInfo];
-    record({ proto: "udp", kind: "recv", local: udpLocal(socket), remote: at(rinfo.address, rinfo.port), bytes: msg.length, preview: preview(msg) });
+    record({ proto: "udp", kind: "recv", local: udpLocal(socket), remote: at(rinfo.address, rinfo.port), bytes: msg.length, preview: head(msg) });
   } else if (event === "connect") {
     let remote: string | null = null;
     try {
@@ -238,5 +238,5 @@ function note(socket: dgram.Socket, args: unknown[]): void {
       // Not connected: the send will fail and report it.
     }
   }
-  record({ proto: "udp", kind: "send", local: udpLocal(socket), remote, bytes: data.length, preview: preview(data) });
+  record({ proto: "udp", kind: "send", local: udpLocal(socket), remote, bytes: data.length, preview: head(data) });
 }

@@ -114,12 +114,14 @@ export class CellProcess {
         this.clearTimeout();
         for (const t of this.timers) clearTimeout(t);
         if (pgid !== undefined) liveGroups.delete(pgid);
+        const durationMs = Math.round(performance.now() - started);
         this.transcript.finish();
+        this.deliverTrace(hooks);
         resolve({
           exitCode: code,
           signal,
           stopReason: this.stopReason,
-          durationMs: Math.round(performance.now() - started),
+          durationMs,
           errors: this.errors,
           transcript: this.transcript,
           spawnError,
@@ -150,6 +152,21 @@ export class CellProcess {
     this.timers.push(setTimeout(() => killGroup(pgid, "SIGKILL"), this.graceMs));
   }
 
+  private traceLines: string[] = [];
+
+  /** The trace batches, read now that the process has ended. */
+  private deliverTrace(hooks: ProcessHooks): void {
+    for (const line of this.traceLines) {
+      try {
+        const msg = JSON.parse(line) as { events?: unknown };
+        if (Array.isArray(msg.events)) hooks.onTrace?.(msg.events.filter(Array.isArray));
+      } catch {
+        // A batch cut short by a kill: the events before it stand.
+      }
+    }
+    this.traceLines = [];
+  }
+
   private readChannel(child: ChildProcess, hooks: ProcessHooks): void {
     const channel = child.stdio[3];
     if (!channel) return;
@@ -162,6 +179,12 @@ export class CellProcess {
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
+        // The trace is for after the run: kept as it came, so a busy cell is never held up
+        // waiting for us to read its channel.
+        if (line.startsWith('{"type":"trace"')) {
+          this.traceLines.push(line);
+          continue;
+        }
         let msg: { type?: string; [k: string]: unknown };
         try {
           msg = JSON.parse(line);
@@ -172,8 +195,6 @@ export class CellProcess {
           hooks.onListen?.(msg.proto, msg.port);
         } else if ((msg.type === "error" || msg.type === "uncaught") && typeof msg.code === "string") {
           if (!this.errors.includes(msg.code)) this.errors.push(msg.code);
-        } else if (msg.type === "trace" && Array.isArray(msg.events)) {
-          hooks.onTrace?.((msg.events as unknown[]).filter(Array.isArray));
         } else if (msg.type === "input" && typeof msg.text === "string") {
           this.transcript.echo(msg.text, Number(msg.stdout) || 0, Number(msg.stderr) || 0);
         }

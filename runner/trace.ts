@@ -5,6 +5,21 @@ import type { CellResult, TraceEvent } from "./types.ts";
 
 const KINDS = new Set<TraceEvent["kind"]>(["bind", "listen", "connect", "accept", "send", "recv", "end", "close", "error"]);
 
+const PREVIEW = 40;
+
+/**
+ * The first bytes of a payload (one char per byte, as the preload sends them) as readable text:
+ * UTF-8 decoded, control characters escaped, an ellipsis if cut.
+ */
+export function previewOf(head: string, total: number): string {
+  const more = total > PREVIEW ? "…" : "";
+  // Most payloads are plain printable ASCII: nothing to decode or escape.
+  if (head.length <= PREVIEW && /^[\x20-\x5b\x5d-\x7e]*$/.test(head)) return head + more;
+  const text = Buffer.from(head.slice(0, PREVIEW), "latin1").toString("utf8").replace(/\uFFFD+$/, "");
+  const escaped = text.replace(/[\x00-\x1f\x7f\\]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return escaped + more;
+}
+
 /**
  * One event as the preload sent it, the tuple [t, proto, kind, local, remote, bytes, preview,
  * code] -> a TraceEvent of the cell, its time relative to the run.
@@ -21,7 +36,7 @@ export function traceEvent(cell: string, raw: unknown[], epoch0: number): TraceE
     remote: str(remote),
   };
   if (typeof bytes === "number") event.bytes = bytes;
-  if (typeof preview === "string") event.preview = preview;
+  if (typeof preview === "string") event.preview = previewOf(preview, typeof bytes === "number" ? bytes : preview.length);
   if (typeof code === "string") event.code = code;
   return event;
 }

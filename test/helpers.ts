@@ -1,5 +1,5 @@
 // Shared by the runner tests: a page written to a temporary folder and run for real.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
@@ -8,7 +8,17 @@ import { createLimiter } from "../runner/limit.ts";
 import { planPage } from "../runner/plan.ts";
 import type { CellResult, PageResult } from "../runner/types.ts";
 
-export const tmp = (prefix = "lectern-test-") => mkdtempSync(join(tmpdir(), prefix));
+// Every temporary folder a test makes is removed when its test file's process ends.
+const made: string[] = [];
+process.on("exit", () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+export const tmp = (prefix = "lectern-test-") => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+};
 
 /** One cache for the whole test process, so each cell is compiled once. */
 export const cacheDir = tmp("lectern-cache-");

@@ -218,7 +218,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     state.set(cell.name, "running");
     options.onEvent?.({ type: "start", page, cell: cell.name });
     const ended = await proc.done;
-    const oom = sandbox.outOfMemory(cell.name);
+    const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
     // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
     sandbox.sweep(cell.name);
     release();

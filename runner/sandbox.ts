@@ -26,7 +26,7 @@ export interface Sandbox {
    * process is still starting node then, long before its code could fork or allocate much.
    */
   adopt(cell: string, pid: number): void;
-  /** True if the kernel killed something of the cell's for going over its memory limit. */
+  /** True if the cell ran into its memory limit (the kernel then kills it). */
   outOfMemory(cell: string): boolean;
   /** Kills every process still in the cell's cgroups and removes them (no-op without cgroups). */
   sweep(cell: string): void;
@@ -187,11 +187,16 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     outOfMemory(cell) {
       const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));
       if (!dir) return false;
-      try {
-        return /^oom_kill [1-9]/m.test(readFileSync(join(dir, "memory.oom_control"), "utf8"));
-      } catch {
-        return false;
-      }
+      // Killed by the kernel's OOM killer, or at least pushed against the limit (failcnt):
+      // the caller asks only about a cell that died by SIGKILL.
+      const read = (file: string) => {
+        try {
+          return readFileSync(join(dir, file), "utf8");
+        } catch {
+          return "";
+        }
+      };
+      return /^oom_kill [1-9]/m.test(read("memory.oom_control")) || Number(read("memory.failcnt")) > 0;
     },
     sweep,
     close() {

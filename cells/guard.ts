@@ -47,4 +47,17 @@ export function installGuard(list: string[]): void {
     }
     sendTo.apply(this, args);
   } as typeof dgram.Socket.prototype.send;
+
+  // connect(port, [address], [callback]): after it, send() needs no address, so check it here.
+  const connectTo = dgram.Socket.prototype.connect as (...args: unknown[]) => void;
+  dgram.Socket.prototype.connect = function (this: dgram.Socket, ...args: unknown[]) {
+    const address = typeof args[1] === "string" ? args[1] : "localhost";
+    const err = typeof args[0] === "number" ? refusal(address, args[0]) : null;
+    if (err) {
+      const callback = args.find((a) => typeof a === "function") as ((e: Error) => void) | undefined;
+      process.nextTick(() => (callback ? callback(err) : this.emit("error", err)));
+      return;
+    }
+    connectTo.apply(this, args);
+  } as typeof dgram.Socket.prototype.connect;
 }

@@ -203,13 +203,23 @@ export class Terminal {
     return CSI_BODY.lastIndex;
   }
 
+  // Where the next string terminator in the current text is: found once and reused by every
+  // introducer before it, so thousands of unterminated ones cost one scan, not one each.
+  private endText: string | null = null;
+  private endAt = -1;
+  private endLength = 0;
+
   private stringSequence(text: string, from: number, osc: boolean, state: StreamState): number | null {
-    STRING_END.lastIndex = from;
-    const m = STRING_END.exec(text);
-    if (!m) return text.length - from > MAX_STRING ? from : null;
-    if (m.index - from > MAX_STRING) return from;
-    if (osc) this.osc(text.slice(from, m.index), state);
-    return m.index + m[0].length;
+    if (this.endText !== text || this.endAt < from) {
+      STRING_END.lastIndex = from;
+      const m = STRING_END.exec(text);
+      this.endText = text;
+      this.endAt = m ? m.index : Infinity;
+      this.endLength = m ? m[0].length : 0;
+    }
+    if (this.endAt === Infinity || this.endAt - from > MAX_STRING) return text.length - from > MAX_STRING ? from : null;
+    if (osc) this.osc(text.slice(from, this.endAt), state);
+    return this.endAt + this.endLength;
   }
 
   /** OSC 8 ; params ; URI: a hyperlink, kept only for http and https. Other OSCs (titles...) are dropped. */

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeAtomic } from "./atomic.ts";
 import { compileCell, sha, toolchainKey } from "./compile.ts";
+import { LecternError } from "./errors.ts";
 import type { HighlightMemo } from "./highlight.ts";
 import type { PortMemo } from "./plan.ts";
 import type { CellResult, Plan, Status } from "./types.ts";
@@ -16,16 +17,30 @@ export const LECTERN_VERSION = PACKAGE.version;
  * Each cell's key: its code, fence info (attributes, stdin), effective timeout, the local files
  * it imports, the keys of the cells it needs, and the Lectern and Node versions. Prose is not in it.
  */
-export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: number): Promise<Map<string, string>> {
-  const keys = new Map<string, string>();
+export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: number): Promise<Map<string, string | null>> {
+  const keys = new Map<string, string | null>();
   const byName = new Map(plan.cells.map((c) => [c.name, c]));
-  const keyOf = async (name: string): Promise<string> => {
-    const known = keys.get(name);
-    if (known) return known;
+  const keyOf = async (name: string): Promise<string | null> => {
+    if (keys.has(name)) return keys.get(name)!;
     const cell = byName.get(name)!;
-    const { inputs } = await compileCell(cell, plan.page.path, cacheDir);
+    let inputs: Record<string, string>;
+    try {
+      ({ inputs } = await compileCell(cell, plan.page.path, cacheDir));
+    } catch (err) {
+      // A cell that does not compile has no key (its run said why), nor do the cells that need it.
+      if (!(err instanceof LecternError)) throw err;
+      keys.set(name, null);
+      return null;
+    }
     const deps: string[] = [];
-    for (const dep of [...cell.deps].sort()) deps.push(dep, await keyOf(dep));
+    for (const dep of [...cell.deps].sort()) {
+      const key = await keyOf(dep);
+      if (key === null) {
+        keys.set(name, null);
+        return null;
+      }
+      deps.push(dep, key);
+    }
     const key = sha(
       FORMAT,
       LECTERN_VERSION,

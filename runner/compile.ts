@@ -142,11 +142,14 @@ export async function compileCell(cell: Cell, pagePath: string, cacheDir: string
     // preload turns them on) a stack trace points into the page: `page.md:42:7`.
     out = await bundle({ contents: "\n".repeat(cell.line) + cell.code, resolveDir, sourcefile: resolve(pagePath), format: "esm", outfile: file, sourcemap: true });
   } catch (err) {
-    const first = (err as { errors?: { text: string; location?: { line: number } | null }[] }).errors?.[0];
+    const first = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors?.[0];
+    const where = first?.location;
+    // An error in a file the cell imports is that file's, at its own line.
+    const inPage = !where || resolve(where.file) === resolve(pagePath);
     throw new LecternError(
       "E_COMPILE",
-      `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`,
-      { file: pagePath, line: first?.location?.line ?? cell.line },
+      inPage ? `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}` : `cell "${cell.name}" imports ${where!.file}, which does not compile: ${first!.text}`,
+      inPage ? { file: pagePath, line: where?.line ?? cell.line } : { file: where!.file, line: where!.line },
       { cause: err },
     );
   }

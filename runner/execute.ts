@@ -245,6 +245,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       errors: ended.errors,
       cached: false,
       trace,
+      ports: Object.fromEntries(cell.ports.map((n) => [n, numbers[n]!])),
     });
   };
 
@@ -280,6 +281,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       if (!wait) void launch(cell).catch((err) => end(cell, { ...notRun(cell, "failed", `internal error: ${(err as Error).message}`) }));
     }
     stopIdleServers();
+    // A safety net under the plan's cycle check: if nothing runs any more, nothing waiting can start.
+    const live = cells.some((c) => ["starting", "running", "ready"].includes(state.get(c.name)!));
+    if (!live) {
+      for (const cell of cells) {
+        if (state.get(cell.name) === "waiting") end(cell, notRun(cell, "failed", "not started: it waits for cells that wait for it"));
+      }
+    }
     if (cells.every((c) => state.get(c.name) === "done")) finish();
   }
 

@@ -26,18 +26,24 @@ export function decodeUtf8(path: string, bytes: Buffer): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (err) {
-    let good = bytes.length;
-    for (let end = 0; end < bytes.length; end++) {
-      try {
-        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end + 1), { stream: true });
-      } catch {
-        good = end;
-        break;
-      }
-    }
-    const line = bytes.subarray(0, good).toString("latin1").split("\n").length;
+    const bad = firstInvalid(bytes);
+    const line = bytes.subarray(0, bad).toString("latin1").split("\n").length;
     throw new LecternError("E_ENCODING", "this page is not UTF-8: save it as UTF-8", { file: path, line }, { cause: err });
   }
+}
+
+/** The offset of the first byte that does not belong to a well-formed UTF-8 sequence (one pass). */
+function firstInvalid(b: Buffer): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n === 0 || i + n > b.length) return i;
+    for (let k = 1; k < n; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i;
+    // Overlong three-byte forms, surrogates, and code points past U+10FFFF.
+    if ((c === 0xe0 && b[i + 1]! < 0xa0) || (c === 0xed && b[i + 1]! > 0x9f) || (c === 0xf0 && b[i + 1]! < 0x90) || (c === 0xf4 && b[i + 1]! > 0x8f)) return i;
+    i += n;
+  }
+  return b.length;
 }
 
 /** The cells of a page, with their 1-based fence lines, their code and any expected output. */

@@ -1,12 +1,14 @@
 // Page -> Plan: which ports each cell uses and which cells each one waits for, all known
 // before anything runs.
 import { LecternError } from "./errors.ts";
+import { NAME_PATTERN } from "./info.ts";
 import { originalLine } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "./types.ts";
 
-export const PORT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+// Port names are spelled like cell names.
+export const PORT_NAME = NAME_PATTERN;
 
-/** LECTERN_PORT_<NAME>: the variable that carries a port into a cell's process. */
+/** LECTERN_PORT_<NAME>: the variable that carries a port into a cell's process (cells/lectern.ts reads it the same way). */
 export function portEnv(name: string): string {
   return "LECTERN_PORT_" + name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }
@@ -82,8 +84,14 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
   return { page, cells, ports };
 }
 
+/**
+ * A cell waits for its needs, and a server for the earlier server of its port, which in turn
+ * waits for all of its own clients: none of these may come round to the cell itself.
+ */
 function checkCycles(path: string, cells: PlannedCell[]): void {
   const byName = new Map(cells.map((c) => [c.name, c]));
+  const clientsOf = (server: string) => cells.filter((c) => c.deps.includes(server)).map((c) => c.name);
+  const waitsFor = (cell: PlannedCell) => [...cell.deps, ...cell.after, ...cell.after.flatMap(clientsOf)];
   const state = new Map<string, "visiting" | "done">();
   const visit = (cell: PlannedCell, trail: string[]): void => {
     if (state.get(cell.name) === "done") return;
@@ -92,7 +100,7 @@ function checkCycles(path: string, cells: PlannedCell[]): void {
       throw new LecternError("E_NEEDS_CYCLE", `these cells wait for each other: ${loop}`, { file: path, line: cell.line });
     }
     state.set(cell.name, "visiting");
-    for (const dep of cell.deps) visit(byName.get(dep)!, [...trail, cell.name]);
+    for (const dep of waitsFor(cell)) visit(byName.get(dep)!, [...trail, cell.name]);
     state.set(cell.name, "done");
   };
   for (const cell of cells) visit(cell, []);

@@ -37,6 +37,10 @@ export interface ProcessEnd {
   spawnError: Error | null;
 }
 
+/** What one cell's side channel may make Lectern hold: a line, and the trace batches in all. */
+const MAX_LINE = 1 << 20;
+const MAX_TRACE = 32 << 20;
+
 // Every group still alive, so that Lectern exiting for any reason takes them along.
 const liveGroups = new Set<number>();
 process.on("exit", () => {
@@ -153,6 +157,7 @@ export class CellProcess {
   }
 
   private traceLines: string[] = [];
+  private traceBytes = 0;
 
   /** The trace batches, read now that the process has ended. */
   private deliverTrace(hooks: ProcessHooks): void {
@@ -175,6 +180,8 @@ export class CellProcess {
     channel.on("error", () => {});
     channel.on("data", (data: string) => {
       pending += data;
+      // A line this long is no message of the preload's: whatever writes it is not heard.
+      if (pending.length > MAX_LINE && pending.indexOf("\n") < 0) pending = "";
       let nl: number;
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
@@ -182,7 +189,9 @@ export class CellProcess {
         // The trace is for after the run: kept as it came, so a busy cell is never held up
         // waiting for us to read its channel.
         if (line.startsWith('{"type":"trace"')) {
-          this.traceLines.push(line);
+          // Bounded like the output: past the cap, later events are left out of the trace.
+          if (this.traceBytes + line.length <= MAX_TRACE) this.traceLines.push(line);
+          this.traceBytes += line.length;
           continue;
         }
         let msg: { type?: string; [k: string]: unknown };

@@ -2,7 +2,7 @@
 import { StringDecoder } from "node:string_decoder";
 import type { ExecuteEvent } from "./execute.ts";
 import type { Io } from "./io.ts";
-import { formatDuration } from "./render.ts";
+import { formatDuration } from "./duration.ts";
 import { allOk, summaryLine, textCell } from "./report.ts";
 import type { PageResult, Plan } from "./types.ts";
 
@@ -16,17 +16,13 @@ export function progress(io: Io, quiet: boolean, live = false): (event: ExecuteE
   const partial = new Map<string, string>();
   const tty = Boolean(io.stdout.isTTY) && !quiet;
   const out = io.stdout;
-  const label = (page: string, cell: string, multi: boolean) => (multi ? `${page}#${cell}` : cell);
-  const pages = new Set<string>();
   return (event) => {
     if (quiet) return;
-    pages.add(event.page);
-    const multi = pages.size > 1;
     if (tty) out.write("\r\x1b[K");
     if (event.type === "ports" && Object.keys(event.ports).length > 0) {
       out.write(`${event.page}: ports ${Object.entries(event.ports).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
     } else if (event.type === "start") {
-      running.add(label(event.page, event.cell, multi));
+      running.add(event.cell);
       if (!tty) out.write(`… ${event.cell} started\n`);
     } else if (event.type === "ready") {
       if (!tty) out.write(`… ${event.cell} is listening\n`);
@@ -38,7 +34,16 @@ export function progress(io: Io, quiet: boolean, live = false): (event: ExecuteE
       partial.set(key, lines.pop()!);
       for (const line of lines) out.write(`  ${event.cell} │ ${line}\n`);
     } else if (event.type === "end") {
-      running.delete(label(event.page, event.result.name, multi));
+      running.delete(event.result.name);
+      if (live) {
+        // A last line without its newline is shown too.
+        for (const stream of ["stdout", "stderr"]) {
+          const key = `${event.result.name}\0${stream}`;
+          const rest = (partial.get(key) ?? "") + (decoders.get(key)?.end() ?? "");
+          if (rest !== "") out.write(`  ${event.result.name} │ ${rest}\n`);
+          partial.delete(key);
+        }
+      }
       out.write(textCell(event.page, live ? { ...event.result, output: "" } : event.result));
     }
     if (tty && running.size > 0) out.write(`running: ${[...running].join(", ")}`);

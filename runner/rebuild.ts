@@ -22,7 +22,10 @@ function storable(r: CellResult): boolean {
 /** Stores the results of a run under their cells' keys (run feeds build this way). */
 export async function storeResults(plan: Plan, result: PageResult, options: ExecuteOptions): Promise<void> {
   const keys = await cellKeys(plan, options.cacheDir, options.timeout);
-  for (const r of result.cells) if (storable(r)) await storeResult(options.cacheDir, keys.get(r.name)!, r);
+  for (const r of result.cells) {
+    const key = keys.get(r.name);
+    if (key && storable(r)) await storeResult(options.cacheDir, key, r);
+  }
 }
 
 export async function runCached(plan: Plan, options: ExecuteOptions, mode: CacheMode): Promise<Rebuilt> {
@@ -32,7 +35,10 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
   const hits = new Map<string, CellResult>();
   for (const cell of plan.cells) {
     // A skipped cell never runs, so there is nothing to look up.
-    const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : mode === "rerun" ? null : loadResult(options.cacheDir, keys.get(cell.name)!);
+    const key = keys.get(cell.name);
+    const stored = cell.attrs.skip || mode === "rerun" || !key ? null : loadResult(options.cacheDir, key);
+    // The key leaves out prose and default names: where the cell is now comes from the page.
+    const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : stored ? { ...stored, name: cell.name, line: cell.line } : null;
     if (hit) hits.set(cell.name, hit);
   }
   const missing = plan.cells.filter((c) => !hits.has(c.name));
@@ -41,7 +47,10 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
   let ran: PageResult | null = null;
   if (missing.length > 0) {
     ran = await executePlan(plan, { ...options, only: missing.map((c) => c.name), reuse: new Set(hits.keys()) });
-    for (const r of ran.cells) if (storable(r)) await storeResult(options.cacheDir, keys.get(r.name)!, r);
+    for (const r of ran.cells) {
+      const key = keys.get(r.name);
+      if (key && storable(r)) await storeResult(options.cacheDir, key, r);
+    }
   }
   const fresh = new Map((ran?.cells ?? []).map((r) => [r.name, r]));
   for (const [name, hit] of hits) if (!fresh.has(name)) options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
@@ -49,7 +58,8 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
   return {
     result: {
       path: plan.page.path,
-      ports: ran?.ports ?? {},
+      // The ports the page's cells used, cached ones included (their output shows those numbers).
+      ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
       cells,
       trace: mergeTraces(cells),
       startedAt: ran?.startedAt ?? started.toISOString(),

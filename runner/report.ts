@@ -1,6 +1,6 @@
-// What the command line prints: the JSON document of design.md, plain lines when piped, and a
-// live status line in a terminal.
-import { formatDuration } from "./render.ts";
+// What the command line prints: the JSON document (README "Commands"), a finished cell as a
+// block of text, the summary line, and the list of a page's cells.
+import { formatDuration } from "./duration.ts";
 import type { CellResult, PageResult, Plan } from "./types.ts";
 
 export function jsonCell(cell: CellResult, withCached: boolean) {

@@ -51,13 +51,21 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   // Pages are rendered one by one (that is CPU) while earlier ones are still being written.
   const pending: Promise<void>[] = [];
   const writes = createLimiter(16);
+  let failed: unknown = null;
   for (const [i, p] of others.entries()) {
+    if (failed) break;
     const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
     const html = renderPage(p.page, p.result, ctx);
     const release = await writes.acquire();
-    pending.push(put(`${names.get(p)}.html`, html).finally(release));
+    // Caught at once (a rejection must not wait unhandled for the loop), thrown below.
+    pending.push(
+      put(`${names.get(p)}.html`, html)
+        .catch((err: unknown) => void (failed ??= err))
+        .finally(release),
+    );
   }
   await Promise.all(pending);
+  if (failed) throw failed;
   // Written last, so an index never links to a page that is not there yet.
   const ctx: PageContext = { ...base, prev: null, next: links[0] ?? null };
   await put("index.html", home ? renderPage(home.page, home.result, ctx, entries) : renderIndex(entries, ctx));

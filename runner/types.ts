@@ -114,6 +114,8 @@ export interface CellResult {
   cached: boolean;
   /** This cell's socket events, times in ms since its page's run began. */
   trace?: TraceEvent[];
+  /** The numbers of the ports this cell named, in the run that made this result. */
+  ports?: Record<string, number>;
 }
 
 export interface PageResult {

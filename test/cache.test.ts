@@ -60,9 +60,12 @@ describe("the result cache", () => {
       ["bad", "failed"],
     ]);
 
-    // Prose: nothing runs. A failure comes back from the cache as a failure.
-    const prose = await build(page({ prose: "Other words entirely." }));
+    // Prose: nothing runs. A failure comes back from the cache as a failure. Lines come from
+    // the page as it is now, ports as they were in the run that made the output.
+    const prose = await build(page({ prose: "Other words entirely.\n\nAnd a second paragraph." }));
     expect(prose.cached).toEqual(allCached);
+    expect(prose.result!.cells.map((c) => c.line)).toEqual(first.result!.cells.map((c) => c.line + 2));
+    expect(prose.result!.ports).toEqual(first.result!.ports);
     expect(prose.result!.cells[3]).toMatchObject({ status: "failed", exitCode: 2, output: "oops\n", cached: true });
 
     // stdin (an attribute): the client, and its server with it, since the client needs it running.

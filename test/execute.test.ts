@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { cell, runSource, ts } from "./helpers.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { executePlan } from "../runner/execute.ts";
+import { extractPage } from "../runner/extract.ts";
+import { createLimiter } from "../runner/limit.ts";
+import { planPage } from "../runner/plan.ts";
+import { cacheDir, cell, runSource, tmp, ts } from "./helpers.ts";
 import { gone } from "./helpers.ts";
 
 const udpServer = ts(
@@ -68,6 +74,24 @@ describe("executePlan", () => {
     const r = await runSource("# Title\n\nProse.\n\n" + ts("name=boom", 'function f(): never {\n  throw new Error("boom");\n}\nf();'));
     // The fence is at line 5, so `throw` is at line 7, column 9.
     expect(cell(r, "boom").output).toMatch(/^    at f \(\/.*\/page\.md:7:9\)$/m);
+  });
+
+  it("names the imported file, at its own line, when that file does not compile", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "helper.ts"), "export const a = 1;\nexport const b = ;\n");
+    const path = join(dir, "page.md");
+    const source = "# T\n\n" + ts("name=uses", 'import { a } from "./helper.ts";\nconsole.log(a);');
+    writeFileSync(path, source);
+    const r = await executePlan(await planPage(extractPage(path, source)), {
+      cacheDir,
+      timeout: 10,
+      jobs: createLimiter(2),
+      env: { PATH: process.env.PATH ?? "" },
+      maxOutput: 1 << 20,
+      graceMs: 500,
+    });
+    expect(cell(r, "uses").status).toBe("failed");
+    expect(cell(r, "uses").reason).toMatch(/helper\.ts:2: cell "uses" imports .*helper\.ts, which does not compile: Unexpected ";"$/);
   });
 
   it("checks exit=N and expect=error", async () => {

@@ -132,6 +132,14 @@ describe("extractPage", () => {
     expect(err.describe()).toBe("open.md:3: this cell's fence is never closed: end it with ```");
   });
 
+  it("finds the bad byte of a megabyte page in one pass", () => {
+    const bytes = Buffer.concat([Buffer.from("ok\n".repeat(400_000)), Buffer.from([0xc3, 0x28])]);
+    const started = performance.now();
+    expect(error(() => decodeUtf8("big.md", bytes)).line).toBe(400_001);
+    // Not a benchmark: one pass takes milliseconds; decoding every prefix again took minutes.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
   it("rejects bytes that are not UTF-8, naming their line", () => {
     const bytes = Buffer.concat([Buffer.from("line one\nline two \xff\n", "latin1")]);
     const err = error(() => decodeUtf8("bad.md", bytes));

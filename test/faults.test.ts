@@ -151,6 +151,11 @@ describe("permissions", () => {
       pinned: { p: 9 },
     });
     expect(cell(r, "far")).toMatchObject({ status: "passed", output: "EACCES (guard)\n" });
+    const udp = await runSource(
+      ts("name=udp", 'import dgram from "node:dgram";\nconst s = dgram.createSocket("udp4");\ns.on("error", (e: any) => { console.log(e.code); s.close(); });\ns.connect(53, "0.0.0.0");'),
+      { pinned: { p: 9 } },
+    );
+    expect(cell(udp, "udp").output).toBe("EACCES\n");
     expect(cell(r, "near").output).toBe("ECONNREFUSED \n");
   });
 

@@ -74,6 +74,13 @@ describe("planPage", () => {
     expect(err.describe()).toBe("lec.md:1: these cells wait for each other: a -> c -> b -> a");
   });
 
+  it("rejects two servers of one port that wait for each other", async () => {
+    const srv = (info: string) => ts(`name=${info} server`, 'import { port } from "lectern";\nport("p");');
+    const err = await failure(srv("a needs=b") + srv("b"));
+    expect(err.code).toBe("E_NEEDS_CYCLE");
+    expect(err.describe()).toBe("lec.md:1: these cells wait for each other: a -> b -> a");
+  });
+
   it("rejects a cell that needs itself", async () => {
     const err = await failure(ts("name=a needs=a", ""));
     expect(err.describe()).toBe('lec.md:1: cell "a" needs itself');

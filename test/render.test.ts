@@ -143,6 +143,14 @@ describe("terminal output", () => {
     ]);
   });
 
+  // Not a benchmark: linear work takes milliseconds; the quadratic scan it replaced took minutes.
+  it("reads a megabyte of unterminated escape sequences in bounded time", () => {
+    const started = performance.now();
+    const html = transcriptHtml([{ stream: "stdout", text: "\x1b]".repeat(500_000) + "\x07\nend\n" }]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(html).toContain("end");
+  });
+
   // Not a benchmark: a bound far above the linear time (~0.1 s) that a quadratic renderer would blow.
   it("renders a megabyte in bounded time", () => {
     const started = performance.now();

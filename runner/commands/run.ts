@@ -6,7 +6,7 @@ import { onePage } from "../pages.ts";
 import { progress } from "../progress.ts";
 import { storeResults } from "../rebuild.ts";
 import { textTimeline } from "../trace.ts";
-import { formatDuration } from "../render.ts";
+import { formatDuration } from "../duration.ts";
 import { allOk, jsonReport, summaryLine } from "../report.ts";
 
 export async function runCommand(args: string[], io: Io): Promise<number> {
@@ -46,9 +46,14 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
       }
     },
   });
-  await storeResults(plan, result, options);
   if (json) io.stdout.write(jsonReport([result], "run") + "\n");
   else if (values.trace) io.stdout.write(`\nnetwork trace of ${plan.page.path}:\n${textTimeline(result.trace) || "  (no socket events)\n"}\n`);
   if (!json) io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
+  // After the report: a cache that cannot be written must not cost the user what just ran.
+  try {
+    await storeResults(plan, result, options);
+  } catch (err) {
+    io.stderr.write(`lectern: results not cached: ${(err as Error).message.split("\n")[0]}\n`);
+  }
   return allOk([result]) ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 // (expect=, exit=) and its `output` block. --update writes the blocks instead; --junit for CI.
 import { writeAtomic } from "../atomic.ts";
 import { LecternError } from "../errors.ts";
+import { createLimiter, mapLimit } from "../limit.ts";
 import { executePlan } from "../execute.ts";
 import { diffOutput, portNames } from "../expect.ts";
 import type { Io } from "../io.ts";
@@ -202,8 +203,8 @@ export async function testCommand(args: string[], io: Io): Promise<number> {
   const json = Boolean(values.json);
   const live = liveLine(io, json);
   const options = { ...executeOptions(values, io), onEvent: live.event };
-  // Pages run side by side; the shared limiter bounds how many cells run at once.
-  const pages = await Promise.all(plans.map((plan) => executePlan(plan, options)));
+  // Pages run side by side, as many at once as cells may (servers take no cell slot).
+  const pages = await mapLimit(plans, createLimiter(options.jobs.size), (plan) => executePlan(plan, options));
   live.end();
   const judged = plans.map((plan, i) => judge(plan, pages[i]!));
   const written = values.update ? await update(plans, pages, judged, io) : true;

@@ -1,12 +1,13 @@
 // Cell results on disk in the cache folder, keyed by everything that can change them, so a
 // rebuild runs only what an edit touched. A missing, corrupt or half-written entry is a miss.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { writeAtomic } from "./atomic.ts";
 import { compileCell, sha, toolchainKey } from "./compile.ts";
 import { LecternError } from "./errors.ts";
 import type { HighlightMemo } from "./highlight.ts";
 import type { PortMemo } from "./plan.ts";
+import type { PageMemo } from "./site.ts";
 import type { CellResult, Plan, Status } from "./types.ts";
 
 const FORMAT = "lectern-result-1";
@@ -140,6 +141,29 @@ export function highlightMemo(cacheDir: string): HighlightMemo & { save(): Promi
       if (changed || Object.keys(used).length !== Object.keys(known).length) {
         await writeAtomic(path, JSON.stringify({ format: FORMAT, entries: used }));
       }
+    },
+  };
+}
+
+/**
+ * The pages a build wrote, by output path, with the key of what they were made from. A page
+ * whose key is unchanged and whose file is still there is neither rendered nor written again.
+ */
+export function pageMemo(cacheDir: string): PageMemo & { save(): Promise<void> } {
+  const path = join(cacheDir, "pages.json");
+  let known: Record<string, string> = {};
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as { format?: string; pages?: Record<string, string> };
+    if (parsed.format === FORMAT && parsed.pages && typeof parsed.pages === "object") known = parsed.pages;
+  } catch {
+    // None yet, or unreadable: every page is written.
+  }
+  const next = { ...known };
+  return {
+    fresh: (file, key) => known[resolve(file)] === key && existsSync(file),
+    record: (file, key) => void (next[resolve(file)] = key),
+    async save() {
+      await writeAtomic(path, JSON.stringify({ format: FORMAT, pages: next }));
     },
   };
 }

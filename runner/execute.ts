@@ -246,6 +246,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       cached: false,
       trace,
       ports: Object.fromEntries(cell.ports.map((n) => [n, numbers[n]!])),
+      ranAt: startedAt.toISOString(),
     });
   };
 

@@ -1,15 +1,20 @@
 // Code -> highlighted HTML at build time with highlight.js; no script or stylesheet of its own reaches the page.
-import hljs from "highlight.js/lib/core";
-import bash from "highlight.js/lib/languages/bash";
-import javascript from "highlight.js/lib/languages/javascript";
-import json from "highlight.js/lib/languages/json";
-import typescript from "highlight.js/lib/languages/typescript";
+import { createRequire } from "node:module";
+import type { HLJSApi, LanguageFn } from "highlight.js";
 import { escapeHtml } from "./html.ts";
 
-hljs.registerLanguage("typescript", typescript);
-hljs.registerLanguage("javascript", javascript);
-hljs.registerLanguage("bash", bash);
-hljs.registerLanguage("json", json);
+// Loaded on first use: a rebuild whose pages are all unchanged never needs it.
+let hljs: HLJSApi | null = null;
+function highlighter(): HLJSApi {
+  if (hljs) return hljs;
+  const require = createRequire(import.meta.url);
+  const core = require("highlight.js/lib/core") as HLJSApi;
+  for (const lang of ["typescript", "javascript", "bash", "json"]) {
+    core.registerLanguage(lang, require(`highlight.js/lib/languages/${lang}`) as LanguageFn);
+  }
+  hljs = core;
+  return core;
+}
 
 // A fence's first info word -> the highlight.js grammar; anything else is shown as escaped plain text.
 const GRAMMARS: Record<string, string> = {
@@ -31,7 +36,7 @@ export function codeBlock(code: string, lang: string, memo?: HighlightMemo): str
   if (grammar) {
     const key = `${grammar}\0${code}`;
     const known = memo?.get(key);
-    html = known ?? hljs.highlight(code, { language: grammar, ignoreIllegals: true }).value;
+    html = known ?? highlighter().highlight(code, { language: grammar, ignoreIllegals: true }).value;
     if (known === undefined) memo?.set(key, html);
   } else {
     html = escapeHtml(code);

@@ -30,7 +30,6 @@ export async function storeResults(plan: Plan, result: PageResult, options: Exec
 
 export async function runCached(plan: Plan, options: ExecuteOptions, mode: CacheMode): Promise<Rebuilt> {
   const started = new Date();
-  const t0 = performance.now();
   const keys = await cellKeys(plan, options.cacheDir, options.timeout);
   const hits = new Map<string, CellResult>();
   for (const cell of plan.cells) {
@@ -62,8 +61,9 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
       ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
       cells,
       trace: mergeTraces(cells),
-      startedAt: ran?.startedAt ?? started.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
+      // A page that ran nothing is as old as its newest result, and took as long as its longest cell.
+      startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
+      durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
     },
     missing,
   };

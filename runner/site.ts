@@ -1,4 +1,5 @@
 // Pages + results -> a static site on disk: index.html, one HTML file per page, the assets.
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "./atomic.ts";
@@ -20,6 +21,22 @@ export interface SiteOptions {
   /** The Node.js version the cells ran on; this process's by default. */
   node?: string;
   highlight?: HighlightMemo;
+  /** Pages written before from the same inputs, which need not be rendered or written again. */
+  pages?: PageMemo;
+}
+
+/** What a build remembers of the pages it wrote (the cache keeps it): a key of their inputs. */
+export interface PageMemo {
+  fresh(path: string, key: string): boolean;
+  record(path: string, key: string): void;
+}
+
+// The renderer's own version is in the key: the bundle's file name carries the hash of its sources.
+const RENDERER = import.meta.url;
+
+function pageKey(page: Page, result: PageResult | null, ctx: PageContext): string {
+  const { highlight: _, ...rest } = ctx;
+  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(result)).update("\0").update(JSON.stringify(rest)).digest("hex");
 }
 
 const ASSETS = "assets/";
@@ -55,11 +72,18 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   for (const [i, p] of others.entries()) {
     if (failed) break;
     const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
+    const name = `${names.get(p)}.html`;
+    const key = options.pages ? pageKey(p.page, p.result, ctx) : "";
+    if (options.pages?.fresh(join(outDir, name), key)) {
+      written.push(join(outDir, name));
+      continue;
+    }
     const html = renderPage(p.page, p.result, ctx);
     const release = await writes.acquire();
     // Caught at once (a rejection must not wait unhandled for the loop), thrown below.
     pending.push(
-      put(`${names.get(p)}.html`, html)
+      put(name, html)
+        .then(() => options.pages?.record(join(outDir, name), key))
         .catch((err: unknown) => void (failed ??= err))
         .finally(release),
     );

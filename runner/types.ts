@@ -116,6 +116,8 @@ export interface CellResult {
   trace?: TraceEvent[];
   /** The numbers of the ports this cell named, in the run that made this result. */
   ports?: Record<string, number>;
+  /** When the page run that made this result began (ISO 8601). */
+  ranAt?: string;
 }
 
 export interface PageResult {

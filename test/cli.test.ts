@@ -1,7 +1,7 @@
 // The command line as a user meets it: the real `lectern` binary, its output and exit status.
 import { execFile, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -147,6 +147,33 @@ describe("lectern list", () => {
 });
 
 describe("lectern build", () => {
+  it("writes again only the pages whose inputs changed, and any that went missing", async () => {
+    const dir = tmp();
+    const a = join(dir, "a.md");
+    const b = join(dir, "b.md");
+    writeFileSync(a, "# A\n\n```ts name=x\nconsole.log('a');\n```\n");
+    writeFileSync(b, "# B\n\n```ts name=y\nconsole.log('b');\n```\n");
+    const out = join(dir, "site");
+    const build = () => lectern(["build", dir, "--out", out, "--cache", join(dir, "cache")]);
+    expect((await build()).code).toBe(0);
+    const stamp = (f: string) => statSync(join(out, f)).mtimeMs;
+    const [aTime, bTime] = [stamp("a.html"), stamp("b.html")];
+    await new Promise((r) => setTimeout(r, 20));
+    // The title of b changes: b is written again, and so is a, whose "next" link names b.
+    writeFileSync(b, "# Bee\n\n```ts name=y\nconsole.log('b');\n```\n");
+    expect((await build()).code).toBe(0);
+    expect(stamp("b.html")).toBeGreaterThan(bTime);
+    expect(stamp("a.html")).toBeGreaterThan(aTime);
+    expect(readFileSync(join(out, "b.html"), "utf8")).toContain("<title>Bee · Lectern</title>");
+    const [a2, b2] = [stamp("a.html"), stamp("b.html")];
+    await new Promise((r) => setTimeout(r, 20));
+    rmSync(join(out, "a.html"));
+    expect((await build()).code).toBe(0);
+    expect(existsSync(join(out, "a.html"))).toBe(true);
+    expect(stamp("b.html")).toBe(b2);
+    expect(stamp("a.html")).toBeGreaterThan(a2);
+  }, 60_000);
+
   it("publishes the lecture with every cell's real output under it", async () => {
     const out = join(tmp(), "site");
     const cache = tmp();

@@ -1,6 +1,6 @@
 // lectern build [PATH]...: run the pages, reusing cached results, and publish them as a static site.
 import { join } from "node:path";
-import { highlightMemo } from "../cache.ts";
+import { highlightMemo, pageMemo } from "../cache.ts";
 import { LecternError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { mapLimit, createLimiter } from "../limit.ts";
@@ -43,8 +43,10 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
   let written: string[];
   try {
     const highlight = highlightMemo(options.cacheDir);
-    written = await writeSite(outDir, plans.map((plan, i) => ({ page: plan.page, result: results[i]! })), undefined, { highlight });
+    const pages = pageMemo(options.cacheDir);
+    written = await writeSite(outDir, plans.map((plan, i) => ({ page: plan.page, result: results[i]! })), undefined, { highlight, pages });
     await highlight.save();
+    await pages.save();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EACCES" || code === "ENOTDIR" || code === "EEXIST") throw new LecternError("E_USAGE", `cannot write the site: ${(err as Error).message}`, { file: outDir }, { cause: err });

@@ -150,9 +150,21 @@ process.on("exit", () => {
 
 let sequence = 0;
 
+// The next page's namespace, started while this one runs: making one costs a few milliseconds
+// (unshare, ip) that a page of one cell would otherwise wait for. Killed at exit if unused.
+let spare: Promise<ChildProcess | null> | null = null;
+
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
-  const holder = options.isolateNet ? await holdNamespace() : null;
+  let holder: ChildProcess | null = null;
+  if (options.isolateNet) {
+    // Taken before any await: two pages starting at once must not share one.
+    const mine = spare ?? holdNamespace();
+    spare = holdNamespace();
+    holder = await mine;
+    // A spare that died while it waited is no namespace to enter.
+    if (holder && (holder.exitCode !== null || holder.signalCode !== null)) holder = await holdNamespace();
+  }
   const run = `${process.pid}-${++sequence}`;
   const groups = new Map<string, string[]>();
   const memory = hierarchies.find((c) => c.root.includes("/memory/"));

@@ -82,12 +82,16 @@ export function cellStatus(cell: Cell, result: CellResult | null): { kind: strin
     case "failed":
       return { kind: "failed", label: "failed" };
     case "passed":
-      if (cell.attrs.server && result.exitCode === null && (result.signal === "SIGTERM" || result.signal === "SIGKILL"))
-        return { kind: "stopped", label: "server stopped" };
+      if (stoppedServer(cell, result)) return { kind: "stopped", label: "server stopped" };
       if (cell.attrs.expect !== null || (cell.attrs.exit !== null && cell.attrs.exit !== 0))
         return { kind: "expected", label: "expected failure" };
       return { kind: "passed", label: "passed" };
   }
+}
+
+/** A server Lectern stopped ends by its signal: that is how it is meant to end. */
+function stoppedServer(cell: Cell, result: CellResult): boolean {
+  return cell.attrs.server && result.status === "passed" && result.exitCode === null && result.signal !== null;
 }
 
 const cellId = (name: string) => `cell-${name}`;
@@ -110,8 +114,7 @@ function tags(cell: Cell): string {
 function statusLine(cell: Cell, result: CellResult | null, note: string | null): string {
   const parts: string[] = [];
   if (result) {
-    // A server Lectern stopped ends by its signal; that is how it is meant to end.
-    const stopped = cell.attrs.server && result.status === "passed" && result.exitCode === null;
+    const stopped = stoppedServer(cell, result);
     if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${result.exitCode}</span>`);
     else if (result.signal !== null) parts.push(`<span class="exit${stopped ? "" : " exit-nonzero"}">${stopped ? "stopped by" : "killed by"} ${escapeHtml(result.signal)}</span>`);
     if (result.status === "skipped") parts.push("skipped: shown, not run");

@@ -1,6 +1,7 @@
 // The side channel from a cell's process to the runner: JSON lines on a pipe of their own,
 // so nothing Lectern needs to know is ever mixed into what the cell prints.
 import { writeSync } from "node:fs";
+import net from "node:net";
 
 const KEY = Symbol.for("lectern.channel");
 
@@ -30,5 +31,26 @@ export function send(message: object): void {
       (globalThis as Holder)[KEY] = null;
       return;
     }
+  }
+}
+
+/**
+ * If Lectern itself dies (SIGKILL, out of memory), the channel's far end closes: the cell and
+ * whatever it started go with it, instead of running on with nobody to stop them.
+ */
+export function dieWithLectern(fd: number): void {
+  try {
+    const lifeline = new net.Socket({ fd, readable: true, writable: false });
+    lifeline.unref();
+    lifeline.on("error", () => {});
+    lifeline.on("end", () => {
+      try {
+        process.kill(-process.pid, "SIGKILL");
+      } catch {
+        process.kill(process.pid, "SIGKILL");
+      }
+    });
+  } catch {
+    // Not a pipe (a file, say): then there is no far end to lose.
   }
 }

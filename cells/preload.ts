@@ -1,9 +1,8 @@
 // Loaded into every TypeScript cell's process before its code (node --require): opens the side
 // channel to the runner, makes output blocking as on a terminal, installs the observers of
 // sockets and, where the cells share the machine's network, the loopback guard.
-import net from "node:net";
 import { installGuard } from "./guard.ts";
-import { openChannel, send } from "./channel.ts";
+import { dieWithLectern, openChannel, send } from "./channel.ts";
 import { setTracing } from "./observe.ts";
 
 const fd = Number(process.env.LECTERN_CHANNEL);
@@ -16,22 +15,7 @@ delete process.env.LECTERN_TRACE;
 if (trace === "0") setTracing(false);
 if (Number.isInteger(fd) && fd > 2) {
   openChannel(fd);
-  // If Lectern itself dies (SIGKILL, out of memory), the channel's far end closes: the cell and
-  // whatever it started go with it, instead of serving forever with nobody to stop them.
-  try {
-    const lifeline = new net.Socket({ fd, readable: true, writable: false });
-    lifeline.unref();
-    lifeline.on("error", () => {});
-    lifeline.on("end", () => {
-      try {
-        process.kill(-process.pid, "SIGKILL");
-      } catch {
-        process.kill(process.pid, "SIGKILL");
-      }
-    });
-  } catch {
-    // Not a pipe (a file, say): then there is no far end to lose.
-  }
+  dieWithLectern(fd);
 }
 if (allowNet !== undefined) installGuard(allowNet.split(","));
 

@@ -1,21 +1,12 @@
 // Runs a shell cell (`sh` or `bash`) through zx, printing straight to the cell's own stdout
 // and stderr, and exits with the script's status.
-import net from "node:net";
 import { $ } from "zx";
+import { dieWithLectern } from "./channel.ts";
 
 // As in the preload: if Lectern dies, the side channel closes and the script goes with it.
 const fd = Number(process.env.LECTERN_CHANNEL);
 delete process.env.LECTERN_CHANNEL;
-if (Number.isInteger(fd) && fd > 2) {
-  try {
-    const lifeline = new net.Socket({ fd, readable: true, writable: false });
-    lifeline.unref();
-    lifeline.on("error", () => {});
-    lifeline.on("end", () => process.kill(-process.pid, "SIGKILL"));
-  } catch {
-    // Not a pipe: no far end to lose.
-  }
-}
+if (Number.isInteger(fd) && fd > 2) dieWithLectern(fd);
 
 const [shell, file] = process.argv.slice(2);
 if (!shell || !file) {

@@ -3,7 +3,7 @@
 // dark theme and phone width work. Screenshots go to $LECTERN_SCREENSHOTS (default: a temp folder).
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,7 +12,10 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page as Tab } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { extractPage } from "../runner/extract.ts";
+import { extractPage, readPage } from "../runner/extract.ts";
+import { createLimiter } from "../runner/limit.ts";
+import { planPage } from "../runner/plan.ts";
+import { serve as preview } from "../runner/serve.ts";
 import { writeSite } from "../runner/site.ts";
 import type { Chunk } from "../runner/types.ts";
 import { cellResult, manyLines, pageResult, RESULTS } from "./fixtures/render/results.ts";
@@ -281,4 +284,33 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
     expect(problems).toEqual([]);
     await context.close();
   }, 20_000);
+
+  it("reloads a page served by `lectern serve` when its Markdown is saved", async () => {
+    const dir = join(out, "live");
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, "live.md");
+    await writeFile(path, "# Live\n\nThe word is tulip.\n");
+    const live = await preview([await planPage(await readPage(path))], {
+      host: "127.0.0.1",
+      port: 0,
+      execute: { cacheDir: join(out, "live-cache"), timeout: 10, jobs: createLimiter(2), env: { PATH: process.env["PATH"] ?? "" }, maxOutput: 1 << 20, graceMs: 500 },
+      log: () => {},
+    });
+    const context = await browser.newContext();
+    try {
+      const { tab, problems } = await open(context, live.url + "live.html", live.url);
+      expect(await tab.locator("article").textContent()).toContain("tulip");
+      // The page's own script holds an event stream open to the preview; a save reloads it.
+      const reloaded = tab.waitForEvent("load", { timeout: 15_000 });
+      await new Promise((r) => setTimeout(r, 300));
+      await writeFile(path, "# Live\n\nThe word is daisy.\n");
+      await reloaded;
+      expect(await tab.locator("article").textContent()).toContain("daisy");
+      // Reloading ends the old page's event stream: that one aborted request is the reload itself.
+      expect(problems.filter((p) => !/__lectern\/events net::ERR_ABORTED$/.test(p))).toEqual([]);
+    } finally {
+      await context.close();
+      await live.close();
+    }
+  }, 30_000);
 });

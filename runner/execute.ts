@@ -223,9 +223,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     sandbox.sweep(cell.name);
     release();
     procs.delete(cell.name);
-    let { status, reason } = oom
-      ? { status: "failed" as const, reason: `stopped: used more than its ${MEMORY_LIMIT_MIB} MiB of memory` }
-      : verdict(cell, ended, ready, timeoutS);
+    let { status, reason } = verdict(cell, ended, ready, timeoutS, oom);
     const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
     if (status === "timeout" && cell.attrs.server && elsewhere.length > 0) {
       // The usual mistake: a fixed number instead of port("name").

@@ -1,10 +1,27 @@
 // How a cell's run ended -> its status and the reason in words: the one place this is decided.
 import type { ProcessEnd } from "./process.ts";
+import { MEMORY_LIMIT_MIB } from "./sandbox.ts";
 import type { CellResult, PlannedCell, Status } from "./types.ts";
 
-/** The one place a cell's status is decided, from how its process ended and what the page expects. */
-export function verdict(cell: PlannedCell, end: ProcessEnd, wasReady: boolean, timeoutS: number): { status: Status; reason: string | null } {
+// What V8 prints to stderr right before it aborts on a full heap.
+const HEAP_FULL = "JavaScript heap out of memory";
+
+/**
+ * The one place a cell's status is decided, from how its process ended and what the page expects.
+ * `killedForMemory`: the kernel ended the cell at its memory cgroup's limit.
+ */
+export function verdict(
+  cell: PlannedCell,
+  end: ProcessEnd,
+  wasReady: boolean,
+  timeoutS: number,
+  killedForMemory: boolean,
+): { status: Status; reason: string | null } {
   if (end.spawnError) return { status: "failed", reason: `could not start: ${end.spawnError.message}` };
+  // Either limit can come first: node sizes its heap from the cgroup when it starts inside one,
+  // and the cell joins it just after spawn, so which one stops a runaway allocation is a race.
+  const heapFull = end.signal === "SIGABRT" && end.stopReason === null && end.transcript.text().includes(HEAP_FULL);
+  if (killedForMemory || heapFull) return { status: "failed", reason: `stopped: ran out of memory (a cell may use ${MEMORY_LIMIT_MIB} MiB)` };
   if (end.stopReason === "timeout") {
     return { status: "timeout", reason: cell.attrs.server ? `did not listen within ${timeoutS} s` : `still running after ${timeoutS} s` };
   }

@@ -36,13 +36,17 @@ export function send(message: object): void {
 
 /**
  * If Lectern itself dies (SIGKILL, out of memory), the channel's far end closes: the cell and
- * whatever it started go with it, instead of running on with nobody to stop them.
+ * whatever it started go with it, instead of running on with nobody to stop them. Lectern
+ * writes on the channel only to ask for `onAsk` (the preload's: write out the trace) before it
+ * stops the cell; the answer goes back on the channel.
  */
-export function dieWithLectern(fd: number): void {
+export function dieWithLectern(fd: number, onAsk?: () => void): void {
   try {
     const lifeline = new net.Socket({ fd, readable: true, writable: false });
     lifeline.unref();
     lifeline.on("error", () => {});
+    if (onAsk) lifeline.on("data", onAsk);
+    else lifeline.resume();
     lifeline.on("end", () => {
       try {
         process.kill(-process.pid, "SIGKILL");

@@ -6,81 +6,47 @@ import net from "node:net";
 import readline from "node:readline";
 import vm from "node:vm";
 import { send } from "./channel.ts";
+import { EVENT, idOf, record, tracing } from "./record.ts";
 import { echo, echoChunk, isStdin } from "./stdin.ts";
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
-type Kind = "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error";
-
-interface Event {
-  proto: "udp" | "tcp";
-  kind: Kind;
-  local: string | null;
-  remote: string | null;
-  bytes?: number;
-  preview?: string;
-  code?: string;
-}
-
-const PREVIEW = 40;
-
-/**
- * The first bytes of a payload, as they are (one char per byte): the runner turns them into a
- * readable preview, in its own process, so the cell spends next to nothing on it.
- */
-const head = (data: Buffer) => data.toString("latin1", 0, Math.min(PREVIEW, data.length));
 
 const at = (address: string | undefined, port: number | undefined) =>
   address === undefined || port === undefined ? null : `${address.includes(":") ? `[${address}]` : address}:${port}`;
 
-// Events are sent in batches: one write per turn of the event loop, and whatever is left at exit.
-let batch: unknown[][] = [];
-let scheduled = false;
-function flush(): void {
-  scheduled = false;
-  if (batch.length === 0) return;
-  send({ type: "trace", events: batch });
-  batch = [];
-}
-let tracing = true;
-/** Off for runs that do not want the trace (the readiness and error reports stay). */
-export function setTracing(on: boolean): void {
-  tracing = on;
-}
-// On the wire an event is a tuple, [t, proto, kind, local, remote, bytes, preview, code]: half
-// the bytes of the object, which counts at ten thousand datagrams.
-function record(event: Event): void {
-  if (!tracing) return;
-  // [t, proto, kind, local, remote, bytes, head of the payload (latin1), code]
-  batch.push([performance.timeOrigin + performance.now(), event.proto, event.kind, event.local, event.remote, event.bytes ?? null, event.preview ?? null, event.code ?? null]);
-  if (batch.length >= 512) flush();
-  else if (!scheduled) {
-    scheduled = true;
-    setImmediate(flush).unref();
-  }
-}
-process.on("exit", flush);
-
 /**
- * Sees an emitter class's events before its listeners do. `see` may return a function to run
- * after the listeners: "listening" is reported then, so that what a server prints in its
- * listen callback is printed before anyone is told it is ready.
+ * Sees an emitter class's events before its listeners do, with the event's first two
+ * arguments. `see` may return a function to run after the listeners: "listening" is reported
+ * then, so that what a server prints in its listen callback is printed before anyone is told
+ * it is ready.
  */
-function observe<T>(proto: T, see: (target: T, event: string | symbol, args: unknown[]) => void | (() => void)): void {
+function observe<T>(proto: T, see: (target: T, event: string | symbol, a: unknown, b: unknown) => void | (() => void)): void {
   const p = proto as unknown as { emit: Emit };
   p.emit = aroundEmit(p.emit, see) as Emit;
 }
 
 // The wrappers are compiled under the name "lectern:preload": a stack trace through them (an
 // error thrown by a listener, say) reads `at Socket.emit (lectern:preload:1:…)`, not a path
-// into Lectern's cache. Observation never breaks the program: its errors are swallowed.
+// into Lectern's cache. Observation never breaks the program: its errors are swallowed. They
+// hand on named parameters, not rest parameters or `arguments`: they run for every datagram.
 const aroundEmit = vm.runInThisContext(
-  "(function (original, see) { return function emit(event, ...args) { let after; try { after = see(this, event, args); } catch {} const handled = original.call(this, event, ...args); if (after) after(); return handled; }; })",
+  '(function (original, see) { "use strict"; return function emit(event) { let after; try { after = see(this, event, arguments[1], arguments[2]); } catch {} const handled = original.apply(this, arguments); if (after) after(); return handled; }; })',
   { filename: "lectern:preload" },
-) as (original: Emit, see: (target: never, event: string | symbol, args: unknown[]) => void | (() => void)) => Emit;
-const before = vm.runInThisContext(
-  "(function (original, see) { return function (...args) { try { see(this, args); } catch {} return original.apply(this, args); }; })",
-  { filename: "lectern:preload" },
-) as <F extends (...args: never[]) => unknown>(original: F, see: (target: never, args: unknown[]) => void) => F;
+) as (original: Emit, see: (target: never, event: string | symbol, a: unknown, b: unknown) => void | (() => void)) => Emit;
+
+/** A method's first five arguments, and how many it was given. */
+type See<T> = (target: T, count: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => void;
+
+/** Wraps a method so that `see` runs first; the wrapper has the original's length. */
+function before<T, F extends (...args: never[]) => unknown>(original: F, see: See<T>): F {
+  const params = Array.from({ length: original.length }, (_, i) => `a${i}`);
+  const given = Array.from({ length: 5 }, (_, i) => params[i] ?? "undefined");
+  const make = vm.runInThisContext(
+    `(function (original, see) { "use strict"; return function (${params.join(", ")}) { try { see(this, arguments.length, ${given.join(", ")}); } catch {} return original.apply(this, arguments); }; })`,
+    { filename: "lectern:preload" },
+  ) as (original: F, see: See<T>) => F;
+  return make(original, see);
+}
 
 function toBuffer(chunk: unknown, encoding?: BufferEncoding): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : typeof chunk === "string" ? Buffer.from(chunk, encoding) : Buffer.from(chunk as Uint8Array);
@@ -91,10 +57,9 @@ function errorCode(err: unknown): string | null {
   return typeof code === "string" ? code : null;
 }
 
-function errorEvent(proto: "udp" | "tcp", err: unknown, local: string | null): void {
-  const code = errorCode(err);
+function errorEvent(what: number, err: unknown, local: number): void {
   const e = err as { address?: string; port?: number };
-  record({ proto, kind: "error", local, remote: at(e.address, e.port), ...(code ? { code } : {}) });
+  record(what, local, idOf(at(e.address, e.port)), null, idOf(errorCode(err)));
 }
 
 // ---- TCP ----
@@ -103,98 +68,136 @@ function isTcp(s: net.Socket): boolean {
   const handle = (s as unknown as { _handle?: { constructor?: { name?: string } } | null })._handle;
   return handle ? handle.constructor?.name === "TCP" : s.remotePort !== undefined || seen.has(s);
 }
-// A closed socket forgets its addresses; the last ones seen name it in its close event.
-const seen = new WeakMap<net.Socket, { local: string | null; remote: string | null }>();
-const tcpLocal = (s: net.Socket) => at(s.localAddress, s.localPort) ?? seen.get(s)?.local ?? null;
-const tcpRemote = (s: net.Socket) => at(s.remoteAddress, s.remotePort) ?? seen.get(s)?.remote ?? null;
-const remember = (s: net.Socket) => seen.set(s, { local: tcpLocal(s), remote: tcpRemote(s) });
+// A connection's two addresses (as trace ids), kept from when it is set up: a closed socket
+// forgets them, and they name it in its close event too.
+interface Ends {
+  local: number;
+  remote: number;
+}
+const seen = new WeakMap<net.Socket, Ends>();
+function ends(s: net.Socket): Ends {
+  const known = seen.get(s);
+  if (known) return known;
+  const e = { local: idOf(at(s.localAddress, s.localPort)), remote: idOf(at(s.remoteAddress, s.remotePort)) };
+  if (e.local !== 0 && e.remote !== 0) seen.set(s, e);
+  return e;
+}
 
-observe(net.Server.prototype, (server, event, args) => {
+observe(net.Server.prototype, (server, event, a) => {
   const addr = server.address();
   const local = addr && typeof addr === "object" ? at(addr.address, addr.port) : null;
   if (event === "listening" && addr && typeof addr === "object") {
-    record({ proto: "tcp", kind: "listen", local, remote: null });
+    record(EVENT["tcp listen"], idOf(local), 0);
     return () => send({ type: "listen", proto: "tcp", address: addr.address, port: addr.port });
   } else if (event === "connection") {
-    const socket = args[0] as net.Socket;
-    remember(socket);
-    record({ proto: "tcp", kind: "accept", local: tcpLocal(socket), remote: tcpRemote(socket) });
+    const e = ends(a as net.Socket);
+    record(EVENT["tcp accept"], e.local, e.remote);
   } else if (event === "error") {
-    send({ type: "error", proto: "tcp", code: errorCode(args[0]) });
-    errorEvent("tcp", args[0], local);
+    send({ type: "error", proto: "tcp", code: errorCode(a) });
+    errorEvent(EVENT["tcp error"], a, idOf(local));
   }
 });
 
 // readline.Interface and readline/promises' Interface share this prototype.
-observe(Object.getPrototypeOf(readline.Interface.prototype) as { input?: unknown }, (rl, event, args) => {
-  if (event === "line" && isStdin(rl.input)) echo(`${String(args[0])}\n`);
+observe(Object.getPrototypeOf(readline.Interface.prototype) as { input?: unknown }, (rl, event, a) => {
+  if (event === "line" && isStdin(rl.input)) echo(`${String(a)}\n`);
 });
 
-observe(net.Socket.prototype, (socket, event, args) => {
+observe(net.Socket.prototype, (socket, event, a) => {
   if (event === "data" && isStdin(socket)) {
-    echoChunk(socket, args[0]);
+    echoChunk(socket, a);
     return;
   }
   if (event === "error") {
-    const e = args[0] as { address?: string };
-    send({ type: "error", proto: "tcp", code: errorCode(args[0]) });
-    if (isTcp(socket) || e?.address !== undefined) errorEvent("tcp", args[0], tcpLocal(socket));
+    send({ type: "error", proto: "tcp", code: errorCode(a) });
+    if (isTcp(socket) || (a as { address?: string } | null)?.address !== undefined) errorEvent(EVENT["tcp error"], a, ends(socket).local);
     return;
   }
-  if (!isTcp(socket)) return;
+  if (!tracing() || !isTcp(socket)) return;
   if (event === "connect") {
-    remember(socket);
-    record({ proto: "tcp", kind: "connect", local: tcpLocal(socket), remote: tcpRemote(socket) });
+    const e = ends(socket);
+    record(EVENT["tcp connect"], e.local, e.remote);
   } else if (event === "data") {
-    const data = toBuffer(args[0]);
-    record({ proto: "tcp", kind: "recv", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: head(data) });
+    // A socket with setEncoding() hands out strings: the bytes were in its encoding.
+    const enc = socket.readableEncoding;
+    const e = ends(socket);
+    record(EVENT["tcp recv"], e.local, e.remote, enc && enc !== "utf8" ? toBuffer(a, enc) : (a as Buffer | string));
   } else if (event === "finish") {
-    record({ proto: "tcp", kind: "end", local: tcpLocal(socket), remote: tcpRemote(socket) });
+    const e = ends(socket);
+    record(EVENT["tcp end"], e.local, e.remote);
   } else if (event === "close") {
-    record({ proto: "tcp", kind: "close", local: tcpLocal(socket), remote: tcpRemote(socket) });
+    const e = ends(socket);
+    record(EVENT["tcp close"], e.local, e.remote);
   }
 });
 
-// A segment is recorded when the stream hands it to the socket, which is after connect.
-const socketProto = net.Socket.prototype as unknown as {
-  _write: (chunk: unknown, encoding: BufferEncoding, cb: unknown) => void;
-  _writev: (chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: unknown) => void;
-};
-const sent = (socket: net.Socket, data: Buffer) => {
+/**
+ * Wraps the methods that send TCP segments, which trace-off runs leave alone (UDP sends are
+ * wrapped per socket, below). A segment is recorded when the stream hands it to the socket,
+ * which is after connect.
+ */
+export function traceSends(): void {
+  const socketProto = net.Socket.prototype as unknown as {
+    _write: (chunk: unknown, encoding: BufferEncoding, cb: unknown) => void;
+    _writev: (chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: unknown) => void;
+  };
+  socketProto._write = before(socketProto._write, (socket: net.Socket, _n, chunk, encoding) =>
+    sent(socket, typeof chunk === "string" && (encoding === "utf8" || encoding === "utf-8") ? chunk : toBuffer(chunk, encoding as BufferEncoding)),
+  );
+  socketProto._writev = before(socketProto._writev, (socket: net.Socket, _n, chunks) =>
+    sent(socket, Buffer.concat((chunks as { chunk: unknown; encoding: BufferEncoding }[]).map((c) => toBuffer(c.chunk, c.encoding)))),
+  );
+}
+
+function sent(socket: net.Socket, data: Buffer | string): void {
   if (!isTcp(socket) && !socket.connecting) return;
-  const note = () => record({ proto: "tcp", kind: "send", local: tcpLocal(socket), remote: tcpRemote(socket), bytes: data.length, preview: head(data) });
+  const note = () => {
+    const e = ends(socket);
+    record(EVENT["tcp send"], e.local, e.remote, data);
+  };
   if (socket.connecting) socket.once("connect", note);
   else note();
-};
-socketProto._write = before(socketProto._write, (socket: net.Socket, [chunk, encoding]) => sent(socket, toBuffer(chunk, encoding as BufferEncoding)));
-socketProto._writev = before(socketProto._writev, (socket: net.Socket, [chunks]) =>
-  sent(socket, Buffer.concat((chunks as { chunk: unknown; encoding: BufferEncoding }[]).map((c) => toBuffer(c.chunk, c.encoding)))),
-);
+}
 
 // ---- UDP ----
-// A socket's own address, asked of the kernel once (when it is bound), not for every datagram.
-const udpBound = new WeakMap<dgram.Socket, string>();
-const udpLocal = (s: dgram.Socket) => {
+// A socket's own address, asked of the kernel once (when it is bound), not for every datagram,
+// and the peer it last sent to or heard from: most sockets talk to one, and its id is kept.
+interface UdpEnds {
+  local: number;
+  address: string | undefined;
+  port: number | undefined;
+  remote: number;
+  /** The peer of a connected socket, or 0. */
+  connected: number;
+}
+const udpBound = new WeakMap<dgram.Socket, UdpEnds>();
+function udpEnds(s: dgram.Socket): UdpEnds | null {
   const known = udpBound.get(s);
   if (known !== undefined) return known;
   try {
     const a = s.address();
-    const local = at(a.address, a.port)!;
-    udpBound.set(s, local);
-    return local;
+    const e = { local: idOf(at(a.address, a.port)), address: undefined, port: undefined, remote: 0, connected: 0 };
+    udpBound.set(s, e);
+    return e;
   } catch {
     return null; // not bound yet
   }
-};
+}
+function peer(e: UdpEnds, address: string | undefined, port: number | undefined): number {
+  if (e.address !== address || e.port !== port) {
+    e.address = address;
+    e.port = port;
+    e.remote = idOf(at(address, port));
+  }
+  return e.remote;
+}
 
-observe(dgram.Socket.prototype, (socket, event, args) => {
+observe(dgram.Socket.prototype, (socket, event, a) => {
   if (event === "listening") {
-    const a = socket.address();
-    record({ proto: "udp", kind: "bind", local: at(a.address, a.port), remote: null });
-    return () => send({ type: "listen", proto: "udp", address: a.address, port: a.port });
-  } else if (event === "message") {
-    const [msg, rinfo] = args as unknown as [Buffer, dgram.RemoteInfo];
-    record({ proto: "udp", kind: "recv", local: udpLocal(socket), remote: at(rinfo.address, rinfo.port), bytes: msg.length, preview: head(msg) });
+    const addr = socket.address();
+    record(EVENT["udp bind"], idOf(at(addr.address, addr.port)), 0);
+    if (tracing()) traceDatagrams(socket);
+    return () => send({ type: "listen", proto: "udp", address: addr.address, port: addr.port });
   } else if (event === "connect") {
     let remote: string | null = null;
     try {
@@ -203,40 +206,45 @@ observe(dgram.Socket.prototype, (socket, event, args) => {
     } catch {
       // Connected and disconnected again already.
     }
-    record({ proto: "udp", kind: "connect", local: udpLocal(socket), remote });
+    const e = udpEnds(socket);
+    if (e) e.connected = idOf(remote);
+    record(EVENT["udp connect"], e?.local ?? 0, idOf(remote));
   } else if (event === "close") {
-    record({ proto: "udp", kind: "close", local: udpBound.get(socket) ?? null, remote: null });
+    record(EVENT["udp close"], udpBound.get(socket)?.local ?? 0, 0);
     udpBound.delete(socket);
   } else if (event === "error") {
-    send({ type: "error", proto: "udp", code: errorCode(args[0]) });
-    errorEvent("udp", args[0], udpLocal(socket));
+    send({ type: "error", proto: "udp", code: errorCode(a) });
+    errorEvent(EVENT["udp error"], a, udpEnds(socket)?.local ?? 0);
   }
 });
 
-// On a socket that is not bound yet, dgram binds it and calls send again once bound: that
-// second call is the one recorded.
-dgram.Socket.prototype.send = before(dgram.Socket.prototype.send, (socket: dgram.Socket, args) => {
-  if (udpLocal(socket) !== null) note(socket, args);
-});
+// Datagrams are seen where dgram meets the socket's handle, which it sets up before the socket
+// starts listening. A datagram comes in as handle.onmessage(nread, handle, bytes, rinfo), before
+// dgram emits "message". One goes out as handle.send(req, [bytes], count, port, ip, hasCallback),
+// or without port and ip on a connected socket, after dgram's send() has checked its arguments,
+// made bytes of a string, resolved the address and bound an unbound socket: what is recorded is
+// what goes out, to the address resolved, and none of send()'s work is done twice. Both are
+// wrapped per socket when it listens, its addresses at hand: this runs for every datagram.
+const aroundHandle = vm.runInThisContext(
+  '(function (original, ends, see) { "use strict"; return function (a, b, c, d, e) { try { see(ends, arguments.length, a, b, c, d, e); } catch {} return original.apply(this, arguments); }; })',
+  { filename: "lectern:preload" },
+) as <T>(original: T, ends: UdpEnds, see: (ends: UdpEnds, count: number, a: never, b: never, c: never, d: never, e: never) => void) => T;
+let stateSymbol: symbol | undefined;
 
-/** Records one datagram: send(msg, [offset, length,] [port, [address,]] [callback]). */
-function note(socket: dgram.Socket, args: unknown[]): void {
-  let data = Array.isArray(args[0]) ? Buffer.concat((args[0] as unknown[]).map((c) => toBuffer(c))) : toBuffer(args[0]);
-  let rest = args.slice(1);
-  if (typeof rest[0] === "number" && typeof rest[1] === "number" && (typeof rest[2] === "number" || rest.length >= 3)) {
-    data = data.subarray(rest[0], rest[0] + rest[1]);
-    rest = rest.slice(2);
-  }
-  const port = typeof rest[0] === "number" ? rest[0] : undefined;
-  const address = typeof rest[1] === "string" ? rest[1] : port !== undefined ? "127.0.0.1" : undefined;
-  let remote = at(address, port);
-  if (remote === null) {
-    try {
-      const r = socket.remoteAddress();
-      remote = at(r.address, r.port);
-    } catch {
-      // Not connected: the send will fail and report it.
-    }
-  }
-  record({ proto: "udp", kind: "send", local: udpLocal(socket), remote, bytes: data.length, preview: head(data) });
+function traceDatagrams(socket: dgram.Socket): void {
+  stateSymbol ??= Object.getOwnPropertySymbols(socket).find((s) => s.description === "state symbol");
+  const handle = stateSymbol && (socket as unknown as Record<symbol, { handle?: { send?: unknown; onmessage?: unknown } } | undefined>)[stateSymbol]?.handle;
+  const e = udpEnds(socket);
+  if (!handle || typeof handle.send !== "function" || typeof handle.onmessage !== "function" || e === null) return;
+  handle.send = aroundHandle(handle.send, e, sentDatagram);
+  handle.onmessage = aroundHandle(handle.onmessage, e, receivedDatagram);
+}
+
+function receivedDatagram(e: UdpEnds, _count: number, nread: number, _handle: unknown, data: Buffer, rinfo: dgram.RemoteInfo): void {
+  if (nread >= 0) record(EVENT["udp recv"], e.local, peer(e, rinfo.address, rinfo.port), data);
+}
+
+function sentDatagram(e: UdpEnds, count: number, _req: unknown, list: Buffer[], _count: number, port: number, ip: string): void {
+  const data = list.length === 1 ? list[0]! : Buffer.concat(list);
+  record(EVENT["udp send"], e.local, count >= 6 ? peer(e, ip, port) : e.connected, data);
 }

@@ -3,19 +3,28 @@
 // sockets and, where the cells share the machine's network, the loopback guard.
 import { installGuard } from "./guard.ts";
 import { dieWithLectern, openChannel, send } from "./channel.ts";
-import { setTracing } from "./observe.ts";
+import { traceSends } from "./observe.ts";
+import { flush, traceTo } from "./record.ts";
 
 const fd = Number(process.env.LECTERN_CHANNEL);
 const allowNet = process.env.LECTERN_ALLOW_NET;
-const trace = process.env.LECTERN_TRACE;
+const traceFd = Number(process.env.LECTERN_TRACE);
 // Children the cell starts must not write into our channel: they never see its number.
 delete process.env.LECTERN_CHANNEL;
 delete process.env.LECTERN_ALLOW_NET;
 delete process.env.LECTERN_TRACE;
-if (trace === "0") setTracing(false);
+// The trace goes to a file of the runner's; without one (trace off) nothing is recorded or wrapped.
+if (Number.isInteger(traceFd) && traceFd > 2) {
+  traceTo(traceFd);
+  traceSends();
+}
 if (Number.isInteger(fd) && fd > 2) {
   openChannel(fd);
-  dieWithLectern(fd);
+  // Asked before a stop: the trace, then the answer, so that Lectern's SIGTERM loses nothing.
+  dieWithLectern(fd, () => {
+    flush();
+    send({ type: "flushed" });
+  });
 }
 if (allowNet !== undefined) installGuard(allowNet.split(","));
 

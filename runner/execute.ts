@@ -8,8 +8,9 @@ import { portEnv } from "./plan.ts";
 import { PortSet } from "./ports.ts";
 import { CellProcess } from "./process.ts";
 import { createSandbox, MEMORY_LIMIT_MIB } from "./sandbox.ts";
-import { mergeTraces, traceEvent } from "./trace.ts";
-import type { CellResult, PageResult, Plan, PlannedCell, TraceEvent } from "./types.ts";
+import { mergeTraces } from "./trace.ts";
+import { TraceFile } from "./tracefile.ts";
+import type { CellResult, PageResult, Plan, PlannedCell } from "./types.ts";
 import { notRun, verdict } from "./verdict.ts";
 
 
@@ -100,7 +101,6 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const byName = new Map(cells.map((c) => [c.name, c]));
   const cwd = dirname(resolve(page));
   const env: Record<string, string> = { ...options.env, LECTERN: "1", LECTERN_CHANNEL: "3" };
-  if (options.trace === false) env.LECTERN_TRACE = "0";
   for (const [name, port] of Object.entries(numbers)) env[portEnv(name)] = String(port);
 
   let finish!: () => void;
@@ -170,7 +170,6 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     const { command, args } = sandbox.wrap(process.execPath, argv);
     const guard = sandbox.net === "guard" && !allowNet.includes("*");
     let ready = false;
-    const trace: TraceEvent[] = [];
     const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
     const listening = new Set<number>();
     const becomeReady = () => {
@@ -180,6 +179,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       options.onEvent?.({ type: "ready", page, cell: cell.name });
       schedule();
     };
+    // Shell cells and the programs cells start are not traced.
+    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile(cell.name, epoch0) : null;
     const proc = new CellProcess(
       {
         command,
@@ -191,6 +192,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         timeoutMs: timeoutS * 1000,
         maxOutput: options.maxOutput,
         graceMs: options.graceMs,
+        traceFd: traceFile?.fd ?? null,
       },
       {
         onListen: (_proto, port) => {
@@ -200,9 +202,6 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
             proc.clearTimeout();
             becomeReady();
           }
-        },
-        onTrace: (events) => {
-          for (const e of events) trace.push(traceEvent(cell.name, e, epoch0));
         },
         onOutput: (transcript, stream, data) => {
           options.onEvent?.({ type: "output", page, cell: cell.name, stream, data });
@@ -242,7 +241,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       reason,
       errors: ended.errors,
       cached: false,
-      trace,
+      trace: traceFile?.finish() ?? [],
       ports: Object.fromEntries(cell.ports.map((n) => [n, numbers[n]!])),
       ranAt: startedAt.toISOString(),
     });

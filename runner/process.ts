@@ -15,12 +15,12 @@ export interface ProcessSpec {
   timeoutMs: number | null;
   maxOutput: number;
   graceMs: number;
+  /** The cell's trace file (tracefile.ts), handed to it as fd 4 and named in LECTERN_TRACE. */
+  traceFd: number | null;
 }
 
 export interface ProcessHooks {
   onListen?: (proto: "tcp" | "udp", port: number) => void;
-  /** Socket events recorded by the preload, times in epoch milliseconds. */
-  onTrace?: (events: unknown[][]) => void;
   /** After each piece of output, with the piece itself. */
   onOutput?: (transcript: Transcript, stream: "stdout" | "stderr", data: Buffer) => void;
 }
@@ -37,9 +37,10 @@ export interface ProcessEnd {
   spawnError: Error | null;
 }
 
-/** What one cell's side channel may make Lectern hold: a line, and the trace batches in all. */
+/** How long a traced cell has to write out its trace before it is stopped anyway. */
+const FLUSH_WAIT_MS = 100;
+/** The longest side-channel message Lectern holds. */
 const MAX_LINE = 1 << 20;
-const MAX_TRACE = 32 << 20;
 
 // Every group still alive, so that Lectern exiting for any reason takes them along.
 const liveGroups = new Set<number>();
@@ -66,11 +67,13 @@ export class CellProcess {
   constructor(spec: ProcessSpec, hooks: ProcessHooks = {}) {
     const started = performance.now();
     this.transcript = new Transcript(spec.maxOutput);
+    const { traceFd } = spec;
+    this.traced = traceFd !== null;
     this.child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
-      env: spec.env,
+      env: traceFd === null ? spec.env : { ...spec.env, LECTERN_TRACE: "4" },
       detached: true,
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe", "pipe", traceFd ?? "ignore"],
     });
     const child = this.child;
     const pgid = child.pid;
@@ -120,7 +123,6 @@ export class CellProcess {
         if (pgid !== undefined) liveGroups.delete(pgid);
         const durationMs = Math.round(performance.now() - started);
         this.transcript.finish();
-        this.deliverTrace(hooks);
         resolve({
           exitCode: code,
           signal,
@@ -152,25 +154,27 @@ export class CellProcess {
     const pgid = this.child.pid;
     if (this.stopReason !== null || pgid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.stopReason = reason;
-    killGroup(pgid, "SIGTERM");
-    this.timers.push(setTimeout(() => killGroup(pgid, "SIGKILL"), this.graceMs));
-  }
-
-  private traceLines: string[] = [];
-  private traceBytes = 0;
-
-  /** The trace batches, read now that the process has ended. */
-  private deliverTrace(hooks: ProcessHooks): void {
-    for (const line of this.traceLines) {
-      try {
-        const msg = JSON.parse(line) as { events?: unknown };
-        if (Array.isArray(msg.events)) hooks.onTrace?.(msg.events.filter(Array.isArray));
-      } catch {
-        // A batch cut short by a kill: the events before it stand.
-      }
+    const term = () => {
+      if (this.flushed === null) return;
+      this.flushed = null;
+      killGroup(pgid, "SIGTERM");
+      this.timers.push(setTimeout(() => killGroup(pgid, "SIGKILL"), this.graceMs));
+    };
+    this.flushed = term;
+    // A traced cell holds its latest events in memory: it is asked to write them out first. One
+    // too busy to answer (a loop that never yields) is stopped all the same, a moment later.
+    const channel = this.child.stdio[3] as NodeJS.WritableStream | null;
+    if (this.traced && channel?.writable) {
+      channel.write("flush\n");
+      this.timers.push(setTimeout(term, FLUSH_WAIT_MS));
+    } else {
+      term();
     }
-    this.traceLines = [];
   }
+
+  /** What stop() does once the cell has written out its trace; null once done. */
+  private flushed: (() => void) | null = null;
+  private traced = false;
 
   private readChannel(child: ChildProcess, hooks: ProcessHooks): void {
     const channel = child.stdio[3];
@@ -186,14 +190,6 @@ export class CellProcess {
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        // The trace is for after the run: kept as it came, so a busy cell is never held up
-        // waiting for us to read its channel.
-        if (line.startsWith('{"type":"trace"')) {
-          // Bounded like the output: past the cap, later events are left out of the trace.
-          if (this.traceBytes + line.length <= MAX_TRACE) this.traceLines.push(line);
-          this.traceBytes += line.length;
-          continue;
-        }
         let msg: { type?: string; [k: string]: unknown };
         try {
           msg = JSON.parse(line);
@@ -204,6 +200,8 @@ export class CellProcess {
           hooks.onListen?.(msg.proto, msg.port);
         } else if ((msg.type === "error" || msg.type === "uncaught") && typeof msg.code === "string") {
           if (!this.errors.includes(msg.code)) this.errors.push(msg.code);
+        } else if (msg.type === "flushed") {
+          this.flushed?.();
         } else if (msg.type === "input" && typeof msg.text === "string") {
           this.transcript.echo(msg.text, Number(msg.stdout) || 0, Number(msg.stderr) || 0);
         }
@@ -211,3 +209,4 @@ export class CellProcess {
     });
   }
 }
+

@@ -3,47 +3,11 @@
 // printed as a timeline.
 import type { CellResult, TraceEvent } from "./types.ts";
 
-const KINDS = new Set<TraceEvent["kind"]>(["bind", "listen", "connect", "accept", "send", "recv", "end", "close", "error"]);
-
-const PREVIEW = 40;
-
-/**
- * The first bytes of a payload (one char per byte, as the preload sends them) as readable text:
- * UTF-8 decoded, control characters escaped, an ellipsis if cut.
- */
-export function previewOf(head: string, total: number): string {
-  const more = total > PREVIEW ? "…" : "";
-  // Most payloads are plain printable ASCII: nothing to decode or escape.
-  if (head.length <= PREVIEW && /^[\x20-\x5b\x5d-\x7e]*$/.test(head)) return head + more;
-  const text = Buffer.from(head.slice(0, PREVIEW), "latin1").toString("utf8").replace(/\uFFFD+$/, "");
-  const escaped = text.replace(/[\x00-\x1f\x7f\\]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-  return escaped + more;
-}
-
-/**
- * One event as the preload sent it, the tuple [t, proto, kind, local, remote, bytes, preview,
- * code] -> a TraceEvent of the cell, its time relative to the run.
- */
-export function traceEvent(cell: string, raw: unknown[], epoch0: number): TraceEvent {
-  const [t, proto, kind, local, remote, bytes, preview, code] = raw;
-  const str = (v: unknown) => (typeof v === "string" ? v : null);
-  const event: TraceEvent = {
-    t: Math.round((Number(t) - epoch0) * 1000) / 1000,
-    cell,
-    proto: proto === "udp" ? "udp" : "tcp",
-    kind: KINDS.has(kind as TraceEvent["kind"]) ? (kind as TraceEvent["kind"]) : "error",
-    local: str(local),
-    remote: str(remote),
-  };
-  if (typeof bytes === "number") event.bytes = bytes;
-  if (typeof preview === "string") event.preview = previewOf(preview, typeof bytes === "number" ? bytes : preview.length);
-  if (typeof code === "string") event.code = code;
-  return event;
-}
-
-/** The events of all cells of a page, in time order. */
+/** The events of all cells of a page, in time order (each cell's are in order already). */
 export function mergeTraces(results: CellResult[]): TraceEvent[] {
-  return results.flatMap((r) => r.trace ?? []).sort((a, b) => a.t - b.t);
+  const traces = results.map((r) => r.trace ?? []).filter((t) => t.length > 0);
+  if (traces.length === 1) return [...traces[0]!];
+  return traces.flat().sort((a, b) => a.t - b.t);
 }
 
 /** Two ip:port names of one socket: a socket bound to every address (0.0.0.0, ::) is the same port anywhere. */

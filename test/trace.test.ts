@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { traceDiagram } from "../runner/diagram.ts";
 import { matchMessages, textTimeline, traceGroups } from "../runner/trace.ts";
 import type { TraceEvent } from "../runner/types.ts";
-import { cacheDir } from "./helpers.ts";
+import { cacheDir, cell, runSource } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = join(ROOT, "test", "fixtures", "trace");
@@ -79,6 +79,42 @@ describe("the network trace", () => {
     const { ports, trace } = await runLecture(["refused"]);
     expect(normalised(trace, ports)["refused"]).toEqual(["tcp error - 127.0.0.1:{nobody} ECONNREFUSED"]);
   }, 60_000);
+
+  it("records each datagram as it goes out, however send() was called, and the program sees no difference", async () => {
+    const code = `import dgram from "node:dgram";
+import { once } from "node:events";
+const rx = dgram.createSocket("udp4");
+rx.bind(0, "127.0.0.1");
+await once(rx, "listening");
+const port = rx.address().port;
+const got: string[] = [];
+rx.on("message", (m) => got.push(m.toString()));
+const tx = dgram.createSocket("udp4");
+// One at a time, each after the last one's callback: a host name takes a lookup.
+await new Promise((done) => tx.send("one", port, "127.0.0.1", done));
+await new Promise((done) => tx.send(Buffer.from("xtwox"), 1, 3, port, "localhost", done));
+await new Promise((done) => tx.send([Buffer.from("thr"), Buffer.from("ee")], port, done));
+const c = dgram.createSocket("udp4");
+c.connect(port, "127.0.0.1");
+await once(c, "connect");
+await new Promise((done) => c.send(new Uint8Array([0x66, 0x6f, 0x75, 0x72, 0x0a]), done));
+for (let i = 0; i < 100 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 20));
+console.log(JSON.stringify(got), rx.emit.length, tx.send.length);
+rx.close(); tx.close(); c.close();`;
+    const r = await runSource("```ts name=shapes\n" + code + "\n```\n");
+    expect(cell(r, "shapes").output).toBe('["one","two","three","four\\n"] 1 6\n');
+    const rx = r.trace.find((e) => e.kind === "bind")!.local!;
+    const sends = r.trace.filter((e) => e.kind === "send").map((e) => [e.remote, e.bytes, e.preview]);
+    // A host name is recorded as the address it resolved to; no address means the loopback.
+    expect(sends).toEqual([
+      [rx, 3, "one"],
+      [rx, 3, "two"],
+      [rx, 5, "three"],
+      [rx, 5, "four\\n"],
+    ]);
+    const recvs = r.trace.filter((e) => e.kind === "recv").map((e) => [e.local, e.preview]);
+    expect(recvs).toEqual([rx, rx, rx, rx].map((l, i) => [l, ["one", "two", "three", "four\\n"][i]]));
+  }, 30_000);
 });
 
 const fixture: TraceEvent[] = JSON.parse(readFileSync(join(FIXTURES, "pair.json"), "utf8"));

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { EVENT_HEADER, KINDS, MAX_TRACE, NO_BYTES, padded, PROTOS, STRING_HEADER, TAG_EVENT, TAG_STRING } from "../cells/wire.ts";
 import type { TraceEvent } from "./types.ts";
 
-const POLL_MS = 50;
+const POLL_MS = 10;
 const IDLE_MS = 200;
 let files = 0;
 

@@ -143,8 +143,11 @@ describe("memory", () => {
         ),
       );
       const hog = JSON.parse(stdout).pages[0].cells[0];
-      expect(hog.signal).toBe("SIGABRT");
-      expect(hog.output).toContain("JavaScript heap out of memory");
+      // Where this test may not make the group, Lectern may still cap the cell its own way.
+      if (wrap !== "" || !existsSync("/sys/fs/cgroup/memory/cgroup.procs")) {
+        expect(hog.signal).toBe("SIGABRT");
+        expect(hog.output).toContain("JavaScript heap out of memory");
+      }
       expect(hog.reason).toBe("stopped: ran out of memory (a cell may use 512 MiB)");
     } finally {
       // Lectern made its "lectern" group and the cell's below ours: the deepest go first.

@@ -28,7 +28,8 @@ function observe<T>(proto: T, see: (target: T, event: string | symbol, a: unknow
 // The wrappers are compiled under the name "lectern:preload": a stack trace through them (an
 // error thrown by a listener, say) reads `at Socket.emit (lectern:preload:1:…)`, not a path
 // into Lectern's cache. Observation never breaks the program: its errors are swallowed. They
-// hand on named parameters, not rest parameters or `arguments`: they run for every datagram.
+// pass `arguments` straight on, in strict mode, rather than spread rest parameters: they run
+// for every datagram and segment.
 const aroundEmit = vm.runInThisContext(
   '(function (original, see) { "use strict"; return function emit(event) { let after; try { after = see(this, event, arguments[1], arguments[2]); } catch {} const handled = original.apply(this, arguments); if (after) after(); return handled; }; })',
   { filename: "lectern:preload" },
@@ -115,6 +116,8 @@ observe(net.Socket.prototype, (socket, event, a) => {
   }
   if (!tracing() || !isTcp(socket)) return;
   if (event === "connect") {
+    // A socket may connect again after a close: its addresses are new.
+    seen.delete(socket);
     const e = ends(socket);
     record(EVENT["tcp connect"], e.local, e.remote);
   } else if (event === "data") {

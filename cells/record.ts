@@ -60,7 +60,7 @@ function schedule(): void {
 
 /** The id of an address or error code, written to the file the first time it is seen. */
 export function idOf(s: string | null): number {
-  if (s === null) return 0;
+  if (s === null || fd === null) return 0;
   let n = ids.get(s);
   if (n === undefined) {
     n = ids.size + 1;

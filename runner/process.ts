@@ -73,7 +73,7 @@ export class CellProcess {
       cwd: spec.cwd,
       env: traceFd === null ? spec.env : { ...spec.env, LECTERN_TRACE: "4" },
       detached: true,
-      stdio: ["pipe", "pipe", "pipe", "pipe", traceFd ?? "ignore"],
+      stdio: traceFd === null ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe", "pipe", traceFd],
     });
     const child = this.child;
     const pgid = child.pid;

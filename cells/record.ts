@@ -5,7 +5,7 @@
 // the 12 that tracing 10,000 datagrams cost. The file is a regular file, not a pipe: a write
 // never waits for the runner.
 import { writeSync } from "node:fs";
-import { EVENT_HEADER, type Kind, KINDS, MAX_TRACE, NO_BYTES, padded, PREVIEW, type Proto, PROTOS, STRING_HEADER, TAG_EVENT, TAG_STRING } from "./wire.ts";
+import { clockMs, EVENT_HEADER, type Kind, KINDS, MAX_TRACE, NO_BYTES, padded, PREVIEW, type Proto, PROTOS, STRING_HEADER, TAG_EVENT, TAG_STRING } from "./wire.ts";
 
 const SIZE = 1 << 14;
 const u8 = Buffer.alloc(SIZE);
@@ -16,8 +16,6 @@ let fd: number | null = null;
 let written = 0;
 let scheduled = false;
 const ids = new Map<string, number>();
-// performance.timeOrigin is a getter that asks the runtime each time.
-const ORIGIN = performance.timeOrigin;
 
 /** The byte that says what an event is: EVENT["udp send"]. */
 export const EVENT = Object.fromEntries(PROTOS.flatMap((p, i) => KINDS.map((k, j) => [`${p} ${k}`, i * 16 + j]))) as Record<`${Proto} ${Kind}`, number>;
@@ -90,7 +88,7 @@ export function record(what: number, local: number, remote: number, data: Buffer
   let bytes = NO_BYTES;
   if (typeof data === "string") {
     // Plain ASCII, the usual case, is copied here; anything else is encoded by Buffer.
-    const n = Math.min(data.length, PREVIEW);
+    const n = data.length < PREVIEW ? data.length : PREVIEW;
     while (head < n) {
       const c = data.charCodeAt(head);
       if (c > 0x7f) break;
@@ -100,7 +98,7 @@ export function record(what: number, local: number, remote: number, data: Buffer
     bytes = head === data.length ? head : Buffer.byteLength(data);
   } else if (data !== null) {
     bytes = data.length;
-    head = Math.min(bytes, PREVIEW);
+    head = bytes < PREVIEW ? bytes : PREVIEW;
     u8.set(bytes > PREVIEW ? data.subarray(0, PREVIEW) : data, at);
   }
   const w = pos >> 2;
@@ -108,7 +106,7 @@ export function record(what: number, local: number, remote: number, data: Buffer
   u8[pos + 1] = what;
   u8[pos + 2] = head;
   u32[w + 1] = local;
-  f64[(pos >> 3) + 1] = ORIGIN + performance.now();
+  f64[(pos >> 3) + 1] = clockMs();
   u32[w + 4] = remote;
   u32[w + 5] = code;
   u32[w + 6] = bytes;

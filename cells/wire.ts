@@ -4,7 +4,7 @@
 // well under a microsecond on each of them, and JSON cost ten times that.
 //
 //   string  u8 0, u8 -, u16 n, u32 id, n bytes of UTF-8          (id 0 stands for null)
-//   event   u8 1, u8 proto * 16 + kind, u8 n, u8 -, u32 local id, f64 time (epoch ms),
+//   event   u8 1, u8 proto * 16 + kind, u8 n, u8 -, u32 local id, f64 time (clockMs()),
 //           u32 remote id, u32 code id, u32 bytes (NO_BYTES: none), n bytes: the payload's head
 //
 // Each record is padded to a multiple of 8 bytes; numbers are in the machine's byte order (the
@@ -24,6 +24,15 @@ export const NO_BYTES = 0xffffffff;
 
 /** A record's length: padded to 8 bytes. */
 export const padded = (n: number) => (n + 7) & ~7;
+
+// The machine's monotonic clock, which every process reads alike: the runner's start of a run
+// and its cells' events are on one time line. Cheaper, too, than performance.now(), which checks
+// its receiver and reads the same clock.
+const hrtime = process.hrtime;
+export function clockMs(): number {
+  const t = hrtime();
+  return t[0] * 1e3 + t[1] / 1e6;
+}
 
 /** How much of a payload the trace keeps. */
 export const PREVIEW = 40;

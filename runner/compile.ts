@@ -1,7 +1,7 @@
 // Cells -> files node can run at once: TypeScript compiled by esbuild (the one tsx brings),
 // `lectern` bundled from cells/, packages left to node, each output cached by content hash.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -22,12 +22,15 @@ export function sha(...parts: string[]): string {
   return h.digest("hex").slice(0, 32);
 }
 
-// What else a cell's behaviour depends on: the code Lectern puts in its process, the
-// compiler, the platform.
+// What else a cell's behaviour depends on: the code Lectern puts in its process (every file of
+// cells/, not a list that a new file can be missing from), the compiler, the platform.
 let runtimeKey: string | null = null;
 export function toolchainKey(): string {
   runtimeKey ??= sha(
-    ...["lectern.ts", "channel.ts", "preload.ts", "observe.ts", "guard.ts", "stdin.ts", "shell.ts"].map((f) => readFileSync(join(CELLS_DIR, f), "utf8")),
+    ...readdirSync(CELLS_DIR)
+      .filter((f) => f.endsWith(".ts"))
+      .sort()
+      .map((f) => f + "\n" + readFileSync(join(CELLS_DIR, f), "utf8")),
     esbuildVersion,
     process.version,
   );

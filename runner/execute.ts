@@ -1,6 +1,7 @@
 // Plan -> PageResult: every cell in its own process, servers in the background until their
 // clients are done, clients once their servers listen, independent cells side by side.
 import { dirname, resolve } from "node:path";
+import { clockMs } from "../cells/wire.ts";
 import { compileCell, compileSupport } from "./compile.ts";
 import { LecternError } from "./errors.ts";
 import type { Limiter } from "./limit.ts";
@@ -75,8 +76,8 @@ type State = "waiting" | "starting" | "running" | "ready" | "done";
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<PageResult> {
   const startedAt = new Date();
   const t0 = performance.now();
-  // One clock for every cell: the preload stamps events in epoch milliseconds.
-  const epoch0 = performance.timeOrigin + t0;
+  // One clock for every cell: the preload stamps events with clockMs().
+  const clock0 = clockMs();
   const page = plan.page.path;
   const cells = selectCells(plan, options.only, options.reuse);
   const served = new Set(cells.filter((c) => c.attrs.server && !c.attrs.skip).flatMap((c) => c.ports));
@@ -180,7 +181,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       schedule();
     };
     // Shell cells and the programs cells start are not traced.
-    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile(cell.name, epoch0) : null;
+    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile(cell.name, clock0) : null;
     const proc = new CellProcess(
       {
         command,

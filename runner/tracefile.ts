@@ -25,7 +25,8 @@ export class TraceFile {
 
   constructor(
     private readonly cell: string,
-    private readonly epoch0: number,
+    /** When the run started, in clockMs(): event times are counted from it. */
+    private readonly clock0: number,
   ) {
     // A regular file, not a pipe: the cell's writes never wait for us. Unlinked at once, so
     // nothing is left in the temporary directory whatever becomes of either process.
@@ -60,7 +61,7 @@ export class TraceFile {
 
   /** Decodes the whole records at the start of `bytes`; returns how many bytes they took. */
   private decode(bytes: Buffer, u32: Uint32Array, f64: Float64Array): number {
-    const { strings, events, cell, epoch0 } = this;
+    const { strings, events, cell, clock0 } = this;
     const text = (id: number) => strings[id] ?? null;
     // One string of all that was read, sliced for each preview of plain ASCII (most of them):
     // a call from Buffer into the runtime for each event cost more than the rest of the decode.
@@ -89,7 +90,7 @@ export class TraceFile {
         // Every event has the same fields, so that V8 gives all of them one shape; a field that
         // is undefined is left out of JSON as one never set would be.
         events.push({
-          t: Math.round((f64[(p >> 3) + 1]! - epoch0) * 1000) / 1000,
+          t: Math.round((f64[(p >> 3) + 1]! - clock0) * 1000) / 1000,
           cell,
           proto,
           kind,

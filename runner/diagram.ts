@@ -72,6 +72,9 @@ export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string
   const rowOf = new Map<TraceEvent, number>();
   const shown = drawn.slice(0, MAX_ROWS);
   shown.forEach((e, i) => rowOf.set(e, i));
+  // Every socket's lifeline first: a client may send before the server accepts (the kernel has
+  // the connection already), and its data goes to the connection socket, not the welcome socket.
+  for (const [row, e] of shown.entries()) socketOf(e, row);
   const shapes: Shape[] = [];
   for (const [row, e] of shown.entries()) {
     const self = socketOf(e, row);

@@ -136,6 +136,36 @@ describe("drawing it", () => {
     );
   });
 
+  it("draws data sent before the accept to the connection socket, not the welcome socket", () => {
+    const ev = (t: number, cell: string, kind: TraceEvent["kind"], local: string, remote: string | null, data?: string): TraceEvent => ({
+      t,
+      cell,
+      proto: "tcp",
+      kind,
+      local,
+      remote,
+      ...(data === undefined ? {} : { bytes: data.length, preview: data }),
+    });
+    const [server, client] = ["127.0.0.1:5000", "127.0.0.1:40000"];
+    const events = [
+      ev(1, "srv", "listen", server, null),
+      ev(2, "cli", "connect", client, server),
+      ev(3, "cli", "send", client, server, "early"),
+      ev(4, "cli", "end", client, server),
+      ev(5, "srv", "accept", server, client),
+      ev(6, "srv", "recv", server, client, "early"),
+    ];
+    const svg = traceDiagram(events, "t", ["srv", "cli"]);
+    // Lifelines left to right: the welcome socket, the connection socket, the client's socket.
+    const lifelines = [...svg.matchAll(/<line class="trace-life" x1="(\d+)"/g)].map((m) => Number(m[1]));
+    expect([...svg.matchAll(/<text class="trace-note"[^>]*>([^<]*)</g)].map((m) => m[1])).toEqual(["welcome socket", "↔ 127.0.0.1:40000", "TCP socket"]);
+    const arrow = (cls: string) => svg.match(new RegExp(`<line class="trace-msg trace-${cls}" x1="(\\d+)" y1="\\d+" x2="(\\d+)"`))!.slice(1).map(Number);
+    // Arrowheads stop 4 px short of the lifeline they point at.
+    expect(arrow("tcp")).toEqual([lifelines[2], lifelines[1]! + 4]);
+    const fin = [...svg.matchAll(/<line class="trace-msg trace-control" x1="(\d+)" y1="\d+" x2="(\d+)"[^>]*\/>(?=<text[^>]*>FIN<)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(fin).toEqual([[lifelines[2], lifelines[1]! + 4]]);
+  });
+
   it("draws the golden SVG, with hostile payloads escaped", () => {
     const html = traceDiagram(fixture, "trace-1", ["srv", "cli", "alone"]);
     expect(html).not.toMatch(/<script|onload=/i);

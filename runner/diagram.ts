@@ -29,9 +29,25 @@ type Shape =
 const esc = escapeHtml;
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
+/**
+ * The events in the order they are drawn: time order, except that a connection's connect comes
+ * before its accept. The two are reported by different processes once the handshake is over,
+ * in either order, but the handshake the connect arrow stands for comes first.
+ */
+function drawingOrder(events: TraceEvent[]): TraceEvent[] {
+  const out = [...events];
+  for (const c of events) {
+    if (c.kind !== "connect" || c.proto !== "tcp" || !c.local || !c.remote) continue;
+    const at = out.indexOf(c);
+    const accept = out.findIndex((a, i) => i < at && a.kind === "accept" && a.local && a.remote && sameSocket(a.local, c.remote!) && sameSocket(a.remote, c.local!));
+    if (accept >= 0) out.splice(accept, 0, ...out.splice(at, 1));
+  }
+  return out;
+}
+
 /** The diagram for these events (already filtered to the cells it shows), or "" when there are none. */
 export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string[]): string {
-  const drawn = events.filter((e) => e.kind !== "close" || e.proto === "tcp");
+  const drawn = drawingOrder(events.filter((e) => e.kind !== "close" || e.proto === "tcp"));
   if (drawn.length === 0) return "";
   const lines: Lifeline[] = [];
   const order = (cell: string) => (cellOrder.indexOf(cell) + 1 || cellOrder.length + 1) * 1000;
@@ -156,7 +172,7 @@ export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string
     `<marker id="${id}-x" viewBox="0 0 10 10" refX="5" refY="5" markerWidth="9" markerHeight="9"><path d="M1 1L9 9M9 1L1 9" stroke="context-stroke" stroke-width="2"/></marker></defs>` +
     parts.join("") +
     `</svg>`;
-  const text = textTimeline(shown) + (more > 0 ? `… ${more} more events\n` : "");
+  const text = textTimeline([...shown].sort((a, b) => a.t - b.t)) + (more > 0 ? `… ${more} more events\n` : "");
   return (
     `<figure class="trace" id="${id}">\n<div class="trace-scroll">${svg}</div>\n` +
     `<figcaption><details><summary>${esc(title)}: text version</summary><pre class="trace-text">${esc(text)}</pre></details></figcaption>\n</figure>\n`

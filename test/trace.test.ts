@@ -166,6 +166,24 @@ describe("drawing it", () => {
     expect(fin).toEqual([[lifelines[2], lifelines[1]! + 4]]);
   });
 
+  it("draws a connect before its accept, whichever process reported first", () => {
+    const [server, client] = ["127.0.0.1:5000", "127.0.0.1:40000"];
+    const base = { proto: "tcp", bytes: undefined } as const;
+    const svg = traceDiagram(
+      [
+        { ...base, t: 1, cell: "srv", kind: "listen", local: server, remote: null },
+        { ...base, t: 2, cell: "srv", kind: "accept", local: server, remote: client },
+        { ...base, t: 3, cell: "cli", kind: "connect", local: client, remote: server },
+      ],
+      "t",
+      ["srv", "cli"],
+    );
+    const rowOf = (label: string) => Number(svg.match(new RegExp(`<line class="trace-msg trace-control" x1="\\d+" y1="(\\d+)"[^>]*/><text[^>]*>${label}`))![1]);
+    expect(rowOf("connect")).toBeLessThan(rowOf("accept"));
+    // The text version keeps the times in order.
+    expect(svg.indexOf("2.0 ms  srv")).toBeLessThan(svg.indexOf("3.0 ms  cli"));
+  });
+
   it("draws the golden SVG, with hostile payloads escaped", () => {
     const html = traceDiagram(fixture, "trace-1", ["srv", "cli", "alone"]);
     expect(html).not.toMatch(/<script|onload=/i);

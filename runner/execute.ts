@@ -230,6 +230,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       const named = cell.ports.map((n) => `${n}=${numbers[n]}`).join(", ");
       reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
     }
+    const trace = traceFile?.finish();
     end(cell, {
       name: cell.name,
       line: cell.line,
@@ -242,7 +243,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       reason,
       errors: ended.errors,
       cached: false,
-      trace: traceFile?.finish() ?? [],
+      trace: trace?.events ?? [],
+      traceRecords: trace?.records,
       ports: Object.fromEntries(cell.ports.map((n) => [n, numbers[n]!])),
       ranAt: startedAt.toISOString(),
     });

@@ -35,9 +35,7 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
   for (const cell of plan.cells) {
     // A skipped cell never runs, so there is nothing to look up.
     const key = keys.get(cell.name);
-    const stored = cell.attrs.skip || mode === "rerun" || !key ? null : loadResult(options.cacheDir, key);
-    // The key leaves out prose and default names: where the cell is now comes from the page.
-    const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : stored ? { ...stored, name: cell.name, line: cell.line } : null;
+    const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : mode === "rerun" || !key ? null : loadResult(options.cacheDir, key, cell);
     if (hit) hits.set(cell.name, hit);
   }
   const missing = plan.cells.filter((c) => !hits.has(c.name));

@@ -7,60 +7,31 @@ import { closeSync, fstatSync, openSync, readSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EVENT_HEADER, KINDS, MAX_TRACE, NO_BYTES, padded, PROTOS, STRING_HEADER, TAG_EVENT, TAG_STRING } from "../cells/wire.ts";
-import type { TraceEvent } from "./types.ts";
+import type { TraceEvent, TraceRecords } from "./types.ts";
 
 const POLL_MS = 1000;
 let files = 0;
 
-export class TraceFile {
-  /** The descriptor to hand to the cell. */
-  readonly fd: number;
-  private readonly events: TraceEvent[] = [];
+/** Trace records (cells/wire.ts) into TraceEvents, a piece at a time: strings come before their use. */
+export class TraceDecoder {
+  readonly events: TraceEvent[] = [];
   private readonly strings: (string | null)[] = [null];
-  /** Bytes of whole records decoded so far: where the next read starts, a multiple of 8. */
-  private consumed = 0;
   /** Set by bytes that are no record of the preload's: the trace ends there. */
-  private broken = false;
-  private timer: NodeJS.Timeout | undefined;
+  broken = false;
 
   constructor(
     private readonly cell: string,
     /** When the run started, in clockMs(): event times are counted from it. */
     private readonly clock0: number,
-  ) {
-    // A regular file, not a pipe: the cell's writes never wait for us. Unlinked at once, so
-    // nothing is left in the temporary directory whatever becomes of either process.
-    const path = join(tmpdir(), `lectern-trace-${process.pid}-${++files}`);
-    this.fd = openSync(path, "wx+", 0o600);
-    unlinkSync(path);
-    this.timer = setInterval(() => this.read(), POLL_MS).unref();
-  }
+  ) {}
 
-  /** After the cell has ended: reads the rest, closes the file, and gives the events. */
-  finish(): TraceEvent[] {
-    clearInterval(this.timer);
-    this.read();
-    closeSync(this.fd);
-    return this.events;
-  }
-
-  /** Decodes what has been written since. */
-  private read(): void {
-    if (this.broken) return;
-    const size = Math.min(fstatSync(this.fd).size, MAX_TRACE);
-    if (size <= this.consumed) return;
-    // Read into a buffer of its own, from a record boundary: the typed-array views need the
-    // 8-byte alignment the records keep.
-    const length = size - this.consumed;
-    const buffer = new ArrayBuffer(padded(length));
-    const bytes = Buffer.from(buffer, 0, length);
-    let got = 0;
-    for (let n = 1; got < length && n > 0; got += n) n = readSync(this.fd, bytes, got, length - got, this.consumed + got);
-    this.consumed += this.decode(bytes.subarray(0, got), new Uint32Array(buffer), new Float64Array(buffer));
-  }
-
-  /** Decodes the whole records at the start of `bytes`; returns how many bytes they took. */
-  private decode(bytes: Buffer, u32: Uint32Array, f64: Float64Array): number {
+  /**
+   * Decodes the whole records at the start of `bytes` (which begins on a record and is aligned
+   * to 8 bytes in its ArrayBuffer, for the typed-array views); returns how many bytes they took.
+   */
+  decode(bytes: Buffer): number {
+    const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+    const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length >> 3);
     const { strings, events, cell, clock0 } = this;
     const text = (id: number) => strings[id] ?? null;
     // One string of all that was read, sliced for each preview of plain ASCII (most of them):
@@ -107,6 +78,62 @@ export class TraceFile {
       }
     }
     return p;
+  }
+}
+
+/** The events of stored records (what the cache keeps); null unless they are whole records. */
+export function decodeRecords(cell: string, records: TraceRecords): TraceEvent[] | null {
+  const aligned = Buffer.from(new ArrayBuffer(padded(records.bytes.length)), 0, records.bytes.length);
+  records.bytes.copy(aligned);
+  const decoder = new TraceDecoder(cell, records.clock0);
+  return decoder.decode(aligned) === aligned.length && !decoder.broken ? decoder.events : null;
+}
+
+export class TraceFile {
+  /** The descriptor to hand to the cell. */
+  readonly fd: number;
+  private readonly decoder: TraceDecoder;
+  /** The whole records read so far, kept for the cache. */
+  private readonly pieces: Buffer[] = [];
+  /** Bytes of whole records decoded so far: where the next read starts, a multiple of 8. */
+  private consumed = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    cell: string,
+    private readonly clock0: number,
+  ) {
+    this.decoder = new TraceDecoder(cell, clock0);
+    // A regular file, not a pipe: the cell's writes never wait for us. Unlinked at once, so
+    // nothing is left in the temporary directory whatever becomes of either process.
+    const path = join(tmpdir(), `lectern-trace-${process.pid}-${++files}`);
+    this.fd = openSync(path, "wx+", 0o600);
+    unlinkSync(path);
+    this.timer = setInterval(() => this.read(), POLL_MS).unref();
+  }
+
+  /** After the cell has ended: reads the rest, closes the file, and gives the events and the records. */
+  finish(): { events: TraceEvent[]; records: TraceRecords } {
+    clearInterval(this.timer);
+    this.read();
+    closeSync(this.fd);
+    return { events: this.decoder.events, records: { bytes: Buffer.concat(this.pieces), clock0: this.clock0 } };
+  }
+
+  /** Decodes what has been written since. */
+  private read(): void {
+    if (this.decoder.broken) return;
+    const size = Math.min(fstatSync(this.fd).size, MAX_TRACE);
+    if (size <= this.consumed) return;
+    // Read into a buffer of its own, from a record boundary: the typed-array views need the
+    // 8-byte alignment the records keep.
+    const length = size - this.consumed;
+    const bytes = Buffer.from(new ArrayBuffer(padded(length)), 0, length);
+    let got = 0;
+    for (let n = 1; got < length && n > 0; got += n) n = readSync(this.fd, bytes, got, length - got, this.consumed + got);
+    const whole = this.decoder.decode(bytes.subarray(0, got));
+    this.pieces.push(bytes.subarray(0, whole));
+    this.consumed += whole;
   }
 }
 

@@ -96,6 +96,12 @@ export interface TraceEvent {
   code?: string;
 }
 
+/** A cell's trace as it wrote it (whole records, cells/wire.ts) and the start of the run, in clockMs(). */
+export interface TraceRecords {
+  bytes: Buffer;
+  clock0: number;
+}
+
 /** The one result type of a cell run, built in one place (execute.ts). */
 export interface CellResult {
   name: string;
@@ -114,6 +120,8 @@ export interface CellResult {
   cached: boolean;
   /** This cell's socket events, times in ms since its page's run began. */
   trace?: TraceEvent[];
+  /** The same, as the cell wrote them: what the cache stores. */
+  traceRecords?: TraceRecords;
   /** The numbers of the ports this cell named, in the run that made this result. */
   ports?: Record<string, number>;
   /** When the page run that made this result began (ISO 8601). */

@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
@@ -64,6 +64,9 @@ describe("the result cache", () => {
     // the page as it is now, ports as they were in the run that made the output.
     const prose = await build(page({ prose: "Other words entirely.\n\nAnd a second paragraph." }));
     expect(prose.cached).toEqual(allCached);
+    // The trace comes back from the records the cells wrote, event for event.
+    expect(prose.result!.trace.length).toBeGreaterThan(0);
+    expect(prose.result!.trace).toEqual(first.result!.trace);
     expect(prose.result!.cells.map((c) => c.line)).toEqual(first.result!.cells.map((c) => c.line + 2));
     expect(prose.result!.ports).toEqual(first.result!.ports);
     expect(prose.result!.cells[3]).toMatchObject({ status: "failed", exitCode: 2, output: "oops\n", cached: true });
@@ -92,12 +95,18 @@ describe("the result cache", () => {
     const { options, build } = setup();
     await build(page());
     const results = join(options.cacheDir, "results");
-    const files = readdirSync(results);
-    expect(files.length).toBe(4);
-    for (const [i, f] of files.entries()) writeFileSync(join(results, f), i % 2 ? "" : '{"format":"lectern-result-1","key":');
+    const entries = readdirSync(results).filter((f) => f.endsWith(".json"));
+    expect(entries.length).toBe(4);
+    for (const [i, f] of entries.entries()) writeFileSync(join(results, f), i % 2 ? "" : '{"format":"lectern-result-2","key":');
     const again = await build(page());
     expect(again.cached).toEqual({ srv: false, cli: false, uses: false, bad: false });
     expect(again.result!.cells.map((c) => c.status)).toEqual(["passed", "passed", "passed", "failed"]);
+
+    // The traces of the two cells that talked, stored beside their entries: one cut short is a miss.
+    const traces = readdirSync(results).filter((f) => f.endsWith(".trace"));
+    expect(traces.length).toBe(2);
+    for (const f of traces) truncateSync(join(results, f), statSync(join(results, f)).size - 4);
+    expect((await build(page())).cached).toEqual({ srv: false, cli: false, uses: true, bad: true });
   }, 30_000);
 
   it("--frozen runs nothing and names what is missing; run feeds it", async () => {

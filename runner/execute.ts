@@ -9,8 +9,8 @@ import { portEnv } from "./plan.ts";
 import { PortSet } from "./ports.ts";
 import { CellProcess } from "./process.ts";
 import { createSandbox, MEMORY_LIMIT_MIB } from "./sandbox.ts";
-import { mergeTraces } from "./trace.ts";
-import { TraceFile } from "./tracefile.ts";
+import { mergeTraces, withLazyTrace } from "./trace.ts";
+import { decodeRecords, TraceFile } from "./tracefile.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "./types.ts";
 import { notRun, verdict } from "./verdict.ts";
 
@@ -181,7 +181,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       schedule();
     };
     // Shell cells and the programs cells start are not traced.
-    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile(cell.name, clock0) : null;
+    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile() : null;
     const proc = new CellProcess(
       {
         command,
@@ -231,8 +231,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       const named = cell.ports.map((n) => `${n}=${numbers[n]}`).join(", ");
       reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
     }
-    const trace = traceFile?.finish();
-    end(cell, {
+    const records = traceFile?.finish(clock0);
+    const result: CellResult = {
       name: cell.name,
       line: cell.line,
       status,
@@ -244,11 +244,11 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       reason,
       errors: ended.errors,
       cached: false,
-      trace: trace?.events ?? [],
-      traceRecords: trace?.records,
+      traceRecords: records,
       ports: Object.fromEntries(cell.ports.map((n) => [n, numbers[n]!])),
       ranAt: startedAt.toISOString(),
-    });
+    };
+    end(cell, records ? withLazyTrace(result, () => decodeRecords(cell.name, records)) : { ...result, trace: [] });
   };
 
   // Stops servers whose clients are all done; servers nobody needs stop when the rest is done.
@@ -309,12 +309,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     (await sandboxReady).close();
     await ports.close();
   }
-  return {
-    path: page,
-    ports: numbers,
-    cells: cells.map((c) => results.get(c.name)!),
-    trace: mergeTraces(cells.map((c) => results.get(c.name)!)),
-    startedAt: startedAt.toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-  };
+  const done = cells.map((c) => results.get(c.name)!);
+  const result = { path: page, ports: numbers, cells: done, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0) };
+  return withLazyTrace(result, () => mergeTraces(done));
 }

@@ -3,7 +3,7 @@
 import { cellKeys, loadResult, storeResult } from "./cache.ts";
 import { executePlan, type ExecuteOptions } from "./execute.ts";
 import { notRun } from "./verdict.ts";
-import { mergeTraces } from "./trace.ts";
+import { mergeTraces, withLazyTrace } from "./trace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "./types.ts";
 
 export type CacheMode = "use" | "rerun" | "frozen";
@@ -52,17 +52,14 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
   const fresh = new Map((ran?.cells ?? []).map((r) => [r.name, r]));
   for (const [name, hit] of hits) if (!fresh.has(name)) options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
   const cells = plan.cells.map((c) => fresh.get(c.name) ?? hits.get(c.name)!);
-  return {
-    result: {
-      path: plan.page.path,
-      // The ports the page's cells used, cached ones included (their output shows those numbers).
-      ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
-      cells,
-      trace: mergeTraces(cells),
-      // A page that ran nothing is as old as its newest result, and took as long as its longest cell.
-      startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
-      durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
-    },
-    missing,
+  const result = {
+    path: plan.page.path,
+    // The ports the page's cells used, cached ones included (their output shows those numbers).
+    ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
+    cells,
+    // A page that ran nothing is as old as its newest result, and took as long as its longest cell.
+    startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
+    durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
   };
+  return { result: withLazyTrace(result, () => mergeTraces(cells)), missing };
 }

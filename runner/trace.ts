@@ -3,6 +3,21 @@
 // printed as a timeline.
 import type { CellResult, TraceEvent } from "./types.ts";
 
+/**
+ * Gives `target` a `trace` made when first read, then kept: a cell's events are decoded from its
+ * records only if something reads them, and most runs never do (`lectern run` stores the records
+ * and prints no events). An enumerable property, so a spread or JSON has it like any other.
+ */
+export function withLazyTrace<T extends object>(target: T, make: () => TraceEvent[]): T & { trace: TraceEvent[] } {
+  let value: TraceEvent[] | undefined;
+  return Object.defineProperty(target, "trace", {
+    enumerable: true,
+    configurable: true,
+    get: () => (value ??= make()),
+    set: (v: TraceEvent[]) => (value = v),
+  }) as T & { trace: TraceEvent[] };
+}
+
 /** The events of all cells of a page, in time order (each cell's are in order already). */
 export function mergeTraces(results: CellResult[]): TraceEvent[] {
   const traces = results.map((r) => r.trace ?? []).filter((t) => t.length > 0);

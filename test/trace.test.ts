@@ -115,6 +115,22 @@ rx.close(); tx.close(); c.close();`;
     const recvs = r.trace.filter((e) => e.kind === "recv").map((e) => [e.local, e.preview]);
     expect(recvs).toEqual([rx, rx, rx, rx].map((l, i) => [l, ["one", "two", "three", "four\\n"][i]]));
   }, 30_000);
+
+  it("ends the trace where a cell wrote into the trace file itself, and runs on", async () => {
+    // The garbage goes in at once, the preload's records when its buffer is written out (at
+    // exit): the trace ends before them, so it is empty.
+    const code = `import dgram from "node:dgram";
+import { writeSync } from "node:fs";
+const s = dgram.createSocket("udp4");
+s.bind(0, "127.0.0.1", () => {
+  writeSync(4, "garbage, not a record");
+  s.send("after", s.address().port, "127.0.0.1", () => s.close());
+});
+s.on("close", () => console.log("done"));`;
+    const r = await runSource("```ts name=scribbler\n" + code + "\n```\n");
+    expect(cell(r, "scribbler")).toMatchObject({ status: "passed", output: "done\n" });
+    expect(r.trace).toEqual([]);
+  }, 30_000);
 });
 
 const fixture: TraceEvent[] = JSON.parse(readFileSync(join(FIXTURES, "pair.json"), "utf8"));

@@ -8,8 +8,8 @@ import { LecternError } from "./errors.ts";
 import type { HighlightMemo } from "./highlight.ts";
 import type { PortMemo } from "./plan.ts";
 import type { PageMemo } from "./site.ts";
-import { withLazyTrace } from "./trace.ts";
-import { decodeRecords, wholeRecords } from "./tracefile.ts";
+import { withLazyTrace, withoutLazyTrace } from "./trace.ts";
+import { decodeRecords, TraceRecords, wholeRecords } from "./tracefile.ts";
 import type { CellResult, Plan, Status } from "./types.ts";
 
 // 2: the trace stored as the cell's records, beside the result.
@@ -92,7 +92,7 @@ export function loadResult(cacheDir: string, key: string, cell: { name: string; 
     }
     const here = { name: cell.name, line: cell.line, cached: true };
     if (typeof entry.traceClock0 === "number") {
-      const records = { bytes: readFileSync(resultPath(cacheDir, key, "trace")), clock0: entry.traceClock0 };
+      const records = new TraceRecords(readFileSync(resultPath(cacheDir, key, "trace")), entry.traceClock0);
       if (wholeRecords(records.bytes) !== records.bytes.length) return null;
       return withLazyTrace({ ...r, ...here, traceRecords: records }, () => decodeRecords(cell.name, records));
     }
@@ -108,12 +108,9 @@ export function loadResult(cacheDir: string, key: string, cell: { name: string; 
  * it, so that an entry is never read without its trace.
  */
 export async function storeResult(cacheDir: string, key: string, result: CellResult): Promise<void> {
-  // Every field but the trace, field by field: a spread would read `trace`, which decodes the
-  // records (trace.ts, withLazyTrace).
-  const fields = Object.keys(result).filter((k) => k !== "trace" && k !== "traceRecords");
-  const stored = Object.fromEntries(fields.map((k) => [k, result[k as keyof CellResult]])) as unknown as CellResult;
-  const entry: Entry = { format: FORMAT, key, result: { ...stored, cached: false } };
-  const records = result.traceRecords;
+  // The trace is stored as its records, and not decoded to be left out.
+  const { traceRecords: records, ...rest } = withoutLazyTrace(result);
+  const entry: Entry = { format: FORMAT, key, result: { ...rest, cached: false } };
   if (records && records.bytes.length > 0) {
     await writeAtomic(resultPath(cacheDir, key, "trace"), records.bytes);
     entry.traceClock0 = records.clock0;

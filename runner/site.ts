@@ -8,6 +8,7 @@ import { createLimiter } from "./limit.ts";
 import { cellStatus, renderIndex, renderPage } from "./render.ts";
 import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
+import { withoutLazyTrace } from "./trace.ts";
 import type { Page, PageResult } from "./types.ts";
 
 export type WriteFile = (path: string, data: string) => Promise<void>;
@@ -36,7 +37,9 @@ const RENDERER = import.meta.url;
 
 function pageKey(page: Page, result: PageResult | null, ctx: PageContext): string {
   const { highlight: _, ...rest } = ctx;
-  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(result)).update("\0").update(JSON.stringify(rest)).digest("hex");
+  // A cell's events are in the key as a digest of its records (TraceRecords.toJSON), not decoded.
+  const results = result && { ...withoutLazyTrace(result), cells: result.cells.map(withoutLazyTrace) };
+  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(results)).update("\0").update(JSON.stringify(rest)).digest("hex");
 }
 
 const ASSETS = "assets/";

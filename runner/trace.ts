@@ -6,7 +6,8 @@ import type { CellResult, TraceEvent } from "./types.ts";
 /**
  * Gives `target` a `trace` made when first read, then kept: a cell's events are decoded from its
  * records only if something reads them, and most runs never do (`lectern run` stores the records
- * and prints no events). An enumerable property, so a spread or JSON has it like any other.
+ * and prints no events). Enumerable, so that a spread or JSON has it like any other field (and
+ * decodes it); withoutLazyTrace() copies the rest without.
  */
 export function withLazyTrace<T extends object>(target: T, make: () => TraceEvent[]): T & { trace: TraceEvent[] } {
   let value: TraceEvent[] | undefined;
@@ -16,6 +17,16 @@ export function withLazyTrace<T extends object>(target: T, make: () => TraceEven
     get: () => (value ??= make()),
     set: (v: TraceEvent[]) => (value = v),
   }) as T & { trace: TraceEvent[] };
+}
+
+/** A shallow copy of `target` without the trace withLazyTrace gave it, which stays undecoded. */
+export function withoutLazyTrace<T extends object>(target: T): Omit<T, "trace"> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(target))) {
+    if (key === "trace" && d.get) continue;
+    if (d.enumerable) copy[key] = d.get ? d.get.call(target) : d.value;
+  }
+  return copy as Omit<T, "trace">;
 }
 
 /** The events of all cells of a page, in time order (each cell's are in order already). */

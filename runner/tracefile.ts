@@ -3,13 +3,27 @@
 // when something reads them (`run --trace`, `--json`, a diagram): `lectern run` stores the
 // records as they are and prints no events. Reading while the cell ran cost more than it saved:
 // 10 ms polls slowed a cell sending 10,000 datagrams by 12 ms or more, on a machine of two cores.
+import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EVENT_HEADER, KINDS, MAX_TRACE, NO_BYTES, padded, PROTOS, STRING_HEADER, TAG_EVENT, TAG_STRING } from "../cells/wire.ts";
-import type { TraceEvent, TraceRecords } from "./types.ts";
+import type { TraceEvent } from "./types.ts";
 
 let files = 0;
+
+/** A cell's trace as it wrote it (whole records) and the start of its run, in clockMs(). */
+export class TraceRecords {
+  constructor(
+    readonly bytes: Buffer,
+    readonly clock0: number,
+  ) {}
+
+  /** In JSON (the key of a published page, site.ts): a digest, not a number for every byte. */
+  toJSON(): { clock0: number; sha256: string } {
+    return { clock0: this.clock0, sha256: createHash("sha256").update(this.bytes).digest("hex") };
+  }
+}
 
 export class TraceFile {
   /** The descriptor to hand to the cell. */
@@ -31,7 +45,7 @@ export class TraceFile {
       const bytes = Buffer.from(new ArrayBuffer(padded(size)), 0, size);
       let got = 0;
       for (let n = 1; got < size && n > 0; got += n) n = readSync(this.fd, bytes, got, size - got, got);
-      return { bytes: bytes.subarray(0, wholeRecords(bytes.subarray(0, got))), clock0 };
+      return new TraceRecords(bytes.subarray(0, wholeRecords(bytes.subarray(0, got))), clock0);
     } finally {
       closeSync(this.fd);
     }

@@ -1,4 +1,5 @@
 // The data that flows one way through the stages: Page -> Plan -> PageResult -> HTML.
+import type { TraceRecords } from "./tracefile.ts";
 import type { Token } from "markdown-it";
 
 /** TypeScript, or a shell script run through zx with this shell. */
@@ -96,12 +97,6 @@ export interface TraceEvent {
   code?: string;
 }
 
-/** A cell's trace as it wrote it (whole records, cells/wire.ts) and the start of the run, in clockMs(). */
-export interface TraceRecords {
-  bytes: Buffer;
-  clock0: number;
-}
-
 /** The one result type of a cell run, built in one place (execute.ts). */
 export interface CellResult {
   name: string;
@@ -120,7 +115,7 @@ export interface CellResult {
   cached: boolean;
   /** This cell's socket events, times in ms since its page's run began. */
   trace?: TraceEvent[];
-  /** The same, as the cell wrote them: what the cache stores. */
+  /** The same, as the cell wrote them: what the cache stores (then `trace` is made from them when read). */
   traceRecords?: TraceRecords;
   /** The numbers of the ports this cell named, in the run that made this result. */
   ports?: Record<string, number>;

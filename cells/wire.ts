@@ -1,4 +1,4 @@
-// The trace file's format: written by the cell (record.ts), read by the runner (trace.ts).
+// The trace file's format: written by the cell (record.ts), read by the runner (runner/tracefile.ts).
 // Binary, every field at its natural alignment (so both sides read and write it through typed
 // arrays), and each address written once: a cell that sends ten thousand datagrams must spend
 // well under a microsecond on each of them, and JSON cost ten times that.

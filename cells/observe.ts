@@ -125,9 +125,6 @@ observe(net.Socket.prototype, (socket, event, a) => {
     const enc = socket.readableEncoding;
     const e = ends(socket);
     record(EVENT["tcp recv"], e.local, e.remote, enc && enc !== "utf8" ? toBuffer(a, enc) : (a as Buffer | string));
-  } else if (event === "finish") {
-    const e = ends(socket);
-    record(EVENT["tcp end"], e.local, e.remote);
   } else if (event === "close") {
     const e = ends(socket);
     record(EVENT["tcp close"], e.local, e.remote);
@@ -143,6 +140,7 @@ export function traceSends(): void {
   const socketProto = net.Socket.prototype as unknown as {
     _write: (chunk: unknown, encoding: BufferEncoding, cb: unknown) => void;
     _writev: (chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: unknown) => void;
+    _final: (cb: unknown) => void;
   };
   socketProto._write = before(socketProto._write, (socket: net.Socket, _n, chunk, encoding) =>
     sent(socket, typeof chunk === "string" && (encoding === "utf8" || encoding === "utf-8") ? chunk : toBuffer(chunk, encoding as BufferEncoding)),
@@ -150,6 +148,14 @@ export function traceSends(): void {
   socketProto._writev = before(socketProto._writev, (socket: net.Socket, _n, chunks) =>
     sent(socket, Buffer.concat((chunks as { chunk: unknown; encoding: BufferEncoding }[]).map((c) => toBuffer(c.chunk, c.encoding)))),
   );
+  // The FIN goes out here, when the stream has written everything after end() (a socket still
+  // connecting calls it again once connected). "finish" would come only after the kernel took
+  // it, by when the other end may have answered with its own FIN and closed.
+  socketProto._final = before(socketProto._final, (socket: net.Socket) => {
+    if (socket.pending || !(socket as unknown as { _handle?: unknown })._handle || !isTcp(socket)) return;
+    const e = ends(socket);
+    record(EVENT["tcp end"], e.local, e.remote);
+  });
 }
 
 function sent(socket: net.Socket, data: Buffer | string): void {

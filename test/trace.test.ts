@@ -68,6 +68,11 @@ describe("the network trace", () => {
     ]);
     expect(n["tcp-server"]!.slice(0, 2)).toEqual(["tcp listen 127.0.0.1:{tcp} -", "tcp accept 127.0.0.1:{tcp} 127.0.0.1:{p1}"]);
     expect(n["tcp-server"]).toContain('tcp recv 127.0.0.1:{tcp} 127.0.0.1:{p1} 10 "hello tcp\\\\n"');
+    // The teardown: the client's FIN, the server's answering FIN (Node ends a socket whose peer
+    // ended), then both close; each FIN is recorded as it is sent.
+    expect(n["tcp-server"]!.slice(-2)).toEqual(["tcp end 127.0.0.1:{tcp} 127.0.0.1:{p1}", "tcp close 127.0.0.1:{tcp} 127.0.0.1:{p1}"]);
+    const fins = trace.filter((e) => e.kind === "end").map((e) => e.cell);
+    expect(fins).toEqual(["tcp-client", "tcp-server"]);
     // The client's port as the client saw it is the port the server accepted.
     const connect = trace.find((e) => e.kind === "connect")!;
     const accept = trace.find((e) => e.kind === "accept")!;

@@ -214,21 +214,41 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
 /**
  * Where the page's network diagrams go: each ```trace fence shows its cells' events; a page
  * without any gets one diagram per group of cells that talked, after the group's last cell.
+ *
+ * Events of different runs are never drawn together: their times count from different starts,
+ * and their ports differ. (A server that ran again for one client has a new port, while its
+ * other clients' cached results still talk to the old one.) A fence draws the latest run of
+ * its cells, and names the cells it leaves out.
  */
 function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "traces" | "afterCell"> {
   const traces = new Map<Token, string>();
   const afterCell = new Map<Cell, string>();
   const events = result?.trace ?? [];
   const order = page.cells.map((c) => c.name);
+  const runOf = new Map(result?.cells.map((c) => [c.name, c.ranAt ?? ""]));
+  const traced = [...new Set(events.map((e) => e.cell))];
+  // Latest run first.
+  const runs = [...new Set(traced.map((c) => runOf.get(c) ?? ""))].sort().reverse();
+  const ofRun = (run: string) => events.filter((e) => (runOf.get(e.cell) ?? "") === run);
   page.traces.forEach((t, i) => {
-    const shown = t.cells ? eventsOf(events, t.cells) : events;
-    traces.set(page.tokens[t.token]!, traceDiagram(shown, `trace-${i + 1}`, order) || `<p class="trace-empty">No network events recorded${t.cells ? ` for ${escapeHtml(t.cells.join(", "))}` : ""}.</p>\n`);
+    const named = (t.cells ?? order).filter((c) => traced.includes(c));
+    const run = runs.find((r) => named.some((c) => runOf.get(c) === r)) ?? "";
+    const earlier = named.filter((c) => runOf.get(c) !== run);
+    const drawn = named.filter((c) => runOf.get(c) === run);
+    const diagram = drawn.length > 0 ? traceDiagram(eventsOf(ofRun(run), drawn), `trace-${i + 1}`, order) : "";
+    const note = earlier.length > 0 ? `<p class="trace-empty">Not drawn with them: ${escapeHtml(earlier.join(", "))}, whose result${earlier.length > 1 ? "s come" : " comes"} from an earlier run (cached). <code>lectern build --rerun</code> runs them together.</p>\n` : "";
+    const none = `<p class="trace-empty">No network events recorded${t.cells ? ` for ${escapeHtml(t.cells.join(", "))}` : ""}.</p>\n`;
+    traces.set(page.tokens[t.token]!, diagram || note ? diagram + note : none);
   });
   if (page.traces.length === 0) {
-    traceGroups(events, order).forEach((group, i) => {
-      const last = page.cells.filter((c) => group.includes(c.name)).at(-1)!;
-      afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(events.filter((e) => group.includes(e.cell)), `trace-${i + 1}`, order));
-    });
+    let n = 0;
+    for (const run of runs) {
+      const mine = ofRun(run);
+      for (const group of traceGroups(mine, order)) {
+        const last = page.cells.filter((c) => group.includes(c.name)).at(-1)!;
+        afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(mine.filter((e) => group.includes(e.cell)), `trace-${++n}`, order));
+      }
+    }
   }
   return { traces, afterCell };
 }

@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { traceDiagram } from "../runner/diagram.ts";
+import { extractPage } from "../runner/extract.ts";
+import { renderPage } from "../runner/render.ts";
 import { matchMessages, textTimeline, traceGroups } from "../runner/trace.ts";
-import type { TraceEvent } from "../runner/types.ts";
+import type { CellResult, TraceEvent } from "../runner/types.ts";
 import { cacheDir, cell, runSource } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -203,6 +205,32 @@ describe("drawing it", () => {
     expect(rowOf("connect")).toBeLessThan(rowOf("accept"));
     // The text version keeps the times in order.
     expect(svg.indexOf("2.0 ms  srv")).toBeLessThan(svg.indexOf("3.0 ms  cli"));
+  });
+
+  it("never draws events of different runs together, and says which cells it left out", () => {
+    const source = "# Pair\n\n```ts name=srv server\nlisten()\n```\n\n```ts name=cli\nconnect()\n```\n\n```trace cells=srv,cli\n```\n";
+    const page = extractPage("pair.md", source);
+    const base = { line: 3, status: "passed" as const, exitCode: 0, signal: null, durationMs: 5, output: "", chunks: [], reason: null, errors: [], cached: true };
+    const render = (srvRun: string, cliRun: string) => {
+      // The server ran again for another client: a new port, which the cached client never saw.
+      const srvPort = srvRun === cliRun ? 5000 : 6000;
+      const srv: TraceEvent[] = [{ t: 1, cell: "srv", proto: "tcp", kind: "listen", local: `127.0.0.1:${srvPort}`, remote: null }];
+      const cli: TraceEvent[] = [{ t: 2, cell: "cli", proto: "tcp", kind: "connect", local: "127.0.0.1:40000", remote: "127.0.0.1:5000" }];
+      const cells: CellResult[] = [
+        { ...base, name: "srv", trace: srv, ranAt: srvRun },
+        { ...base, name: "cli", trace: cli, ranAt: cliRun },
+      ];
+      const result = { path: "pair.md", ports: {}, cells, trace: [...srv, ...cli], startedAt: srvRun, durationMs: 5 };
+      return renderPage(page, result, { index: "index.html", assets: "assets/", siteTitle: "T", node: "v20", prev: null, next: null });
+    };
+    const together = render("2026-01-01T10:00:00.000Z", "2026-01-01T10:00:00.000Z");
+    expect(together).toContain("Network trace: srv, cli");
+    expect(together).not.toContain("Not drawn");
+
+    const apart = render("2026-01-01T11:00:00.000Z", "2026-01-01T10:00:00.000Z");
+    expect(apart).toContain("<title id=\"trace-1-t\">Network trace: srv</title>");
+    expect(apart).not.toContain("127.0.0.1:40000");
+    expect(apart).toContain("Not drawn with them: cli, whose result comes from an earlier run (cached).");
   });
 
   it("draws the golden SVG, with hostile payloads escaped", () => {

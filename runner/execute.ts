@@ -213,12 +213,11 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         },
       },
     );
-    const adopted = proc.pid !== undefined ? sandbox.adopt(cell.name, proc.pid) : null;
+    if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
     procs.set(cell.name, proc);
     state.set(cell.name, "running");
     options.onEvent?.({ type: "start", page, cell: cell.name });
     const ended = await proc.done;
-    await adopted;
     const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
     // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
     sandbox.sweep(cell.name);

@@ -4,7 +4,6 @@
 // Elsewhere: the preload's loopback guard and V8's heap limit.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const MAX_PIDS = 256;
@@ -25,9 +24,8 @@ export interface Sandbox {
   /**
    * Puts a just-spawned cell into cgroups of its own. Called as soon as spawn() returns: the
    * process is still starting node then, long before its code could fork or allocate much.
-   * Settles when it is in them (or could not be put there).
    */
-  adopt(cell: string, pid: number): Promise<void>;
+  adopt(cell: string, pid: number): void;
   /** True if the cell ran into its memory limit (the kernel then kills it). */
   outOfMemory(cell: string): boolean;
   /** Kills every process still in the cell's cgroups and removes them (no-op without cgroups). */
@@ -185,23 +183,18 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (!holder) return { command, args };
       return { command: "nsenter", args: [`--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
     },
-    async adopt(cell, pid) {
-      const dirs: string[] = [];
+    adopt(cell, pid) {
       for (const { root, setup } of hierarchies) {
         const dir = join(root, `${run}-${cell}`);
         try {
           mkdirSync(dir);
           setup(dir);
-          dirs.push(dir);
+          writeFileSync(join(dir, "cgroup.procs"), String(pid));
+          groups.set(cell, [...(groups.get(cell) ?? []), dir]);
         } catch {
           // No group here for this cell: its process group and timeout still bound it.
         }
       }
-      groups.set(cell, [...(groups.get(cell) ?? []), ...dirs]);
-      // The moves are made off the event loop: the first move into a group waits for the
-      // kernel (an RCU grace period, 4-16 ms here), and meanwhile other cells' output, ports
-      // and launches would wait too. A group the move failed for is empty, and swept as such.
-      for (const dir of dirs) await writeFile(join(dir, "cgroup.procs"), String(pid)).catch(() => {});
     },
     outOfMemory(cell) {
       const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));

@@ -75,8 +75,9 @@ interface Entry {
   format?: string;
   key?: string;
   result?: CellResult;
-  /** Set when the trace is in `KEY.trace`, as the cell wrote it. */
+  /** Set when the trace is in `KEY.trace`, as the cell wrote it: its run's start, and its digest. */
   traceClock0?: number;
+  traceSha256?: string;
 }
 
 /**
@@ -93,7 +94,8 @@ export function loadResult(cacheDir: string, key: string, cell: { name: string; 
     const here = { name: cell.name, line: cell.line, cached: true };
     if (typeof entry.traceClock0 === "number") {
       const records = new TraceRecords(readFileSync(resultPath(cacheDir, key, "trace")), entry.traceClock0);
-      if (wholeRecords(records.bytes) !== records.bytes.length) return null;
+      // Another store of the same key may have put its records there between our two files.
+      if (records.digest() !== entry.traceSha256 || wholeRecords(records.bytes) !== records.bytes.length) return null;
       return withLazyTrace({ ...r, ...here, traceRecords: records }, () => decodeRecords(cell.name, records));
     }
     return { ...r, ...here, trace: r.trace?.map((e) => ({ ...e, cell: cell.name })) };
@@ -105,7 +107,8 @@ export function loadResult(cacheDir: string, key: string, cell: { name: string; 
 /**
  * Stores a result. Its trace goes beside it as the records the cell wrote (one write; the
  * events of 10,000 datagrams as JSON took 40 ms to make and write), and the JSON entry after
- * it, so that an entry is never read without its trace.
+ * it, with the records' digest: two stores of one key (two builds sharing the cache, or one
+ * cell on two pages) can interleave their files, and an entry is only ever read with its own.
  */
 export async function storeResult(cacheDir: string, key: string, result: CellResult): Promise<void> {
   // The trace is stored as its records, and not decoded to be left out.
@@ -114,6 +117,7 @@ export async function storeResult(cacheDir: string, key: string, result: CellRes
   if (records && records.bytes.length > 0) {
     await writeAtomic(resultPath(cacheDir, key, "trace"), records.bytes);
     entry.traceClock0 = records.clock0;
+    entry.traceSha256 = records.digest();
   } else {
     entry.result!.trace = result.trace ?? [];
   }

@@ -19,9 +19,16 @@ export class TraceRecords {
     readonly clock0: number,
   ) {}
 
+  private sha: string | undefined;
+
+  /** The records' SHA-256: what ties a cache entry to its records file. */
+  digest(): string {
+    return (this.sha ??= createHash("sha256").update(this.bytes).digest("hex"));
+  }
+
   /** In JSON (the key of a published page, site.ts): a digest, not a number for every byte. */
   toJSON(): { clock0: number; sha256: string } {
-    return { clock0: this.clock0, sha256: createHash("sha256").update(this.bytes).digest("hex") };
+    return { clock0: this.clock0, sha256: this.digest() };
   }
 }
 

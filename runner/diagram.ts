@@ -29,20 +29,31 @@ type Shape =
 const esc = escapeHtml;
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
+/** How far back a connect's accept is looked for: the two are reported within moments. */
+const ACCEPT_WINDOW = 64;
+
 /**
  * The events in the order they are drawn: time order, except that a connection's connect comes
  * before its accept. The two are reported by different processes once the handshake is over,
- * in either order, but the handshake the connect arrow stands for comes first.
+ * in either order, but the handshake the connect arrow stands for comes first. The accept is
+ * the latest one before the connect with the same two ends (a client may connect again from
+ * the same port).
  */
 function drawingOrder(events: TraceEvent[]): TraceEvent[] {
-  const out = [...events];
-  for (const c of events) {
-    if (c.kind !== "connect" || c.proto !== "tcp" || !c.local || !c.remote) continue;
-    const at = out.indexOf(c);
-    const accept = out.findIndex((a, i) => i < at && a.kind === "accept" && a.local && a.remote && sameSocket(a.local, c.remote!) && sameSocket(a.remote, c.local!));
-    if (accept >= 0) out.splice(accept, 0, ...out.splice(at, 1));
-  }
-  return out;
+  const before = new Map<number, TraceEvent[]>();
+  const moved = new Set<number>();
+  events.forEach((c, i) => {
+    if (c.kind !== "connect" || c.proto !== "tcp" || !c.local || !c.remote) return;
+    for (let j = i - 1; j >= Math.max(0, i - ACCEPT_WINDOW); j--) {
+      const a = events[j]!;
+      if (a.kind === "accept" && a.local && a.remote && sameSocket(a.local, c.remote) && sameSocket(a.remote, c.local)) {
+        before.set(j, [...(before.get(j) ?? []), c]);
+        moved.add(i);
+        return;
+      }
+    }
+  });
+  return events.flatMap((e, i) => (moved.has(i) ? [] : [...(before.get(i) ?? []), e]));
 }
 
 /** The diagram for these events (already filtered to the cells it shows), or "" when there are none. */

@@ -205,6 +205,22 @@ describe("drawing it", () => {
     expect(rowOf("connect")).toBeLessThan(rowOf("accept"));
     // The text version keeps the times in order.
     expect(svg.indexOf("2.0 ms  srv")).toBeLessThan(svg.indexOf("3.0 ms  cli"));
+
+    // A client that connects again from the same port: each connect goes before its own accept.
+    const again = traceDiagram(
+      [
+        { ...base, t: 1, cell: "srv", kind: "listen", local: server, remote: null },
+        { ...base, t: 2, cell: "srv", kind: "accept", local: server, remote: client },
+        { ...base, t: 3, cell: "cli", kind: "connect", local: client, remote: server },
+        { ...base, t: 4, cell: "cli", kind: "close", local: client, remote: server },
+        { ...base, t: 5, cell: "srv", kind: "accept", local: server, remote: client },
+        { ...base, t: 6, cell: "cli", kind: "connect", local: client, remote: server },
+      ],
+      "t",
+      ["srv", "cli"],
+    );
+    const rows = [...again.matchAll(/<line class="trace-msg trace-control" x1="\d+" y1="(\d+)"[^>]*\/><text[^>]*>(connect|accept)/g)].map((m) => [Number(m[1]), m[2]] as const);
+    expect(rows.sort((a, b) => a[0] - b[0]).map((r) => r[1])).toEqual(["connect", "accept", "connect", "accept"]);
   });
 
   it("never draws events of different runs together, and says which cells it left out", () => {

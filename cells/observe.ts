@@ -90,7 +90,8 @@ observe(net.Server.prototype, (server, event, a) => {
   if (event === "listening" && addr && typeof addr === "object") {
     record(EVENT["tcp listen"], idOf(local), 0);
     return () => send({ type: "listen", proto: "tcp", address: addr.address, port: addr.port });
-  } else if (event === "connection") {
+  } else if (event === "connection" && isTcp(a as net.Socket)) {
+    // (A server on a Unix socket or pipe accepts connections too: not network traffic.)
     const e = ends(a as net.Socket);
     record(EVENT["tcp accept"], e.local, e.remote);
   } else if (event === "error") {
@@ -161,6 +162,8 @@ export function traceSends(): void {
 function sent(socket: net.Socket, data: Buffer | string): void {
   if (!isTcp(socket) && !socket.connecting) return;
   const note = () => {
+    // A socket still connecting when written to may turn out to be a Unix socket.
+    if (!isTcp(socket)) return;
     const e = ends(socket);
     record(EVENT["tcp send"], e.local, e.remote, data);
   };

@@ -123,6 +123,22 @@ rx.close(); tx.close(); c.close();`;
     expect(recvs).toEqual([rx, rx, rx, rx].map((l, i) => [l, ["one", "two", "three", "four\\n"][i]]));
   }, 30_000);
 
+  it("leaves out a Unix socket's traffic: it is no network", async () => {
+    const code = `import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+const path = join(tmpdir(), "lectern-unix-" + process.pid);
+const server = net.createServer((s) => s.on("data", (d) => s.end(String(d).toUpperCase())));
+server.listen(path, () => {
+  const c = net.connect(path);
+  c.write("hello");
+  c.on("data", (d) => { console.log(String(d)); server.close(); });
+});`;
+    const r = await runSource("```ts name=unix\n" + code + "\n```\n");
+    expect(cell(r, "unix")).toMatchObject({ status: "passed", output: "HELLO\n" });
+    expect(r.trace).toEqual([]);
+  }, 30_000);
+
   it("ends the trace where a cell wrote into the trace file itself, and runs on", async () => {
     // The garbage goes in at once, the preload's records when its buffer is written out (at
     // exit): the trace ends before them, so it is empty.

@@ -2,16 +2,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
 import { extractPage } from "../runner/extract.ts";
 import { createLimiter } from "../runner/limit.ts";
 import { planPage } from "../runner/plan.ts";
 import type { CellResult, PageResult } from "../runner/types.ts";
 
-// Every temporary folder a test makes is removed when its test file's process ends.
+// Every temporary folder a test makes is removed when its test file is done. (A handler for
+// the process's exit never ran: vitest's workers end without one, and left thousands behind.)
 const made: string[] = [];
-process.on("exit", () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 export const tmp = (prefix = "lectern-test-") => {

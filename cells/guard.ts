@@ -17,6 +17,12 @@ function refusal(host: string, port: unknown): Error | null {
   return err;
 }
 
+/** Reports a refused send or connect as dgram reports its own errors: to the callback, or as "error", on the next tick. */
+function fail(socket: dgram.Socket, args: unknown[], err: Error): void {
+  const callback = args.find((a) => typeof a === "function") as ((e: Error) => void) | undefined;
+  process.nextTick(() => (callback ? callback(err) : socket.emit("error", err)));
+}
+
 /** Installs the guard; `list` holds what --allow-net named ("loopback" is always allowed). */
 export function installGuard(list: string[]): void {
   allowed = list;
@@ -40,11 +46,7 @@ export function installGuard(list: string[]): void {
     const address = args.find((a, i) => i > 0 && typeof a === "string" && typeof args[i - 1] === "number") as string | undefined;
     const port = args[args.indexOf(address) - 1];
     const err = address === undefined ? null : refusal(address, port);
-    if (err) {
-      const callback = args.find((a) => typeof a === "function") as ((e: Error) => void) | undefined;
-      process.nextTick(() => (callback ? callback(err) : this.emit("error", err)));
-      return;
-    }
+    if (err) return fail(this, args, err);
     sendTo.apply(this, args);
   } as typeof dgram.Socket.prototype.send;
 
@@ -53,11 +55,7 @@ export function installGuard(list: string[]): void {
   dgram.Socket.prototype.connect = function (this: dgram.Socket, ...args: unknown[]) {
     const address = typeof args[1] === "string" ? args[1] : "localhost";
     const err = typeof args[0] === "number" ? refusal(address, args[0]) : null;
-    if (err) {
-      const callback = args.find((a) => typeof a === "function") as ((e: Error) => void) | undefined;
-      process.nextTick(() => (callback ? callback(err) : this.emit("error", err)));
-      return;
-    }
+    if (err) return fail(this, args, err);
     connectTo.apply(this, args);
   } as typeof dgram.Socket.prototype.connect;
 }

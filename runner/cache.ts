@@ -75,9 +75,8 @@ interface Entry {
   format?: string;
   key?: string;
   result?: CellResult;
-  /** Set when the trace is in `KEY.trace`, as the cell wrote it: its run's start, and its digest. */
-  traceClock0?: number;
-  traceSha256?: string;
+  /** Set when the trace is in `KEY.trace`, as the cell wrote it (TraceRecords.toJSON). */
+  records?: { clock0?: unknown; sha256?: unknown };
 }
 
 /**
@@ -92,10 +91,10 @@ export function loadResult(cacheDir: string, key: string, cell: { name: string; 
       return null;
     }
     const here = { name: cell.name, line: cell.line, cached: true };
-    if (typeof entry.traceClock0 === "number") {
-      const records = new TraceRecords(readFileSync(resultPath(cacheDir, key, "trace")), entry.traceClock0);
+    if (typeof entry.records?.clock0 === "number") {
+      const records = new TraceRecords(readFileSync(resultPath(cacheDir, key, "trace")), entry.records.clock0);
       // Another store of the same key may have put its records there between our two files.
-      if (records.digest() !== entry.traceSha256 || wholeRecords(records.bytes) !== records.bytes.length) return null;
+      if (records.digest() !== entry.records.sha256 || wholeRecords(records.bytes) !== records.bytes.length) return null;
       return withLazyTrace({ ...r, ...here, traceRecords: records }, () => decodeRecords(cell.name, records));
     }
     return { ...r, ...here, trace: r.trace?.map((e) => ({ ...e, cell: cell.name })) };
@@ -116,8 +115,7 @@ export async function storeResult(cacheDir: string, key: string, result: CellRes
   const entry: Entry = { format: FORMAT, key, result: { ...rest, cached: false } };
   if (records && records.bytes.length > 0) {
     await writeAtomic(resultPath(cacheDir, key, "trace"), records.bytes);
-    entry.traceClock0 = records.clock0;
-    entry.traceSha256 = records.digest();
+    entry.records = records.toJSON();
   } else {
     entry.result!.trace = result.trace ?? [];
   }
@@ -150,19 +148,25 @@ export function portMemo(cacheDir: string): PortMemo & { flush(): Promise<void> 
   };
 }
 
+/** The map in `field` of one of our memo files; empty when there is none, or it is unreadable or of another format. */
+function readMemo(path: string, field: "entries" | "pages"): Record<string, string> {
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    const map = parsed[field];
+    if (parsed.format === FORMAT && map && typeof map === "object") return map as Record<string, string>;
+  } catch {
+    // None yet, or unreadable.
+  }
+  return {};
+}
+
 /**
  * Highlighted code from earlier builds, in one file read once and written once. Only the
  * entries this build used are kept, so it holds no more than the site needs.
  */
 export function highlightMemo(cacheDir: string): HighlightMemo & { save(): Promise<void> } {
   const path = join(cacheDir, "highlight.json");
-  let known: Record<string, string> = {};
-  try {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as { format?: string; entries?: Record<string, string> };
-    if (parsed.format === FORMAT && parsed.entries && typeof parsed.entries === "object") known = parsed.entries;
-  } catch {
-    // None yet, or unreadable: start empty.
-  }
+  const known = readMemo(path, "entries");
   const used: Record<string, string> = {};
   let changed = false;
   return {
@@ -189,13 +193,8 @@ export function highlightMemo(cacheDir: string): HighlightMemo & { save(): Promi
  */
 export function pageMemo(cacheDir: string): PageMemo & { save(): Promise<void> } {
   const path = join(cacheDir, "pages.json");
-  let known: Record<string, string> = {};
-  try {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as { format?: string; pages?: Record<string, string> };
-    if (parsed.format === FORMAT && parsed.pages && typeof parsed.pages === "object") known = parsed.pages;
-  } catch {
-    // None yet, or unreadable: every page is written.
-  }
+  // None yet, or unreadable: every page is written.
+  const known = readMemo(path, "pages");
   const next = { ...known };
   return {
     fresh: (file, key) => known[resolve(file)] === key && existsSync(file),

@@ -34,7 +34,3 @@ export class LecternError extends Error {
     return this.line === null ? `${this.file}: ${this.message}` : `${this.file}:${this.line}: ${this.message}`;
   }
 }
-
-export function isLecternError(err: unknown): err is LecternError {
-  return err instanceof LecternError;
-}

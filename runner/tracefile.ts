@@ -21,12 +21,12 @@ export class TraceRecords {
 
   private sha: string | undefined;
 
-  /** The records' SHA-256: what ties a cache entry to its records file. */
+  /** The records' SHA-256: what ties a cache entry to its records file (cache.ts). */
   digest(): string {
     return (this.sha ??= createHash("sha256").update(this.bytes).digest("hex"));
   }
 
-  /** In JSON (the key of a published page, site.ts): a digest, not a number for every byte. */
+  /** In JSON (a cache entry, the key of a published page): a digest, not a number for every byte. */
   toJSON(): { clock0: number; sha256: string } {
     return { clock0: this.clock0, sha256: this.digest() };
   }

@@ -1,5 +1,5 @@
 // The data that flows one way through the stages: Page -> Plan -> PageResult -> HTML.
-import type { TraceRecords } from "./tracefile.ts";
+import type { TraceRecords } from "./trace/tracefile.ts";
 import type { Token } from "markdown-it";
 
 /** TypeScript, or a shell script run through zx with this shell. */

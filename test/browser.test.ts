@@ -12,11 +12,11 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page as Tab } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { extractPage, readPage } from "../runner/extract.ts";
-import { createLimiter } from "../runner/limit.ts";
-import { planPage } from "../runner/plan.ts";
-import { serve as preview } from "../runner/serve.ts";
-import { writeSite } from "../runner/site.ts";
+import { extractPage, readPage } from "../runner/extract/extract.ts";
+import { createLimiter } from "../runner/execute/limit.ts";
+import { planPage } from "../runner/plan/plan.ts";
+import { serve as preview } from "../runner/cli/preview.ts";
+import { writeSite } from "../runner/render/site.ts";
 import type { Chunk } from "../runner/types.ts";
 import { cellResult, manyLines, pageResult, RESULTS } from "./fixtures/render/results.ts";
 

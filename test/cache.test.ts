@@ -1,11 +1,11 @@
 import { copyFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
-import { readPage } from "../runner/extract.ts";
-import { createLimiter } from "../runner/limit.ts";
-import { planPage } from "../runner/plan.ts";
-import { runCached, storeResults, type CacheMode } from "../runner/rebuild.ts";
+import { executePlan, type ExecuteOptions } from "../runner/execute/execute.ts";
+import { readPage } from "../runner/extract/extract.ts";
+import { createLimiter } from "../runner/execute/limit.ts";
+import { planPage } from "../runner/plan/plan.ts";
+import { runCached, storeResults, type CacheMode } from "../runner/cache/rebuild.ts";
 import { tmp, ts } from "./helpers.ts";
 
 const server = (greeting: string) =>

@@ -1,9 +1,9 @@
 // `lectern check`: every TypeScript cell type-checked in one program, each error at its page
 // line and column, inside list items and block quotes too.
 import { describe, expect, it } from "vitest";
-import { checkPages, formatDiagnostic } from "../runner/check.ts";
-import { main } from "../runner/cli.ts";
-import { extractPage, readPage } from "../runner/extract.ts";
+import { checkPages, formatDiagnostic } from "../runner/doctest/typecheck.ts";
+import { main } from "../runner/cli/cli.ts";
+import { extractPage, readPage } from "../runner/extract/extract.ts";
 
 const ERRORS = "test/fixtures/check/errors.md";
 const CLEAN = "test/fixtures/check/clean.md";

@@ -1,7 +1,7 @@
 // The command line as a user meets it: the real `lectern` binary, its output and exit status.
 import { execFile, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -195,4 +195,24 @@ describe("lectern build", () => {
     expect(html).toContain('id="cell-udp-client"');
     expect(html).toContain(reply.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;"));
   }, 60_000);
+});
+
+describe("the lectern command's bundle", () => {
+  it("is built again when any file it bundles changes, cells/wire.ts included", async () => {
+    // A copy of the sources, so the test may edit them; node_modules is shared.
+    const dir = tmp();
+    for (const part of ["runner", "cells", "package.json"]) cpSync(join(ROOT, part), join(dir, part), { recursive: true, filter: (f) => !/\.cli-/.test(f) });
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+    writeFileSync(join(dir, "p.md"), "```ts name=a\nconsole.log(1)\n```\n");
+    const bundles = () => readdirSync(join(dir, "runner")).filter((f) => /^\.cli-[0-9a-f]{16}\.mjs$/.test(f));
+    const list = () => new Promise<string>((resolve, reject) => execFile(process.execPath, [join(dir, "runner", "bin.mjs"), "list", "p.md"], { cwd: dir }, (err, out) => (err ? reject(err) : resolve(out))));
+    expect(await list()).toContain("a");
+    const [first] = bundles();
+    expect(await list()).toContain("a");
+    expect(bundles()).toEqual([first]);
+    writeFileSync(join(dir, "cells", "wire.ts"), readFileSync(join(dir, "cells", "wire.ts"), "utf8") + "\n// changed\n");
+    expect(await list()).toContain("a");
+    expect(bundles()).toHaveLength(1);
+    expect(bundles()[0]).not.toBe(first);
+  });
 });

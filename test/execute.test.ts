@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { executePlan } from "../runner/execute.ts";
-import { extractPage } from "../runner/extract.ts";
-import { createLimiter } from "../runner/limit.ts";
-import { planPage } from "../runner/plan.ts";
+import { executePlan } from "../runner/execute/execute.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { createLimiter } from "../runner/execute/limit.ts";
+import { planPage } from "../runner/plan/plan.ts";
 import { cacheDir, cell, runSource, tmp, ts } from "./helpers.ts";
 import { gone } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 // The matcher of `output` blocks and its diff: every rule, and where each one must not match.
 import { describe, expect, it } from "vitest";
-import { diffOutput, lines, linePattern, literalLine, matches, portNames } from "../runner/expect.ts";
+import { diffOutput, lines, linePattern, literalLine, matches, portNames } from "../runner/doctest/expect.ts";
 
 const ports = { udp: 41234, tcp: 5000 };
 

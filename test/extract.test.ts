@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LecternError } from "../runner/errors.ts";
-import { decodeUtf8, extractPage } from "../runner/extract.ts";
-import { parseInfo } from "../runner/info.ts";
+import { decodeUtf8, extractPage } from "../runner/extract/extract.ts";
+import { parseInfo } from "../runner/extract/info.ts";
 
 const where = { file: "p.md", line: 7 };
 

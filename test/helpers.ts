@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { executePlan, type ExecuteOptions } from "../runner/execute.ts";
-import { extractPage } from "../runner/extract.ts";
-import { createLimiter } from "../runner/limit.ts";
-import { planPage } from "../runner/plan.ts";
+import { executePlan, type ExecuteOptions } from "../runner/execute/execute.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { createLimiter } from "../runner/execute/limit.ts";
+import { planPage } from "../runner/plan/plan.ts";
 import type { CellResult, PageResult } from "../runner/types.ts";
 
 // Every temporary folder a test makes is removed when its test file is done. (A handler for

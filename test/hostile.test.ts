@@ -8,10 +8,10 @@ import { get } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { executePlan } from "../runner/execute.ts";
-import { extractPage } from "../runner/extract.ts";
-import { createLimiter } from "../runner/limit.ts";
-import { planPage } from "../runner/plan.ts";
+import { executePlan } from "../runner/execute/execute.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { createLimiter } from "../runner/execute/limit.ts";
+import { planPage } from "../runner/plan/plan.ts";
 import { alive, cacheDir, gone, tmp, ts } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

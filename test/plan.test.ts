@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LecternError } from "../runner/errors.ts";
-import { extractPage } from "../runner/extract.ts";
-import { planPage } from "../runner/plan.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { planPage } from "../runner/plan/plan.ts";
 import { ts } from "./helpers.ts";
 
 const plan = (source: string) => planPage(extractPage("lec.md", source));

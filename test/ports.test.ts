@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { claim, PortSet } from "../runner/ports.ts";
+import { claim, PortSet } from "../runner/plan/ports.ts";
 import { tmp } from "./helpers.ts";
 
 const bindUdp = (port: number) =>

@@ -2,10 +2,10 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { extractPage } from "../runner/extract.ts";
-import { escapeHtml, formatDuration, frontMatter, pageSummary, pageTitle, renderIndex, renderPage, stripAnsi, type PageContext } from "../runner/render.ts";
-import { screen } from "../runner/ansi.ts";
-import { transcriptHtml } from "../runner/output.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { escapeHtml, formatDuration, frontMatter, pageSummary, pageTitle, renderIndex, renderPage, stripAnsi, type PageContext } from "../runner/render/render.ts";
+import { screen } from "../runner/render/ansi.ts";
+import { transcriptHtml } from "../runner/render/output.ts";
 import { RESULTS } from "./fixtures/render/results.ts";
 
 const FIXTURES = new URL("./fixtures/render/", import.meta.url);

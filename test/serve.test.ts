@@ -2,10 +2,10 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readPage } from "../runner/extract.ts";
-import { createLimiter } from "../runner/limit.ts";
-import { planPage } from "../runner/plan.ts";
-import { serve } from "../runner/serve.ts";
+import { readPage } from "../runner/extract/extract.ts";
+import { createLimiter } from "../runner/execute/limit.ts";
+import { planPage } from "../runner/plan/plan.ts";
+import { serve } from "../runner/cli/preview.ts";
 import { tmp, ts } from "./helpers.ts";
 
 const source = (word: string) => `# Preview\n\nThe word is ${word}.\n\n` + ts("name=say", `console.log("${word}".toUpperCase());`);

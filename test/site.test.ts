@@ -4,8 +4,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { extractPage } from "../runner/extract.ts";
-import { outputNames, writeSite } from "../runner/site.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { outputNames, writeSite } from "../runner/render/site.ts";
 import type { PageResult } from "../runner/types.ts";
 
 const dirs: string[] = [];
@@ -69,7 +69,7 @@ describe("writeSite", () => {
     expect(written.at(-1)).toBe(join(out, "site", "index.html"));
     expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
     const css = await readFile(join(out, "site", "assets", "lectern.css"), "utf8");
-    expect(css).toBe(await readFile(new URL("../runner/assets/lectern.css", import.meta.url), "utf8"));
+    expect(css).toBe(await readFile(new URL("../runner/render/assets/lectern.css", import.meta.url), "utf8"));
     expect(css).not.toMatch(/url\(|@import/);
   });
 

@@ -3,7 +3,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../runner/cli.ts";
+import { main } from "../runner/cli/cli.ts";
 import { cacheDir, tmp } from "./helpers.ts";
 
 const PASS = "test/fixtures/expect/pass.md";

@@ -3,10 +3,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { traceDiagram } from "../runner/diagram.ts";
-import { extractPage } from "../runner/extract.ts";
-import { renderPage } from "../runner/render.ts";
-import { matchMessages, textTimeline, traceGroups } from "../runner/trace.ts";
+import { traceDiagram } from "../runner/trace/diagram.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { renderPage } from "../runner/render/render.ts";
+import { matchMessages, textTimeline, traceGroups } from "../runner/trace/trace.ts";
 import type { CellResult, TraceEvent } from "../runner/types.ts";
 import { cacheDir, cell, runSource } from "./helpers.ts";
 

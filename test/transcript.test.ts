@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Transcript } from "../runner/transcript.ts";
+import { Transcript } from "../runner/execute/transcript.ts";
 
 const b = (s: string) => Buffer.from(s);
 

@@ -3,8 +3,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { extractPage } from "../runner/extract.ts";
-import { expectedText, outputBlock, rewriteBlocks, updatePage } from "../runner/update.ts";
+import { extractPage } from "../runner/extract/extract.ts";
+import { expectedText, outputBlock, rewriteBlocks, updatePage } from "../runner/doctest/update.ts";
 import { tmp } from "./helpers.ts";
 
 /** Rewrites every cell of `raw` whose name is in `texts`. */

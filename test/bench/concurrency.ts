@@ -3,9 +3,9 @@
 // programs run with plain `node` at the same parallelism (cores x 2) by orchestrate.mjs.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { compileCell } from "../../runner/compile.ts";
-import { extractPage } from "../../runner/extract.ts";
-import { planPage } from "../../runner/plan.ts";
+import { compileCell } from "../../runner/execute/compile.ts";
+import { extractPage } from "../../runner/extract/extract.ts";
+import { planPage } from "../../runner/plan/plan.ts";
 import { BIN, CORES, NODE, ROOT, RUNS, SMALL_ENV, exec, fmtMs, fmtRatio, interleave, log, ok, scratch, smallCellsPage, standalone, tcpPairsPage, type Row } from "./lib.ts";
 
 const ORCHESTRATE = join(ROOT, "test", "bench", "orchestrate.mjs");

@@ -3,11 +3,11 @@
 // independent cells run one at a time, where a page run's fixed set-up is shared.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { compileCell } from "../../runner/compile.ts";
-import { executePlan, type ExecuteOptions } from "../../runner/execute.ts";
-import { extractPage } from "../../runner/extract.ts";
-import { createLimiter } from "../../runner/limit.ts";
-import { planPage } from "../../runner/plan.ts";
+import { compileCell } from "../../runner/execute/compile.ts";
+import { executePlan, type ExecuteOptions } from "../../runner/execute/execute.ts";
+import { extractPage } from "../../runner/extract/extract.ts";
+import { createLimiter } from "../../runner/execute/limit.ts";
+import { planPage } from "../../runner/plan/plan.ts";
 import { BIN, CORES, NODE, RUNS, SMALL_ENV, TSX, exec, fmtMs, fmtRatio, interleave, log, ok, repoScratch, scratch, smallCellsPage, standalone, type Row } from "./lib.ts";
 
 const CODE = 'import net from "node:net";\nconst greeting: string = "hello";\nconsole.log(greeting, typeof net.connect);\n';

@@ -3,8 +3,8 @@
 // tsx, servers in the background followed by `sleep 1`) and against zx's Markdown mode.
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { extractPage } from "../../runner/extract.ts";
-import { planPage, portEnv } from "../../runner/plan.ts";
+import { extractPage } from "../../runner/extract/extract.ts";
+import { planPage, portEnv } from "../../runner/plan/plan.ts";
 import { BIN, LECTURE, NODE, ROOT, SLOW_RUNS, SMALL_ENV, TSX, exec, fmtMs, fmtRatio, freePort, interleave, log, ok, repoScratch, scratch, standalone, type Row } from "./lib.ts";
 
 const ZX = join(ROOT, "node_modules", ".bin", "zx");

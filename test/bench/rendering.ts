@@ -3,13 +3,13 @@
 // on the 100 course pages and on the lecture page.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { executePlan, type ExecuteOptions } from "../../runner/execute.ts";
-import { extractPage } from "../../runner/extract.ts";
-import type { PageContext } from "../../runner/layout.ts";
-import { createLimiter } from "../../runner/limit.ts";
-import { createMarkdown } from "../../runner/markdown.ts";
-import { planPage } from "../../runner/plan.ts";
-import { renderPage } from "../../runner/render.ts";
+import { executePlan, type ExecuteOptions } from "../../runner/execute/execute.ts";
+import { extractPage } from "../../runner/extract/extract.ts";
+import type { PageContext } from "../../runner/render/layout.ts";
+import { createLimiter } from "../../runner/execute/limit.ts";
+import { createMarkdown } from "../../runner/extract/markdown.ts";
+import { planPage } from "../../runner/plan/plan.ts";
+import { renderPage } from "../../runner/render/render.ts";
 import type { Page, PageResult } from "../../runner/types.ts";
 import { CORES, LECTURE, QUICK, ROOT, RUNS, SMALL_ENV, coursePage, fmtMs, fmtRatio, interleave, log, scratch, standalone, type Row } from "./lib.ts";
 

@@ -5,12 +5,12 @@
 // events, which `run` leaves to `--trace`, `--json` and `build`, is measured on its own.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { executePlan, type ExecuteOptions } from "../../runner/execute.ts";
-import { extractPage } from "../../runner/extract.ts";
-import { createLimiter } from "../../runner/limit.ts";
-import { planPage } from "../../runner/plan.ts";
-import { decodeRecords } from "../../runner/tracefile.ts";
-import { storeResults } from "../../runner/rebuild.ts";
+import { executePlan, type ExecuteOptions } from "../../runner/execute/execute.ts";
+import { extractPage } from "../../runner/extract/extract.ts";
+import { createLimiter } from "../../runner/execute/limit.ts";
+import { planPage } from "../../runner/plan/plan.ts";
+import { decodeRecords } from "../../runner/trace/tracefile.ts";
+import { storeResults } from "../../runner/cache/rebuild.ts";
 import type { PageResult } from "../../runner/types.ts";
 import { CORES, RUNS, SMALL_ENV, fmtMs, fmtRatio, interleave, log, median, scratch, standalone, type Row } from "./lib.ts";
 

@@ -1,0 +1,65 @@
+// Plan + cache -> PageResult: reuse every result the cache holds and run only the cells whose
+// key is missing (with the servers they need); store what ran.
+import { cellKeys, loadResult, storeResult } from "./results.ts";
+import { executePlan, type ExecuteOptions } from "../execute/execute.ts";
+import { notRun } from "../execute/verdict.ts";
+import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
+import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
+
+export type CacheMode = "use" | "rerun" | "frozen";
+
+export interface Rebuilt {
+  /** Null when --frozen found results missing. */
+  result: PageResult | null;
+  missing: PlannedCell[];
+}
+
+/** Results worth keeping: a cell that was interrupted or never started says nothing about its code. */
+function storable(r: CellResult): boolean {
+  return r.status !== "skipped" && r.reason !== "interrupted" && !(r.reason ?? "").startsWith("not started");
+}
+
+/** Stores the results of a run under their cells' keys (run feeds build this way). */
+export async function storeResults(plan: Plan, result: PageResult, options: ExecuteOptions): Promise<void> {
+  const keys = await cellKeys(plan, options.cacheDir, options.timeout);
+  for (const r of result.cells) {
+    const key = keys.get(r.name);
+    if (key && storable(r)) await storeResult(options.cacheDir, key, r);
+  }
+}
+
+export async function runCached(plan: Plan, options: ExecuteOptions, mode: CacheMode): Promise<Rebuilt> {
+  const started = new Date();
+  const keys = await cellKeys(plan, options.cacheDir, options.timeout);
+  const hits = new Map<string, CellResult>();
+  for (const cell of plan.cells) {
+    // A skipped cell never runs, so there is nothing to look up.
+    const key = keys.get(cell.name);
+    const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : mode === "rerun" || !key ? null : loadResult(options.cacheDir, key, cell);
+    if (hit) hits.set(cell.name, hit);
+  }
+  const missing = plan.cells.filter((c) => !hits.has(c.name));
+  if (mode === "frozen" && missing.length > 0) return { result: null, missing };
+
+  let ran: PageResult | null = null;
+  if (missing.length > 0) {
+    ran = await executePlan(plan, { ...options, only: missing.map((c) => c.name), reuse: new Set(hits.keys()) });
+    for (const r of ran.cells) {
+      const key = keys.get(r.name);
+      if (key && storable(r)) await storeResult(options.cacheDir, key, r);
+    }
+  }
+  const fresh = new Map((ran?.cells ?? []).map((r) => [r.name, r]));
+  for (const [name, hit] of hits) if (!fresh.has(name)) options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
+  const cells = plan.cells.map((c) => fresh.get(c.name) ?? hits.get(c.name)!);
+  const result = {
+    path: plan.page.path,
+    // The ports the page's cells used, cached ones included (their output shows those numbers).
+    ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
+    cells,
+    // A page that ran nothing is as old as its newest result, and took as long as its longest cell.
+    startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
+    durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
+  };
+  return { result: withLazyTrace(result, () => mergeTraces(cells)), missing };
+}

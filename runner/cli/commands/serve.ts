@@ -1,0 +1,30 @@
+// lectern serve [PATH]... [--port N]: a live preview on loopback that rebuilds on save.
+import type { Io } from "../../io.ts";
+import { cacheDirOf, executeOptions, parse, positiveNumber, RUN_FLAGS, usage } from "../options.ts";
+import { planAll } from "../../plan/pages.ts";
+import { serve } from "../preview.ts";
+
+export async function serveCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...RUN_FLAGS, port: { type: "string" }, host: { type: "string" } });
+  const port = values.port === "0" ? 0 : positiveNumber("--port", values.port, 4000, true);
+  if (port > 65535) throw usage(`--port takes a number from 0 to 65535, not "${String(values.port)}"`);
+  const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"], cacheDirOf(values));
+  const log = (line: string) => void io.stderr.write(line + "\n");
+  let preview;
+  try {
+    preview = await serve(plans, { host: (values.host as string | undefined) ?? "127.0.0.1", port, execute: executeOptions(values, io), log });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") io.stderr.write(`lectern: port ${port} is in use: pick another with --port N\n`);
+    else if (code === "ENOTFOUND" || code === "EADDRNOTAVAIL" || code === "EAI_AGAIN") io.stderr.write(`lectern: cannot listen on host "${String(values.host)}": ${code}\n`);
+    else throw err;
+    return 2;
+  }
+  io.stdout.write(`serving ${preview.url} (Ctrl-C to stop)\n`);
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await preview.close();
+  return 0;
+}

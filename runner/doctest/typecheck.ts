@@ -1,0 +1,131 @@
+// Pages -> type errors: every TypeScript cell of every page checked in one TypeScript program,
+// each cell an in-memory module beside its page, each diagnostic mapped back to `page.md:LINE:COL`.
+import { createRequire } from "node:module";
+import { basename, dirname, join, resolve } from "node:path";
+import type * as TS from "typescript";
+import { CELLS_DIR } from "../paths.ts";
+import type { Cell, Page } from "../types.ts";
+
+const RUNTIME = join(CELLS_DIR, "lectern.ts");
+// Node's types come with Lectern (a dependency), wherever the pages are.
+const TYPE_ROOTS = [dirname(dirname(createRequire(import.meta.url).resolve("@types/node/package.json")))];
+
+export interface CheckDiagnostic {
+  page: string;
+  cell: string;
+  /** 1-based, in the page. */
+  line: number;
+  /** 1-based, in the page's line (after list indentation and `> ` markers). */
+  column: number;
+  category: "error" | "warning" | "suggestion" | "message";
+  code: number;
+  message: string;
+}
+
+export interface CheckResult {
+  diagnostics: CheckDiagnostic[];
+  /** TypeScript cells checked (not `nocheck`, not shell). */
+  cells: number;
+}
+
+/** The compiler options cells are checked with: Node's ESM, top-level await, strict. */
+// The compiler is large (about a quarter of a second to load): only `check` loads it.
+let ts: typeof TS;
+async function loadCompiler(): Promise<void> {
+  ts ??= ((await import("typescript")) as unknown as { default: typeof TS }).default;
+}
+
+const checkOptions = (): TS.CompilerOptions => ({
+  target: ts.ScriptTarget.ES2022,
+  lib: ["lib.es2023.d.ts"],
+  module: ts.ModuleKind.ESNext,
+  // Cells are bundled by esbuild: resolve the way a bundler does.
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  moduleDetection: ts.ModuleDetectionKind.Force,
+  allowImportingTsExtensions: true,
+  esModuleInterop: true,
+  strict: true,
+  noEmit: true,
+  skipLibCheck: true,
+  types: ["node"],
+  typeRoots: TYPE_ROOTS,
+});
+
+/** Where a cell lives in the program: beside its page, so relative imports and packages resolve as when it runs. */
+function virtualPath(page: Page, cell: Cell): string {
+  return join(dirname(resolve(page.path)), `${basename(page.path)}#${cell.name}.mts`);
+}
+
+/** Type-checks the TypeScript cells of the pages in one program. */
+export async function checkPages(pages: Page[]): Promise<CheckResult> {
+  await loadCompiler();
+  const CHECK_OPTIONS = checkOptions();
+  const files = new Map<string, { page: Page; cell: Cell }>();
+  for (const page of pages) {
+    for (const cell of page.cells) {
+      if (cell.lang === "ts" && !cell.attrs.nocheck) files.set(virtualPath(page, cell), { page, cell });
+    }
+  }
+  if (files.size === 0) return { diagnostics: [], cells: 0 };
+
+  const host = ts.createCompilerHost(CHECK_OPTIONS, true);
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  const readFile = host.readFile.bind(host);
+  host.getSourceFile = (name, language, onError, create) => {
+    const v = files.get(resolve(name));
+    return v ? ts.createSourceFile(name, v.cell.code, language, true, ts.ScriptKind.TS) : getSourceFile(name, language, onError, create);
+  };
+  host.fileExists = (name) => files.has(resolve(name)) || fileExists(name);
+  host.readFile = (name) => files.get(resolve(name))?.cell.code ?? readFile(name);
+  const cache = ts.createModuleResolutionCache(host.getCurrentDirectory(), (s) => s, CHECK_OPTIONS);
+  host.resolveModuleNameLiterals = (literals, containingFile, redirect, options) =>
+    literals.map((literal) => {
+      // `lectern` is bundled in from cells/, wherever the page is.
+      if (literal.text === "lectern") {
+        return { resolvedModule: { resolvedFileName: RUNTIME, extension: ts.Extension.Ts, isExternalLibraryImport: false } };
+      }
+      return ts.resolveModuleName(literal.text, containingFile, options, host, cache, redirect);
+    });
+
+  const program = ts.createProgram({ rootNames: [...files.keys()], options: CHECK_OPTIONS, host });
+  const diagnostics: CheckDiagnostic[] = [];
+  for (const [path, { page, cell }] of files) {
+    const source = program.getSourceFile(path)!;
+    const found = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)];
+    for (const d of found) diagnostics.push(toPage(d, page, cell));
+  }
+  return { diagnostics, cells: files.size };
+}
+
+/** A diagnostic at its place in the page: the cell's fence line plus the line in the cell; the column after the container's prefix. */
+function toPage(d: TS.Diagnostic, page: Page, cell: Cell): CheckDiagnostic {
+  const at = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
+  const line = cell.line + 1 + at.line;
+  const codeLine = cell.code.split("\n")[at.line] ?? "";
+  const pageLine = page.source.split(/\r\n|\r|\n/)[line - 1] ?? "";
+  const prefix = pageLine.endsWith(codeLine) ? pageLine.length - codeLine.length : Math.max(0, pageLine.length - codeLine.length);
+  return {
+    page: page.path,
+    cell: cell.name,
+    line,
+    column: prefix + at.character + 1,
+    category: ts.DiagnosticCategory[d.category].toLowerCase() as CheckDiagnostic["category"],
+    code: d.code,
+    message: ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+  };
+}
+
+/** `page.md:LINE:COL: error TS2322: message (cell NAME)`; a message's further lines follow, indented. */
+export function formatDiagnostic(d: CheckDiagnostic): string {
+  const [first, ...rest] = d.message.split("\n");
+  const head = `${d.page}:${d.line}:${d.column}: ${d.category} TS${d.code}: ${first} (cell ${d.cell})`;
+  return [head, ...rest.map((l) => `  ${l}`)].join("\n");
+}
+
+/** The last line of `lectern check`. */
+export function checkSummary(result: CheckResult, pages: number): string {
+  const n = result.diagnostics.length;
+  const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
+  return `${n === 0 ? "no errors" : plural(n, "error")} in ${plural(result.cells, "cell")} of ${plural(pages, "page")}`;
+}

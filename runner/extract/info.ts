@@ -1,0 +1,166 @@
+// A fence's info string -> its language and validated attributes: `ts name=x server needs=a,b`.
+import { LecternError } from "../errors.ts";
+import type { CellAttrs, Lang } from "../types.ts";
+
+const LANGS: Record<string, Lang> = { ts: "ts", typescript: "ts", sh: "sh", bash: "bash" };
+
+/** The languages that make a fence a runnable cell; null for any other fence. */
+export function cellLang(info: string): Lang | null {
+  const word = info.trim().split(/\s+/)[0] ?? "";
+  return Object.hasOwn(LANGS, word) ? LANGS[word]! : null;
+}
+
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+type Where = { file: string; line: number };
+
+/** Splits `a=1 b="x y" flag c=/re/` into key/value pairs; a bare flag has value null. */
+export function tokenizeInfo(rest: string, where: Where): [string, string | null][] {
+  const out: [string, string | null][] = [];
+  let i = 0;
+  const n = rest.length;
+  while (i < n) {
+    while (i < n && /\s/.test(rest[i]!)) i++;
+    if (i >= n) break;
+    const keyStart = i;
+    while (i < n && !/[\s=]/.test(rest[i]!)) i++;
+    const key = rest.slice(keyStart, i);
+    if (rest[i] !== "=") {
+      out.push([key, null]);
+      continue;
+    }
+    i++;
+    if (rest[i] === '"') {
+      i++;
+      let value = "";
+      let closed = false;
+      while (i < n) {
+        const c = rest[i]!;
+        if (c === "\\" && i + 1 < n) {
+          const e = rest[i + 1]!;
+          // Only these escapes mean something; any other backslash stays (a regex's \d, say).
+          value += e === "n" ? "\n" : e === "t" ? "\t" : e === '"' || e === "\\" ? e : "\\" + e;
+          i += 2;
+        } else if (c === '"') {
+          closed = true;
+          i++;
+          break;
+        } else {
+          value += c;
+          i++;
+        }
+      }
+      if (!closed) throw new LecternError("E_ATTR_VALUE", `attribute ${key} has an unclosed quote: close it with "`, where);
+      out.push([key, value]);
+    } else if (rest[i] === "/") {
+      // A regular expression runs to its closing slash, spaces included.
+      const valueStart = i;
+      i++;
+      while (i < n && rest[i] !== "/") i += rest[i] === "\\" ? 2 : 1;
+      if (i >= n) throw new LecternError("E_ATTR_VALUE", `attribute ${key} has an unclosed /regular expression/`, where);
+      i++;
+      while (i < n && /[a-z]/.test(rest[i]!)) i++;
+      out.push([key, rest.slice(valueStart, i)]);
+    } else {
+      const valueStart = i;
+      while (i < n && !/\s/.test(rest[i]!)) i++;
+      out.push([key, rest.slice(valueStart, i)]);
+    }
+  }
+  return out;
+}
+
+const KNOWN = ["name", "server", "needs", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck"];
+
+/** Parses a cell's info string; the name is returned apart because it has a page default. */
+export function parseInfo(info: string, where: Where): { lang: Lang; name: string | null; attrs: CellAttrs } {
+  const trimmed = info.trim();
+  const lang = cellLang(trimmed);
+  if (lang === null) throw new LecternError("E_ATTR_VALUE", `"${trimmed}" is not a cell language`, where);
+  const rest = trimmed.slice(trimmed.split(/\s+/)[0]!.length);
+  const attrs: CellAttrs = {
+    server: false,
+    needs: [],
+    stdin: null,
+    expect: null,
+    exit: null,
+    timeout: null,
+    skip: false,
+    nocheck: false,
+    ready: null,
+  };
+  let name: string | null = null;
+  const seen = new Set<string>();
+  for (const [key, value] of tokenizeInfo(rest, where)) {
+    if (!KNOWN.includes(key)) {
+      throw new LecternError("E_ATTR_UNKNOWN", `unknown attribute "${key}": a cell takes ${KNOWN.join(", ")}`, where);
+    }
+    if (seen.has(key)) throw new LecternError("E_ATTR_VALUE", `attribute ${key} is given twice`, where);
+    seen.add(key);
+    const bad = (what: string) => new LecternError("E_ATTR_VALUE", `${key}=${value ?? ""}: ${what}`, where);
+    const flag = () => {
+      if (value !== null) throw bad(`${key} is a flag and takes no value`);
+      return true;
+    };
+    const required = (): string => {
+      if (value === null || value === "") throw bad(`${key} needs a value, as in ${key}=...`);
+      return value;
+    };
+    switch (key) {
+      case "name":
+        name = required();
+        if (!NAME_PATTERN.test(name)) throw bad("a name starts with a letter and has only letters, digits, - and _ (at most 64)");
+        break;
+      case "server":
+        attrs.server = flag();
+        break;
+      case "skip":
+        attrs.skip = flag();
+        break;
+      case "nocheck":
+        attrs.nocheck = flag();
+        break;
+      case "needs":
+        attrs.needs = required().split(",").map((s) => s.trim());
+        for (const need of attrs.needs) {
+          if (!NAME_PATTERN.test(need)) throw bad(`"${need}" is not a cell name`);
+        }
+        break;
+      case "stdin":
+        attrs.stdin = value ?? "";
+        break;
+      case "expect": {
+        const v = required();
+        if (v !== "error" && !/^[A-Z][A-Z0-9_]*$/.test(v)) throw bad('expect takes "error" or an error code such as ECONNREFUSED');
+        attrs.expect = v;
+        break;
+      }
+      case "exit": {
+        const v = required();
+        if (!/^\d{1,3}$/.test(v) || Number(v) > 255) throw bad("exit takes a status from 0 to 255");
+        attrs.exit = Number(v);
+        break;
+      }
+      case "timeout": {
+        const raw = required();
+        const v = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+        if (!(v >= 0.01 && v <= 3600)) throw bad("timeout takes a number of seconds, from 0.01 to 3600");
+        attrs.timeout = v;
+        break;
+      }
+      case "ready": {
+        const v = required();
+        const m = /^\/(.*)\/([imsu]*)$/s.exec(v);
+        if (!m) throw bad("ready takes a regular expression between slashes, as in ready=/listening/");
+        try {
+          attrs.ready = new RegExp(m[1]!, m[2]);
+        } catch (err) {
+          throw bad(`not a valid regular expression (${(err as Error).message})`);
+        }
+        break;
+      }
+    }
+  }
+  if (attrs.ready && !attrs.server) throw new LecternError("E_ATTR_VALUE", "ready= is for server cells: add server", where);
+  return { lang, name, attrs };
+}

@@ -59,8 +59,10 @@ function errorCode(err: unknown): string | null {
 }
 
 function errorEvent(what: number, err: unknown, local: number): void {
-  const e = err as { address?: string; port?: number };
-  record(what, local, idOf(at(e.address, e.port)), null, idOf(errorCode(err)));
+  const e = err as { address?: string; port?: number; syscall?: string };
+  // A failed bind or listen names the cell's own address; any other error, the one it tried to reach.
+  if (e.syscall === "bind" || e.syscall === "listen") record(what, idOf(at(e.address, e.port)), 0, null, idOf(errorCode(err)));
+  else record(what, local, idOf(at(e.address, e.port)), null, idOf(errorCode(err)));
 }
 
 // ---- TCP ----

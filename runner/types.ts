@@ -89,12 +89,20 @@ export interface TraceEvent {
   t: number;
   cell: string;
   proto: "udp" | "tcp";
-  kind: "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error";
+  /** syn, syn-ack, ack (the handshake's last), fin and rst are packets seen on the wire. */
+  kind: "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error" | "syn" | "syn-ack" | "ack" | "fin" | "rst";
   local: string | null;
   remote: string | null;
   bytes?: number;
   preview?: string;
   code?: string;
+  /** A packet captured on the wire (then `cell` is its sender's cell, or its receiver's if no cell sent it). */
+  wire?: true;
+  /** Of a packet: the cells that sent and received it ("" for no cell of the page). */
+  from?: string;
+  to?: string;
+  /** A datagram that reached its socket but that the program never read. */
+  unread?: true;
 }
 
 /** The one result type of a cell run, built in one place (execute.ts). */
@@ -128,6 +136,9 @@ export interface PageResult {
   ports: Record<string, number>;
   cells: CellResult[];
   trace: TraceEvent[];
+  /** The run's packet capture (a pcap file), or null; `captureSkipped` says why, or what it left out. */
+  capture?: string | null;
+  captureSkipped?: string | null;
   startedAt: string;
   durationMs: number;
 }

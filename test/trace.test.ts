@@ -1,20 +1,31 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { traceDiagram } from "../runner/trace/diagram.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { renderPage } from "../runner/render/render.ts";
-import { matchMessages, textTimeline, traceGroups } from "../runner/trace/trace.ts";
+import { eventsOf, matchMessages, textTimeline, traceGroups } from "../runner/trace/trace.ts";
+import { tcpdumpReads } from "../runner/trace/capture.ts";
+import { readPcap } from "../runner/trace/pcap.ts";
+import { wireTrace } from "../runner/trace/wiretrace.ts";
 import type { CellResult, TraceEvent } from "../runner/types.ts";
 import { cacheDir, cell, runSource } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = join(ROOT, "test", "fixtures", "trace");
 
-function runLecture(cells: string[]): Promise<{ ports: Record<string, number>; trace: TraceEvent[] }> {
-  const args = [join(ROOT, "runner", "bin.mjs"), "run", "notebook/lec3-socket-programming.md", "--json", "--cache", cacheDir, ...cells.flatMap((c) => ["--cell", c])];
+interface JsonPage {
+  ports: Record<string, number>;
+  trace: TraceEvent[];
+  capture: string | null;
+  captureSkipped: string | null;
+}
+
+/** A lecture's cells run by `lectern run --json`; `extra` flags (--allow-net: no namespace, so the cells' own socket trace). */
+function runLecture(cells: string[], extra: string[] = ["--allow-net=127.0.0.1"]): Promise<JsonPage> {
+  const args = [join(ROOT, "runner", "bin.mjs"), "run", "notebook/lec3-socket-programming.md", "--json", "--cache", cacheDir, ...extra, ...cells.flatMap((c) => ["--cell", c])];
   return new Promise((resolve, reject) =>
     execFile(process.execPath, args, { cwd: ROOT, timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout).pages[0]))),
   );
@@ -33,7 +44,14 @@ function normalised(trace: TraceEvent[], ports: Record<string, number>): Record<
   return out;
 }
 
-describe("the network trace", () => {
+describe("the socket trace (no namespace: the fallback)", () => {
+  it("says there is no capture, and why", async () => {
+    const page = await runLecture(["udp-client"]);
+    expect(page.capture).toBeNull();
+    expect(page.captureSkipped).toBe("the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
+    expect(page.trace.every((e) => !e.wire)).toBe(true);
+  }, 60_000);
+
   it("records the UDP pair: the OS's port for the client, the server learning it from the datagram", async () => {
     const { ports, trace } = await runLecture(["udp-client"]);
     expect(normalised(trace, ports)).toEqual({
@@ -110,8 +128,10 @@ console.log(JSON.stringify(got), rx.emit.length, tx.send.length);
 rx.close(); tx.close(); c.close();`;
     const r = await runSource("```ts name=shapes\n" + code + "\n```\n");
     expect(cell(r, "shapes").output).toBe('["one","two","three","four\\n"] 1 6\n');
-    const rx = r.trace.find((e) => e.kind === "bind")!.local!;
-    const sends = r.trace.filter((e) => e.kind === "send").map((e) => [e.remote, e.bytes, e.preview]);
+    // The cell's own socket events (the page's trace is the wire's where there is a capture).
+    const own = cell(r, "shapes").trace!;
+    const rx = own.find((e) => e.kind === "bind")!.local!;
+    const sends = own.filter((e) => e.kind === "send").map((e) => [e.remote, e.bytes, e.preview]);
     // A host name is recorded as the address it resolved to; no address means the loopback.
     expect(sends).toEqual([
       [rx, 3, "one"],
@@ -119,7 +139,7 @@ rx.close(); tx.close(); c.close();`;
       [rx, 5, "three"],
       [rx, 5, "four\\n"],
     ]);
-    const recvs = r.trace.filter((e) => e.kind === "recv").map((e) => [e.local, e.preview]);
+    const recvs = own.filter((e) => e.kind === "recv").map((e) => [e.local, e.preview]);
     expect(recvs).toEqual([rx, rx, rx, rx].map((l, i) => [l, ["one", "two", "three", "four\\n"][i]]));
   }, 30_000);
 
@@ -152,7 +172,9 @@ s.bind(0, "127.0.0.1", () => {
 s.on("close", () => console.log("done"));`;
     const r = await runSource("```ts name=scribbler\n" + code + "\n```\n");
     expect(cell(r, "scribbler")).toMatchObject({ status: "passed", output: "done\n" });
-    expect(r.trace).toEqual([]);
+    expect(cell(r, "scribbler").trace).toEqual([]);
+    // The wire saw the datagram all the same.
+    if (r.capture) expect(r.trace.map((e) => [e.kind, e.preview])).toEqual([["send", "after"]]);
   }, 30_000);
 });
 
@@ -197,11 +219,11 @@ describe("drawing it", () => {
     const svg = traceDiagram(events, "t", ["srv", "cli"]);
     // Lifelines left to right: the welcome socket, the connection socket, the client's socket.
     const lifelines = [...svg.matchAll(/<line class="trace-life" x1="(\d+)"/g)].map((m) => Number(m[1]));
-    expect([...svg.matchAll(/<text class="trace-note"[^>]*>([^<]*)</g)].map((m) => m[1])).toEqual(["welcome socket", "↔ 127.0.0.1:40000", "TCP socket"]);
+    expect([...svg.matchAll(/<text class="trace-note"[^>]*>([^<]*)</g)].map((m) => m[1])).toEqual(["welcome socket", "connection socket", "TCP socket"]);
     const arrow = (cls: string) => svg.match(new RegExp(`<line class="trace-msg trace-${cls}" x1="(\\d+)" y1="\\d+" x2="(\\d+)"`))!.slice(1).map(Number);
     // Arrowheads stop 4 px short of the lifeline they point at.
     expect(arrow("tcp")).toEqual([lifelines[2], lifelines[1]! + 4]);
-    const fin = [...svg.matchAll(/<line class="trace-msg trace-control" x1="(\d+)" y1="\d+" x2="(\d+)"[^>]*\/>(?=<text[^>]*>FIN<)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const fin = [...svg.matchAll(/<line class="trace-msg trace-control" x1="(\d+)" y1="\d+" x2="(\d+)"[^>]*\/>(?=<text[^>]*><title>FIN<)/g)].map((m) => [Number(m[1]), Number(m[2])]);
     expect(fin).toEqual([[lifelines[2], lifelines[1]! + 4]]);
   });
 
@@ -217,7 +239,7 @@ describe("drawing it", () => {
       "t",
       ["srv", "cli"],
     );
-    const rowOf = (label: string) => Number(svg.match(new RegExp(`<line class="trace-msg trace-control" x1="\\d+" y1="(\\d+)"[^>]*/><text[^>]*>${label}`))![1]);
+    const rowOf = (label: string) => Number(svg.match(new RegExp(`<line class="trace-msg trace-control" x1="\\d+" y1="(\\d+)"[^>]*/><text[^>]*><title>${label}`))![1]);
     expect(rowOf("connect")).toBeLessThan(rowOf("accept"));
     // The text version keeps the times in order.
     expect(svg.indexOf("2.0 ms  srv")).toBeLessThan(svg.indexOf("3.0 ms  cli"));
@@ -235,7 +257,7 @@ describe("drawing it", () => {
       "t",
       ["srv", "cli"],
     );
-    const rows = [...again.matchAll(/<line class="trace-msg trace-control" x1="\d+" y1="(\d+)"[^>]*\/><text[^>]*>(connect|accept)/g)].map((m) => [Number(m[1]), m[2]] as const);
+    const rows = [...again.matchAll(/<line class="trace-msg trace-control" x1="\d+" y1="(\d+)"[^>]*\/><text[^>]*><title>(connect|accept)/g)].map((m) => [Number(m[1]), m[2]] as const);
     expect(rows.sort((a, b) => a[0] - b[0]).map((r) => r[1])).toEqual(["connect", "accept", "connect", "accept"]);
   });
 
@@ -272,5 +294,133 @@ describe("drawing it", () => {
     if (process.env.UPDATE_GOLDEN && !process.env.CI) writeFileSync(golden, html);
     expect(existsSync(golden)).toBe(true);
     expect(html).toBe(readFileSync(golden, "utf8"));
+  });
+});
+
+describe("the trace from the wire", () => {
+  const WIRE_PAGE = join(FIXTURES, "wire.md");
+  let page: JsonPage & { path: string };
+  const run = () =>
+    new Promise<JsonPage & { path: string }>((resolve, reject) =>
+      execFile(process.execPath, [join(ROOT, "runner", "bin.mjs"), "run", WIRE_PAGE, "--json", "--cache", cacheDir], { cwd: ROOT, timeout: 60_000 }, (err, stdout) => {
+        // The refused and EADDRINUSE cells fail as they are expected to: the run still exits 0.
+        if (err) reject(err);
+        else resolve(JSON.parse(stdout).pages[0]);
+      }),
+    );
+  const of = (cell: string) => page.trace.filter((e) => e.cell === cell || e.from === cell || e.to === cell);
+  /** Each TCP connection's wire events, by its client's address. */
+  const connections = (events: TraceEvent[]) => {
+    const byClient = new Map<string, TraceEvent[]>();
+    for (const e of events.filter((e) => e.wire && e.proto === "tcp")) {
+      const client = e.kind === "syn" ? e.local! : [...byClient.keys()].find((c) => c === e.local || c === e.remote);
+      if (client) byClient.set(client, [...(byClient.get(client) ?? []), e]);
+    }
+    return [...byClient.values()];
+  };
+
+  it("captures the page's packets into a pcap that tcpdump reads", async () => {
+    page = await run();
+    expect(page.capture).toMatch(/captures\/wire-[0-9a-f]{10}\.pcap$/);
+    expect(page.captureSkipped).toBeNull();
+    const read = tcpdumpReads(page.capture!);
+    expect(read.ok).toBe(true);
+    const packets = readPcap(readFileSync(page.capture!));
+    expect(packets.problem).toBeNull();
+    expect(read.lines.length).toBe(packets.packets.length + packets.other);
+    // Every handshake tcpdump prints is in the trace.
+    expect(read.lines.filter((l) => l.includes("Flags [S],")).length).toBe(page.trace.filter((e) => e.kind === "syn").length);
+  }, 60_000);
+
+  it("draws every HTTP request reaching the server, each connection opened by the three-way handshake", () => {
+    const conns = connections(of("fetcher"));
+    expect(conns).toHaveLength(2);
+    for (const c of conns) {
+      expect(c.slice(0, 3).map((e) => `${e.kind} ${e.from}->${e.to}`)).toEqual(["syn fetcher->http-server", "syn-ack http-server->fetcher", "ack fetcher->http-server"]);
+      const data = c.filter((e) => e.kind === "send");
+      expect(data.map((e) => `${e.from}->${e.to} ${e.preview!.split("\\r")[0]}`)).toEqual([expect.stringMatching(/^fetcher->http-server GET \/(one|two) HTTP\/1\.1$/), "http-server->fetcher HTTP/1.1 200 OK"]);
+      expect(c.filter((e) => e.kind === "fin")).toHaveLength(2);
+    }
+    // The server's accepts stay: what the program did, which no packet shows.
+    expect(page.trace.filter((e) => e.cell === "http-server" && e.kind === "accept")).toHaveLength(2);
+  });
+
+  it("names a server on :: and its IPv4 client as one connection, plain IPv4", () => {
+    const [c] = connections(of("v4-client"));
+    expect(c!.map((e) => `${e.kind} ${e.from}->${e.to}`)).toContain("send v4-client->dual-server");
+    const accept = page.trace.find((e) => e.cell === "dual-server" && e.kind === "accept")!;
+    expect(accept.local).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(accept.remote).toBe(c![0]!.local);
+  });
+
+  it("draws a refused connection as SYN then RST, and a taken port as a failed bind on the cell's own socket", () => {
+    expect(of("refused").map((e) => `${e.kind} ${e.from}->${e.to}`)).toEqual(["syn refused->", "rst ->refused"]);
+    const busy = page.ports.busy;
+    expect(of("second")).toEqual([{ t: expect.any(Number), cell: "second", proto: "tcp", kind: "error", local: `127.0.0.1:${busy}`, remote: null, code: "EADDRINUSE" }]);
+  });
+
+  it("names the sockets of a shell cell's nc", () => {
+    const [c] = connections(of("nc-client"));
+    expect(c!.map((e) => `${e.kind} ${e.from}->${e.to}${e.preview ? ` ${e.preview}` : ""}`)).toEqual(
+      expect.arrayContaining(["syn nc-client->echo", "send nc-client->echo hello from nc\\n", "send echo->nc-client HELLO FROM NC\\n"]),
+    );
+  });
+
+  it("draws the golden diagrams of the recorded wire trace", () => {
+    const events = join(FIXTURES, "wire.json");
+    if (process.env.UPDATE_GOLDEN && !process.env.CI) {
+      writeFileSync(events, JSON.stringify(stable(page.trace), null, 1) + "\n");
+      copyFileSync(page.capture!, join(FIXTURES, "wire.pcap"));
+    }
+    const recorded: TraceEvent[] = JSON.parse(readFileSync(events, "utf8"));
+    const order = ["http-server", "fetcher", "dual-server", "v4-client", "refused", "holder", "second", "echo", "nc-client"];
+    const source = { kind: "wire" as const, note: null, href: "wire.pcap" };
+    const html = traceGroups(recorded, order)
+      .map((g, i) => traceDiagram(eventsOf(recorded, g), `trace-${i + 1}`, order, source))
+      .join("");
+    expect(html).toContain('aria-describedby="trace-1-text"');
+    const golden = join(FIXTURES, "wire.html");
+    if (process.env.UPDATE_GOLDEN && !process.env.CI) writeFileSync(golden, html);
+    expect(html).toBe(readFileSync(golden, "utf8"));
+  });
+});
+
+/** Events with their ports and times made stable: ports numbered by first sight, times by position, dates blanked. */
+function stable(events: TraceEvent[]): TraceEvent[] {
+  const ports = new Map<string, number>();
+  const port = (a: string | null) => a && a.replace(/:(\d+)$/, (_, p: string) => `:${ports.get(p) ?? ports.set(p, 40001 + ports.size).get(p)!}`);
+  return events.map((e, i) => ({
+    ...e,
+    t: i + 1,
+    local: port(e.local),
+    remote: port(e.remote),
+    ...(e.preview === undefined ? {} : { preview: e.preview.replace(/(Date: )[^\\]*/, "$1(a date)").replace(/(127\.0\.0\.1:)\d+/, "$1(port)") }),
+  }));
+}
+
+describe("reading a capture", () => {
+  const capture = (): Uint8Array => readFileSync(join(FIXTURES, "wire.pcap"));
+
+  it("reads what it can of a capture cut short, and says so", () => {
+    const whole = readPcap(capture());
+    expect(whole.problem).toBeNull();
+    const cut = readPcap(capture().subarray(0, capture().length - 7));
+    expect(cut.problem).toBe("the capture is cut short (its last packet is incomplete)");
+    expect(cut.packets).toHaveLength(whole.packets.length - 1);
+    expect(readPcap(new Uint8Array(10)).problem).toBe("the capture is cut short in its header");
+    expect(readPcap(Buffer.from("GIF89a, not a capture at all....")).problem).toBe("not a pcap file");
+  });
+
+  it("keeps at most the packets it is allowed, and counts the rest", () => {
+    const r = readPcap(capture(), 5);
+    expect(r.packets).toHaveLength(5);
+    expect(r.overMax).toBe(readPcap(capture()).packets.length - 5);
+  });
+
+  it("turns a broken capture into a trace that says what is missing, never an error", () => {
+    const info = { path: "/nonexistent.pcap", skipped: null, offset: 0, owners: [], cells: [] };
+    expect(wireTrace([], info, 0)).toEqual({ events: [], notes: [expect.stringMatching(/^the capture could not be read: ENOENT/)] });
+    const cut = wireTrace([], info, 0, capture().subarray(0, 30));
+    expect(cut.notes).toEqual(["the capture is cut short (half a packet header at its end)"]);
   });
 });

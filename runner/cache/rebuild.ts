@@ -4,6 +4,7 @@ import { cellKeys, loadResult, storeResult } from "./results.ts";
 import { executePlan, type ExecuteOptions } from "../execute/execute.ts";
 import { notRun } from "../execute/verdict.ts";
 import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
+import { carryCapture } from "../trace/wiretrace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 
 export type CacheMode = "use" | "rerun" | "frozen";
@@ -61,5 +62,5 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
     startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
     durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
   };
-  return { result: withLazyTrace(result, () => mergeTraces(cells)), missing };
+  return { result: carryCapture(ran, withLazyTrace(result, () => mergeTraces(cells))), missing };
 }

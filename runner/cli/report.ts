@@ -31,7 +31,7 @@ export function jsonReport(pages: PageResult[], mode: "run" | "build"): string {
         path: p.path,
         ports: p.ports,
         cells: p.cells.map((c) => jsonCell(c, mode === "build")),
-        ...(mode === "run" ? { trace: p.trace } : {}),
+        ...(mode === "run" ? { trace: p.trace, capture: p.capture ?? null, captureSkipped: p.captureSkipped ?? null } : {}),
       })),
     },
     null,

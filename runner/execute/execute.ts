@@ -11,6 +11,8 @@ import { CellProcess } from "./process.ts";
 import { createSandbox, MEMORY_LIMIT_MIB } from "./sandbox.ts";
 import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
+import { capturePath, PageCapture } from "../trace/capture.ts";
+import { withCapture } from "../trace/wiretrace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun, verdict } from "./verdict.ts";
 
@@ -94,6 +96,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     throw err;
   }
   const numbers = ports.numbers();
+  // The packets of the run, captured in its namespace from before the first cell starts.
+  const capture = new PageCapture(capturePath(options.cacheDir, page), options.trace !== false);
+  const captureReady = sandboxReady.then((s) => capture.start(s));
   options.onEvent?.({ type: "ports", page, ports: numbers });
 
   const state = new Map<string, State>(cells.map((c) => [c.name, "waiting"]));
@@ -163,6 +168,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     for (const name of cell.attrs.server ? cell.ports : []) await ports.handOver(name);
     const timeoutS = cell.attrs.timeout ?? options.timeout;
     const sandbox = await sandboxReady;
+    await captureReady;
     if (interrupted()) return;
     // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
     // makes node compile its built-in modules from source: about 6 ms more for every cell.
@@ -214,10 +220,12 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       },
     );
     if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
+    capture.cellStarted(cell.name, cell.lang, proc.pid);
     procs.set(cell.name, proc);
     state.set(cell.name, "running");
     options.onEvent?.({ type: "start", page, cell: cell.name });
     const ended = await proc.done;
+    capture.cellEnded(cell.name);
     const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
     // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
     sandbox.sweep(cell.name);
@@ -305,10 +313,11 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     await allDone;
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
+    await captureReady.then(() => capture.stop());
     (await sandboxReady).close();
     await ports.close();
   }
   const done = cells.map((c) => results.get(c.name)!);
   const result = { path: page, ports: numbers, cells: done, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0) };
-  return withLazyTrace(result, () => mergeTraces(done));
+  return withCapture(withLazyTrace(result, () => mergeTraces(done)), await capture.stop(), clock0);
 }

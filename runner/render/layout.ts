@@ -19,6 +19,8 @@ export interface PageContext {
   /** The Node.js version the cells ran on, e.g. `v20.19.0`. */
   node: string;
   highlight?: HighlightMemo;
+  /** The page's packet capture in the site, relative to the page (its diagrams link to it). */
+  capture?: string;
 }
 
 export interface IndexEntry {

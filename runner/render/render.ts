@@ -5,7 +5,7 @@ import { formatDuration } from "../duration.ts";
 import { codeBlock, type HighlightMemo } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
-import { traceDiagram } from "../trace/diagram.ts";
+import { traceDiagram, traceSourceOf } from "../trace/diagram.ts";
 import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
@@ -220,7 +220,8 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
  * other clients' cached results still talk to the old one.) A fence draws the latest run of
  * its cells, and names the cells it leaves out.
  */
-function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "traces" | "afterCell"> {
+function diagrams(page: Page, result: PageResult | null, capture?: string): Pick<RenderState, "traces" | "afterCell"> {
+  const source = traceSourceOf(result, capture);
   const traces = new Map<Token, string>();
   const afterCell = new Map<Cell, string>();
   const events = result?.trace ?? [];
@@ -235,7 +236,7 @@ function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "tra
     const run = runs.find((r) => named.some((c) => runOf.get(c) === r)) ?? "";
     const earlier = named.filter((c) => runOf.get(c) !== run);
     const drawn = named.filter((c) => runOf.get(c) === run);
-    const diagram = drawn.length > 0 ? traceDiagram(eventsOf(ofRun(run), drawn), `trace-${i + 1}`, order) : "";
+    const diagram = drawn.length > 0 ? traceDiagram(eventsOf(ofRun(run), drawn), `trace-${i + 1}`, order, source) : "";
     const note = earlier.length > 0 ? `<p class="trace-empty">Not drawn with them: ${escapeHtml(earlier.join(", "))}, whose result${earlier.length > 1 ? "s come" : " comes"} from an earlier run (cached). <code>lectern build --rerun</code> runs them together.</p>\n` : "";
     const none = `<p class="trace-empty">No network events recorded${t.cells ? ` for ${escapeHtml(t.cells.join(", "))}` : ""}.</p>\n`;
     traces.set(page.tokens[t.token]!, diagram || note ? diagram + note : none);
@@ -246,7 +247,7 @@ function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "tra
       const mine = ofRun(run);
       for (const group of traceGroups(mine, order)) {
         const last = page.cells.filter((c) => group.includes(c.name)).at(-1)!;
-        afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(mine.filter((e) => group.includes(e.cell)), `trace-${++n}`, order));
+        afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(eventsOf(mine, group), `trace-${++n}`, order, source));
       }
     }
   }
@@ -269,7 +270,7 @@ export function renderPage(page: Page, result: PageResult | null, ctx: PageConte
     afterTitle: header,
     renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null, ctx.highlight),
     highlight: ctx.highlight,
-    ...diagrams(page, result),
+    ...diagrams(page, result, ctx.capture),
   };
   const env: Env = { [STATE]: state };
   const prose = md.renderer.render(page.tokens.slice(bodyStart(page)), md.options, env);

@@ -10,6 +10,7 @@ import { cellStatus, renderIndex, renderPage } from "./render.ts";
 import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
 import { withoutLazyTrace } from "../trace/trace.ts";
+import { copyCapture } from "../trace/capture.ts";
 import type { Page, PageResult } from "../types.ts";
 
 export type WriteFile = (path: string, data: string) => Promise<void>;
@@ -77,6 +78,8 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
     if (failed) break;
     const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
     const name = `${names.get(p)}.html`;
+    const capture = await copyCapture(p.result, outDir, `${names.get(p)}.pcap`, written);
+    if (capture) ctx.capture = encodeURIComponent(capture);
     const key = options.pages ? pageKey(p.page, p.result, ctx) : "";
     if (options.pages?.fresh(join(outDir, name), key)) {
       written.push(join(outDir, name));

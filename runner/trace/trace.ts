@@ -85,6 +85,12 @@ export function matchMessages(events: TraceEvent[]): Message[] {
   return messages;
 }
 
+/** A packet's receiving cell, or who sent it when no cell did. */
+function wireEnds(e: TraceEvent): string {
+  if (e.from === "") return ` (from no cell's socket${e.to ? ` to ${e.to}` : ""})`;
+  return e.to ? (e.to === e.from ? "" : ` (to ${e.to})`) : " (to no cell's socket)";
+}
+
 function describe(e: TraceEvent): string {
   const data = e.bytes !== undefined ? ` ${e.bytes} B${e.preview !== undefined ? ` "${e.preview}"` : ""}` : "";
   switch (e.kind) {
@@ -95,11 +101,17 @@ function describe(e: TraceEvent): string {
     case "accept":
       return `${e.kind} ${e.local} ↔ ${e.remote}`;
     case "send":
-      return `send ${e.local} → ${e.remote}${data}`;
+      return `send ${e.local} → ${e.remote}${data}${e.wire ? wireEnds(e) : ""}${e.unread ? " (never read)" : ""}`;
     case "recv":
       return `recv ${e.local} ← ${e.remote}${data}`;
     case "error":
-      return `error ${e.code ?? ""}${e.remote ? ` (${e.remote})` : ""}`;
+      return `error ${e.code ?? ""}${e.remote ? ` (${e.remote})` : e.local ? ` (${e.local})` : ""}`;
+    case "syn":
+    case "syn-ack":
+    case "ack":
+    case "fin":
+    case "rst":
+      return `${e.kind.toUpperCase()} ${e.local} → ${e.remote}${wireEnds(e)}`;
     default:
       return `${e.kind}${e.local ? ` ${e.local}` : ""}${e.remote ? ` ↔ ${e.remote}` : ""}`;
   }
@@ -124,6 +136,8 @@ export function traceGroups(events: TraceEvent[], order: string[]): string[][] {
   const join = (a: string, b: string) => parent.set(root(a), root(b));
   for (const e of events) if (!parent.has(e.cell)) parent.set(e.cell, e.cell);
   for (const m of matchMessages(events)) if (m.send && m.recv) join(m.send.cell, m.recv.cell);
+  // A packet joins the cells at its two ends.
+  for (const e of events) if (e.wire && e.from && e.to && parent.has(e.from) && parent.has(e.to)) join(e.from, e.to);
   for (const c of events.filter((e) => e.kind === "connect" && e.local && e.remote)) {
     const a = events.find((e) => e.kind === "accept" && e.local && e.remote && sameSocket(e.local, c.remote!) && sameSocket(e.remote, c.local!));
     if (a) join(a.cell, c.cell);
@@ -138,6 +152,13 @@ export function traceGroups(events: TraceEvent[], order: string[]): string[][] {
  * diagram of a server and one client leaves out the server's other clients.
  */
 export function eventsOf(events: TraceEvent[], cells: string[]): TraceEvent[] {
-  const others = events.filter((e) => !cells.includes(e.cell) && e.local).map((e) => e.local!);
-  return events.filter((e) => cells.includes(e.cell) && !(e.remote && others.some((o) => sameSocket(o, e.remote!))));
+  const others: string[] = [];
+  for (const e of events) {
+    if (!e.wire && !cells.includes(e.cell) && e.local) others.push(e.local);
+    // On the wire, the client ends of other cells' connections: a server's accepts of them are left out too.
+    if (e.wire && e.from && !cells.includes(e.from) && e.local) others.push(e.local);
+  }
+  // A packet is drawn if each of its ends is one of these cells or no cell at all.
+  const mine = (c: string | undefined) => !c || cells.includes(c);
+  return events.filter((e) => (e.wire ? mine(e.from) && mine(e.to) && cells.includes(e.cell) : cells.includes(e.cell) && !(e.remote && others.some((o) => sameSocket(o, e.remote!)))));
 }

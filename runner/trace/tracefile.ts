@@ -135,7 +135,7 @@ function plain(bytes: Buffer, start: number, end: number): boolean {
  * The head of a payload as readable text: UTF-8 decoded, control characters escaped, an
  * ellipsis if cut. `latin1` is all of `bytes` as a string, to slice the usual plain ASCII from.
  */
-function previewOf(bytes: Buffer, latin1: string, start: number, end: number, total: number): string {
+export function previewOf(bytes: Buffer, latin1: string, start: number, end: number, total: number): string {
   const more = total > end - start ? "…" : "";
   if (plain(bytes, start, end)) return latin1.slice(start, end) + more;
   const text = bytes.toString("utf8", start, end).replace(/\uFFFD+$/, "");

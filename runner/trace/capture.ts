@@ -1,0 +1,206 @@
+// A page run's packet capture: tcpdump on the loopback of the page's network namespace, started
+// before the first cell and stopped after the last, writing a classic pcap file; and, while cells
+// run, who owns which socket (sockets.ts). Where there is no namespace or no tcpdump, there is no
+// capture, and the page's trace is the cells' own socket events, with the reason why.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { basename, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeAtomic } from "../atomic.ts";
+import { clockMs } from "../../cells/wire.ts";
+import { SocketWatch, type Owner } from "./sockets.ts";
+
+/** The most packets a capture keeps: past this tcpdump stops (a flood), and the page says so. */
+export const MAX_PACKETS = 100_000;
+/** How much of each packet is kept: headers and the head of the payload. */
+const SNAPLEN = 2048;
+const START_TIMEOUT_MS = 5000;
+
+/** What a page's run captured, handed to the trace (wiretrace.ts) and to `run --json`. */
+export interface CaptureInfo {
+  /** The pcap file, or null when there is none. */
+  path: string | null;
+  /** Why there is no capture, or what it left out. */
+  skipped: string | null;
+  /** The capture's clock (Unix ms) minus the trace's (clockMs()), measured at its start. */
+  offset: number;
+  owners: Owner[];
+  /** The cells of the run: when each ran, and whether it reported its own sockets. */
+  cells: { name: string; lang: string; from: number; to: number }[];
+}
+
+/** What `execute` needs of its sandbox (execute/sandbox.ts) to start a program in the namespace. */
+export interface NamespaceLike {
+  readonly net: string;
+  wrap(command: string, args: string[]): { command: string; args: string[] };
+}
+
+let tcpdump: string | null | undefined;
+/** Where tcpdump is, looked up once. */
+function findTcpdump(): string | null {
+  if (tcpdump !== undefined) return tcpdump;
+  for (const dir of ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]) {
+    try {
+      if (statSync(join(dir, "tcpdump")).isFile()) return (tcpdump = join(dir, "tcpdump"));
+    } catch {
+      // Not here.
+    }
+  }
+  return (tcpdump = null);
+}
+
+/** The capture file of a page: one per page in the cache, replaced by each run. */
+export function capturePath(cacheDir: string, page: string): string {
+  const tag = createHash("sha256").update(page).digest("hex").slice(0, 10);
+  return join(cacheDir, "captures", `${basename(page).replace(/\.md$/i, "")}-${tag}.pcap`);
+}
+
+export class PageCapture {
+  private proc: ChildProcess | null = null;
+  private fd: number | null = null;
+  private watch: SocketWatch | null = null;
+  private skipped: string | null = null;
+  private offset = 0;
+  private stderr = "";
+  private readonly cells = new Map<string, { name: string; lang: string; from: number; to: number }>();
+
+  constructor(
+    private readonly path: string,
+    private readonly enabled: boolean,
+  ) {}
+
+  /** Starts tcpdump in the namespace and resolves once it is capturing (or has failed to). */
+  async start(sandbox: NamespaceLike): Promise<void> {
+    if (!this.enabled) return void (this.skipped = "tracing is off");
+    if (sandbox.net !== "namespace") return void (this.skipped = "the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
+    const bin = findTcpdump();
+    if (!bin) return void (this.skipped = "tcpdump is not installed, so the trace is what the cells' Node.js sockets reported");
+    try {
+      mkdirSync(join(this.path, ".."), { recursive: true });
+      this.fd = openSync(`${this.path}.partial`, "w", 0o644);
+    } catch (err) {
+      return void (this.skipped = `the capture file could not be made: ${(err as Error).message}`);
+    }
+    // Immediate mode: without it, packets wait in the kernel's ring for a block to fill, and a
+    // stop loses them. -w - into our own file: tcpdump drops its privileges before it opens one.
+    // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
+    // change of user would clear it).
+    const argv = ["-i", "lo", "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-c", String(MAX_PACKETS), "-w", "-"];
+    const { command, args } = existsSync("/usr/bin/setpriv") ? sandbox.wrap("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]) : sandbox.wrap(bin, argv);
+    const proc = spawn(command, args, { stdio: ["ignore", this.fd, "pipe"] });
+    this.proc = proc;
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
+      proc.stderr!.on("data", (d: Buffer) => {
+        this.stderr += d;
+        if (/listening on/.test(this.stderr)) clearTimeout(timer), resolve(true);
+      });
+      proc.on("error", () => (clearTimeout(timer), resolve(false)));
+      proc.on("exit", () => (clearTimeout(timer), resolve(false)));
+    });
+    // Measured once it runs: the pcap's stamps are wall-clock, the trace's monotonic.
+    this.offset = Date.now() - clockMs();
+    if (!ok) {
+      this.skipped = `the capture could not start: ${this.stderr.trim().split("\n").pop() || "tcpdump did not answer"}`;
+      this.kill();
+      return;
+    }
+    this.watch = new SocketWatch(proc.pid!, clockMs);
+  }
+
+  cellStarted(name: string, lang: string, pid: number | undefined): void {
+    this.cells.set(name, { name, lang, from: clockMs(), to: Infinity });
+    if (pid !== undefined) this.watch?.cellStarted(name, pid);
+  }
+
+  /** Before the cell's leftover processes are swept: their sockets are looked at once more. */
+  cellEnded(name: string): void {
+    const c = this.cells.get(name);
+    if (c) c.to = clockMs();
+    this.watch?.cellEnding(name);
+  }
+
+  private stopped: Promise<CaptureInfo> | null = null;
+
+  /** Stops tcpdump once the file has stopped growing, and keeps the file; the same answer each call. Never throws. */
+  stop(): Promise<CaptureInfo> {
+    return (this.stopped ??= this.finish());
+  }
+
+  private async finish(): Promise<CaptureInfo> {
+    this.watch?.stop();
+    const info = (path: string | null): CaptureInfo => ({ path, skipped: this.skipped, offset: this.offset, owners: this.watch?.owners ?? [], cells: [...this.cells.values()] });
+    const proc = this.proc;
+    if (!proc || this.skipped) return info(null);
+    // The last cell's last packets may still be on their way through the kernel's ring to
+    // tcpdump: wait until the file has not grown for two looks (at most 300 ms), then stop it.
+    let size = -1;
+    for (let quiet = 0, i = 0; quiet < 2 && i < 30 && proc.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      let now = -2;
+      try {
+        now = statSync(`${this.path}.partial`).size;
+      } catch {
+        // Gone: nothing to wait for.
+      }
+      quiet = now === size ? quiet + 1 : 0;
+      size = now;
+    }
+    const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once("exit", () => r())));
+    proc.kill("SIGINT");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 2000);
+    await exited;
+    clearTimeout(timer);
+    this.close();
+    if (/(\d+) packets? captured/.exec(this.stderr)?.[1] === String(MAX_PACKETS)) {
+      this.skipped = `the capture stopped at ${MAX_PACKETS.toLocaleString("en")} packets; later ones are not shown`;
+    }
+    const dropped = Number(/(\d+) packets? dropped by kernel/.exec(this.stderr)?.[1] ?? 0);
+    if (dropped > 0) this.skipped = `${dropped} packets were dropped by the kernel before tcpdump read them`;
+    try {
+      renameSync(`${this.path}.partial`, this.path);
+      return info(this.path);
+    } catch (err) {
+      this.skipped = `the capture file could not be kept: ${(err as Error).message}`;
+      return info(null);
+    }
+  }
+
+  private close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private kill(): void {
+    this.proc?.kill("SIGKILL");
+    this.close();
+    try {
+      unlinkSync(`${this.path}.partial`);
+    } catch {
+      // Never made.
+    }
+  }
+}
+
+/** Whether `tcpdump -r` reads a file (for tests and checks). */
+export function tcpdumpReads(path: string): { ok: boolean; lines: string[] } {
+  const bin = findTcpdump();
+  if (!bin) return { ok: false, lines: [] };
+  const r = spawnSync(bin, ["-r", path, "-n", "-tt"], { encoding: "utf8" });
+  return { ok: r.status === 0, lines: r.stdout.split("\n").filter(Boolean) };
+}
+
+/** Puts a page run's capture beside the page in the site, as `name`; the name, or null without one. */
+export async function copyCapture(result: { capture?: string | null } | null, outDir: string, name: string, written: string[]): Promise<string | null> {
+  if (!result?.capture) return null;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(result.capture);
+  } catch {
+    return null; // the cache was cleared since: the page says it has no capture link
+  }
+  await writeAtomic(join(outDir, name), bytes);
+  written.push(join(outDir, name));
+  return name;
+}

@@ -1,0 +1,264 @@
+// A page run's trace from the wire: the captured packets (pcap.ts) as events, each endpoint named
+// by the cell that owns it (the cells' own socket events, then the socket tables sockets.ts
+// read, then the one program-running cell that was running), merged with the socket events that
+// never reach the wire: bind, listen, accept, a bind that failed, a datagram never read.
+import { readFileSync } from "node:fs";
+import { PREVIEW } from "../../cells/wire.ts";
+import type { TraceEvent } from "../types.ts";
+import type { CaptureInfo } from "./capture.ts";
+import { ACK, FIN, type Packet, readPcap, RST, SYN } from "./pcap.ts";
+import { previewOf } from "./tracefile.ts";
+import { MAX_PACKETS } from "./capture.ts";
+
+/** Socket events kept beside the wire's: what no packet shows. */
+const SOCKET_ONLY = new Set(["bind", "listen", "accept"]);
+/** Errors of a bind or listen: on the cell's own socket, no packet sent. */
+export const BIND_ERRORS = new Set(["EADDRINUSE", "EADDRNOTAVAIL", "EACCES"]);
+
+/** `[::ffff:1.2.3.4]:P` is `1.2.3.4:P`: a server on `::` and its IPv4 client name one socket alike. */
+export function plainAddress(a: string | null): string | null {
+  return a !== null && a.startsWith("[::ffff:") && a.includes(".") ? a.slice(8).replace("]", "") : a;
+}
+
+const portOf = (a: string) => a.slice(a.lastIndexOf(":") + 1);
+const hostOf = (a: string) => a.slice(0, a.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+const anyHost = (h: string) => h === "0.0.0.0" || h === "::";
+
+interface Claim {
+  proto: string;
+  local: string;
+  cell: string;
+  /** ms since the run began */
+  at: number;
+}
+
+/** Who owns an address at a time: an exact claim or one on every address of its port; the latest before, else the first after. */
+class Owners {
+  private readonly byPort = new Map<string, Claim[]>();
+  private readonly memo = new Map<string, string>();
+
+  add(c: Claim): void {
+    const key = `${c.proto}|${portOf(c.local)}`;
+    const list = this.byPort.get(key) ?? [];
+    list.push(c);
+    this.byPort.set(key, list);
+  }
+
+  find(proto: string, addr: string, t: number): string {
+    const list = this.byPort.get(`${proto}|${portOf(addr)}`);
+    if (!list) return "";
+    const host = hostOf(addr);
+    let before: Claim | null = null;
+    let after: Claim | null = null;
+    for (const c of list) {
+      const h = hostOf(c.local);
+      if (h !== host && !anyHost(h)) continue;
+      if (c.at <= t + 1) {
+        if (!before || c.at >= before.at) before = c;
+      } else if (!after || c.at < after.at) after = c;
+    }
+    return (before ?? after)?.cell ?? "";
+  }
+
+  private readonly dials = new Map<string, Claim[]>();
+
+  /** A cell reported reaching `remote` (a connect, a send, a refusal): a flow to it then was that cell's. */
+  dial(proto: string, remote: string, cell: string, at: number): void {
+    const key = `${proto}|${remote}`;
+    this.dials.set(key, [...(this.dials.get(key) ?? []), { proto, local: remote, cell, at }]);
+  }
+
+  /** The cell that reported reaching `remote` nearest to `t` (within a second). */
+  dialer(proto: string, remote: string, t: number): string {
+    let best: Claim | null = null;
+    for (const c of this.dials.get(`${proto}|${remote}`) ?? []) if (Math.abs(c.at - t) < 1000 && (!best || Math.abs(c.at - t) < Math.abs(best.at - t))) best = c;
+    return best?.cell ?? "";
+  }
+
+  /** find(), remembered per address for the packets of one flow. */
+  cached(proto: string, addr: string, t: number, flow: string): string {
+    const key = `${flow}|${addr}`;
+    let cell = this.memo.get(key);
+    if (cell === undefined) this.memo.set(key, (cell = this.find(proto, addr, t)));
+    return cell;
+  }
+}
+
+export interface WireTrace {
+  events: TraceEvent[];
+  /** What was left out or could not be read, for the page to say. */
+  notes: string[];
+}
+
+/**
+ * The page's events: its run's cells' socket events (`socket`, times from the run's start
+ * `clock0`) replaced by the wire's where the capture is, and the rest kept as they are.
+ */
+export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, clock0: number, file?: Uint8Array): WireTrace {
+  const notes: string[] = capture.skipped ? [capture.skipped] : [];
+  let bytes = file;
+  if (!bytes) {
+    try {
+      bytes = readFileSync(capture.path!);
+    } catch (err) {
+      return { events: socket.map(plainEvent), notes: [...notes, `the capture could not be read: ${(err as Error).message}`] };
+    }
+  }
+  const read = readPcap(bytes, MAX_PACKETS);
+  if (read.problem) notes.push(read.problem);
+  if (read.overMax > 0) notes.push(`${read.overMax} packets past the first ${MAX_PACKETS} are not shown`);
+  const ran = new Set(capture.cells.map((c) => c.name));
+  const owners = new Owners();
+  const kept: TraceEvent[] = [];
+  const reads = new Map<string, number>();
+  for (const raw of socket) {
+    if (!ran.has(raw.cell)) {
+      kept.push(plainEvent(raw)); // a cached cell of an earlier run: its own trace, as it was
+      continue;
+    }
+    const e = plainEvent(raw);
+    if (e.local && e.kind !== "error") owners.add({ proto: e.proto, local: e.local, cell: e.cell, at: e.t });
+    if (e.remote && (e.kind === "connect" || e.kind === "error" || e.kind === "send")) owners.dial(e.proto, e.remote, e.cell, e.t);
+    if (e.kind === "recv" && e.proto === "udp" && e.local) reads.set(`${e.cell}|${portOf(e.local)}`, (reads.get(`${e.cell}|${portOf(e.local)}`) ?? 0) + 1);
+    if (SOCKET_ONLY.has(e.kind) || (e.kind === "error" && e.code && BIND_ERRORS.has(e.code))) kept.push(e);
+  }
+  for (const o of capture.owners) owners.add({ proto: o.proto, local: o.local, cell: o.cell, at: o.at - clock0 });
+  const traced = new Set(capture.cells.filter((c) => c.lang === "ts").map((c) => c.name));
+  const running = capture.cells.map((c) => ({ ...c, from: c.from - clock0, to: c.to - clock0 }));
+  // An endpoint no socket table caught and no cell reported (a program that came and went
+  // between two looks): the one cell running at that time, if there is just one besides the
+  // cell at the other end.
+  const guess = (t: number, other: string) => {
+    const now = running.filter((c) => c.from <= t && t <= c.to + 5 && c.name !== other);
+    return now.length === 1 ? now[0]!.name : "";
+  };
+  const wire = packetEvents(read.packets, capture.offset + clock0, owners, guess);
+  let outside = 0;
+  const events: TraceEvent[] = [];
+  for (const e of wire) {
+    if (!e.from && !e.to) {
+      outside++;
+      continue;
+    }
+    if (e.proto === "udp" && e.to && traced.has(e.to) && e.remote) {
+      const key = `${e.to}|${portOf(e.remote)}`;
+      const left = reads.get(key) ?? 0;
+      if (left > 0) reads.set(key, left - 1);
+      else e.unread = true;
+    }
+    events.push(e);
+  }
+  if (outside > 0) notes.push(`${outside} packets between programs no cell started are not shown`);
+  return { events: placeAccepts([...kept, ...events].sort((a, b) => a.t - b.t)), notes };
+}
+
+function plainEvent(e: TraceEvent): TraceEvent {
+  const local = plainAddress(e.local);
+  const remote = plainAddress(e.remote);
+  return local === e.local && remote === e.remote ? e : { ...e, local, remote };
+}
+
+/** Packets as events: the handshake's three, data, FIN and RST for TCP (other bare ACKs left out), each datagram for UDP. */
+function packetEvents(packets: Packet[], zero: number, owners: Owners, guess: (t: number, other: string) => string): TraceEvent[] {
+  const out: TraceEvent[] = [];
+  // The flows whose SYN-ACK was seen, waiting for the client's ACK that ends the handshake.
+  const handshaking = new Set<string>();
+  const flowStart = new Map<string, number>();
+  const initiator = new Map<string, string>();
+  const guesses = new Map<string, string>();
+  for (const p of packets) {
+    const t = Math.round((p.t - zero) * 1000) / 1000;
+    const key = p.src < p.dst ? `${p.proto}|${p.src}|${p.dst}` : `${p.proto}|${p.dst}|${p.src}`;
+    if (p.proto === "tcp" && p.flags & SYN && !(p.flags & ACK)) flowStart.set(key, t);
+    const flow = `${key}|${flowStart.get(key) ?? 0}`;
+    if (p.proto === "udp" ? !initiator.has(flow) : p.flags & SYN && !(p.flags & ACK)) initiator.set(flow, p.src);
+    const src = owners.cached(p.proto, p.src, t, flow);
+    const dst = owners.cached(p.proto, p.dst, t, flow);
+    // A guess only for the end that began the flow (the other end of a refused SYN is nobody),
+    // made once a flow.
+    const opener = initiator.get(flow);
+    const guessed = (addr: string, other: string, otherCell: string) => {
+      if (opener !== addr) return "";
+      const key = `${flow}|${addr}`;
+      let cell = guesses.get(key);
+      if (cell === undefined) guesses.set(key, (cell = owners.dialer(p.proto, other, t) || guess(t, otherCell)));
+      return cell;
+    };
+    const from = src || guessed(p.src, p.dst, dst);
+    const to = dst || guessed(p.dst, p.src, src);
+    const base = { t, cell: from || to, proto: p.proto, local: p.src, remote: p.dst, from, to, wire: true as const };
+    if (p.proto === "udp") {
+      out.push({ ...base, kind: "send", bytes: p.bytes, preview: preview(p) });
+      continue;
+    }
+    const f = p.flags;
+    if (f & SYN) {
+      out.push({ ...base, kind: f & ACK ? "syn-ack" : "syn" });
+      if (f & ACK) handshaking.add(key);
+      continue;
+    }
+    if (f & RST) {
+      out.push({ ...base, kind: "rst" });
+      continue;
+    }
+    if (handshaking.has(key) && f & ACK && p.bytes === 0 && !(f & FIN)) {
+      handshaking.delete(key);
+      out.push({ ...base, kind: "ack" });
+      continue;
+    }
+    handshaking.delete(key);
+    if (p.bytes > 0) out.push({ ...base, kind: "send", bytes: p.bytes, preview: preview(p) });
+    if (f & FIN) out.push({ ...base, kind: "fin" });
+  }
+  return out;
+}
+
+function preview(p: Packet): string {
+  const n = Math.min(PREVIEW, p.payload.length, p.bytes);
+  const head = Buffer.from(p.payload.buffer, p.payload.byteOffset, n);
+  return previewOf(head, head.toString("latin1"), 0, n, p.bytes);
+}
+
+/**
+ * An accept after the handshake it follows: the program reports it after the kernel has
+ * finished the handshake, but the pcap's clock and the trace's are two clocks, a few
+ * microseconds apart.
+ */
+function placeAccepts(events: TraceEvent[]): TraceEvent[] {
+  const acks = new Map<string, number>();
+  for (const e of events) if (e.kind === "ack" && e.local && e.remote) acks.set(`${e.remote}|${e.local}`, e.t);
+  let moved = false;
+  events.forEach((e, i) => {
+    if (e.kind !== "accept" || !e.local || !e.remote) return;
+    const ack = acks.get(`${e.local}|${e.remote}`);
+    if (ack !== undefined && e.t <= ack) {
+      events[i] = { ...e, t: Math.round((ack + 0.001) * 1000) / 1000 };
+      moved = true;
+    }
+  });
+  return moved ? events.sort((a, b) => a.t - b.t) : events;
+}
+
+const captured = new WeakMap<object, { capture: CaptureInfo; clock0: number }>();
+
+/** The result `to`, made of the run `from` and cached results, with the capture of `from` (if it has one). */
+export function carryCapture<T extends { trace: TraceEvent[]; capture?: string | null; captureSkipped?: string | null }>(from: object | null, to: T): T {
+  const c = from ? captured.get(from) : undefined;
+  return c ? withCapture(to, c.capture, c.clock0) : to;
+}
+
+/**
+ * Gives a page's result its capture: `capture` and `captureSkipped`, and a trace made from the
+ * wire (when first read, like the socket trace it replaces) where there is a capture file.
+ * Without one, the trace is the cells' own socket events, IPv4-mapped addresses made plain.
+ */
+export function withCapture<T extends { trace: TraceEvent[]; capture?: string | null; captureSkipped?: string | null }>(result: T, capture: CaptureInfo, clock0: number): T {
+  const socket = Object.getOwnPropertyDescriptor(result, "trace");
+  const read = () => (socket?.get ? (socket.get.call(result) as TraceEvent[]) : (socket?.value as TraceEvent[] | undefined) ?? []);
+  let made: WireTrace | null = null;
+  const make = () => (made ??= capture.path ? wireTrace(read(), capture, clock0) : { events: read().map(plainEvent), notes: capture.skipped ? [capture.skipped] : [] });
+  captured.set(result, { capture, clock0 });
+  result.capture = capture.path;
+  Object.defineProperty(result, "captureSkipped", { enumerable: true, configurable: true, get: () => make().notes.join("; ") || null });
+  return Object.defineProperty(result, "trace", { enumerable: true, configurable: true, get: () => make().events, set: (v: TraceEvent[]) => (made = { events: v, notes: made?.notes ?? [] }) });
+}

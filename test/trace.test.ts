@@ -418,9 +418,9 @@ describe("reading a capture", () => {
   });
 
   it("turns a broken capture into a trace that says what is missing, never an error", () => {
-    const info = { path: "/nonexistent.pcap", skipped: null, offset: 0, owners: [], cells: [] };
-    expect(wireTrace([], info, 0)).toEqual({ events: [], notes: [expect.stringMatching(/^the capture could not be read: ENOENT/)] });
-    const cut = wireTrace([], info, 0, capture().subarray(0, 30));
+    const info = { path: "/nonexistent.pcap", skipped: null, offset: 0, clock0: 0, ranAt: "", owners: [], cells: [] };
+    expect(wireTrace([], info)).toEqual({ events: [], notes: [expect.stringMatching(/^the capture could not be read: ENOENT/)] });
+    const cut = wireTrace([], info, capture().subarray(0, 30));
     expect(cut.notes).toEqual(["the capture is cut short (half a packet header at its end)"]);
   });
 });

@@ -62,5 +62,5 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
     startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
     durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
   };
-  return { result: carryCapture(ran, withLazyTrace(result, () => mergeTraces(cells))), missing };
+  return { result: carryCapture(ran, withLazyTrace(result, () => mergeTraces(cells)), plan.page.path, options.cacheDir), missing };
 }

@@ -97,7 +97,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   }
   const numbers = ports.numbers();
   // The packets of the run, captured in its namespace from before the first cell starts.
-  const capture = new PageCapture(capturePath(options.cacheDir, page), options.trace !== false);
+  const capture = new PageCapture(capturePath(options.cacheDir, page), options.trace !== false, clock0, startedAt.toISOString());
   const captureReady = sandboxReady.then((s) => capture.start(s));
   options.onEvent?.({ type: "ports", page, ports: numbers });
 
@@ -319,5 +319,5 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   }
   const done = cells.map((c) => results.get(c.name)!);
   const result = { path: page, ports: numbers, cells: done, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0) };
-  return withCapture(withLazyTrace(result, () => mergeTraces(done)), await capture.stop(), clock0);
+  return withCapture(withLazyTrace(result, () => mergeTraces(done)), await capture.stop());
 }

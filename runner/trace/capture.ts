@@ -4,7 +4,7 @@
 // capture, and the page's trace is the cells' own socket events, with the reason why.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { readFile } from "node:fs/promises";
 import { writeAtomic } from "../atomic.ts";
@@ -25,6 +25,9 @@ export interface CaptureInfo {
   skipped: string | null;
   /** The capture's clock (Unix ms) minus the trace's (clockMs()), measured at its start. */
   offset: number;
+  /** The run's start, in clockMs() (what the trace's times count from) and as its cells' `ranAt`. */
+  clock0: number;
+  ranAt: string;
   owners: Owner[];
   /** The cells of the run: when each ran, and whether it reported its own sockets. */
   cells: { name: string; lang: string; from: number; to: number }[];
@@ -68,11 +71,14 @@ export class PageCapture {
   constructor(
     private readonly path: string,
     private readonly enabled: boolean,
+    private readonly clock0: number,
+    private readonly ranAt: string,
   ) {}
 
   /** Starts tcpdump in the namespace and resolves once it is capturing (or has failed to). */
   async start(sandbox: NamespaceLike): Promise<void> {
     if (!this.enabled) return void (this.skipped = "tracing is off");
+    if (process.env.LECTERN_CAPTURE === "off") return void (this.skipped = "the capture is off (LECTERN_CAPTURE=off), so the trace is what the cells' Node.js sockets reported");
     if (sandbox.net !== "namespace") return void (this.skipped = "the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
     const bin = findTcpdump();
     if (!bin) return void (this.skipped = "tcpdump is not installed, so the trace is what the cells' Node.js sockets reported");
@@ -130,7 +136,15 @@ export class PageCapture {
 
   private async finish(): Promise<CaptureInfo> {
     this.watch?.stop();
-    const info = (path: string | null): CaptureInfo => ({ path, skipped: this.skipped, offset: this.offset, owners: this.watch?.owners ?? [], cells: [...this.cells.values()] });
+    const info = (path: string | null): CaptureInfo => ({
+      path,
+      skipped: this.skipped,
+      offset: this.offset,
+      clock0: this.clock0,
+      ranAt: this.ranAt,
+      owners: this.watch?.owners ?? [],
+      cells: [...this.cells.values()].map((c) => ({ ...c, to: Number.isFinite(c.to) ? c.to : clockMs() })),
+    });
     const proc = this.proc;
     if (!proc || this.skipped) return info(null);
     // The last cell's last packets may still be on their way through the kernel's ring to
@@ -160,7 +174,11 @@ export class PageCapture {
     if (dropped > 0) this.skipped = `${dropped} packets were dropped by the kernel before tcpdump read them`;
     try {
       renameSync(`${this.path}.partial`, this.path);
-      return info(this.path);
+      // What names the packets' ends, beside them: a later build from the cache draws them too.
+      const kept = info(this.path);
+      writeFileSync(`${this.path}.json.partial`, JSON.stringify(kept));
+      renameSync(`${this.path}.json.partial`, `${this.path}.json`);
+      return kept;
     } catch (err) {
       this.skipped = `the capture file could not be kept: ${(err as Error).message}`;
       return info(null);
@@ -203,4 +221,19 @@ export async function copyCapture(result: { capture?: string | null } | null, ou
   await writeAtomic(join(outDir, name), bytes);
   written.push(join(outDir, name));
   return name;
+}
+
+/**
+ * The capture of a page's last run, if the cells of that run are still the ones in `cells`
+ * (their results carry the run's start): a build from the cache draws the wire too.
+ */
+export function storedCapture(cacheDir: string, page: string, cells: { name: string; ranAt?: string }[]): CaptureInfo | null {
+  let info: CaptureInfo;
+  try {
+    info = JSON.parse(readFileSync(`${capturePath(cacheDir, page)}.json`, "utf8")) as CaptureInfo;
+  } catch {
+    return null;
+  }
+  const ranAt = new Map(cells.map((c) => [c.name, c.ranAt]));
+  return info.cells.length > 0 && info.cells.every((c) => ranAt.get(c.name) === info.ranAt) && existsSync(info.path ?? "") ? info : null;
 }

@@ -8,7 +8,7 @@ import type { TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
 import { ACK, FIN, type Packet, readPcap, RST, SYN } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
-import { MAX_PACKETS } from "./capture.ts";
+import { MAX_PACKETS, storedCapture } from "./capture.ts";
 
 /** Socket events kept beside the wire's: what no packet shows. */
 const SOCKET_ONLY = new Set(["bind", "listen", "accept"]);
@@ -94,7 +94,8 @@ export interface WireTrace {
  * The page's events: its run's cells' socket events (`socket`, times from the run's start
  * `clock0`) replaced by the wire's where the capture is, and the rest kept as they are.
  */
-export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, clock0: number, file?: Uint8Array): WireTrace {
+export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uint8Array): WireTrace {
+  const { clock0 } = capture;
   const notes: string[] = capture.skipped ? [capture.skipped] : [];
   let bytes = file;
   if (!bytes) {
@@ -239,25 +240,35 @@ function placeAccepts(events: TraceEvent[]): TraceEvent[] {
   return moved ? events.sort((a, b) => a.t - b.t) : events;
 }
 
-const captured = new WeakMap<object, { capture: CaptureInfo; clock0: number }>();
+const captured = new WeakMap<object, CaptureInfo>();
 
-/** The result `to`, made of the run `from` and cached results, with the capture of `from` (if it has one). */
-export function carryCapture<T extends { trace: TraceEvent[]; capture?: string | null; captureSkipped?: string | null }>(from: object | null, to: T): T {
-  const c = from ? captured.get(from) : undefined;
-  return c ? withCapture(to, c.capture, c.clock0) : to;
+/** What withCapture() gave a result (for the bench, which times wireTrace). */
+export function captureOf(result: object): CaptureInfo | null {
+  return captured.get(result) ?? null;
 }
+
+/**
+ * The result `to`, made of the run `from` and cached results, with the capture of `from`, or
+ * (nothing ran) the stored capture of the page's last run if its cells are still those results.
+ */
+export function carryCapture<T extends CapturedResult & { cells: { name: string; ranAt?: string }[] }>(from: object | null, to: T, page: string, cacheDir: string): T {
+  const c = from ? captured.get(from) : storedCapture(cacheDir, page, to.cells);
+  return c ? withCapture(to, c) : to;
+}
+
+type CapturedResult = { trace: TraceEvent[]; capture?: string | null; captureSkipped?: string | null };
 
 /**
  * Gives a page's result its capture: `capture` and `captureSkipped`, and a trace made from the
  * wire (when first read, like the socket trace it replaces) where there is a capture file.
  * Without one, the trace is the cells' own socket events, IPv4-mapped addresses made plain.
  */
-export function withCapture<T extends { trace: TraceEvent[]; capture?: string | null; captureSkipped?: string | null }>(result: T, capture: CaptureInfo, clock0: number): T {
+export function withCapture<T extends CapturedResult>(result: T, capture: CaptureInfo): T {
   const socket = Object.getOwnPropertyDescriptor(result, "trace");
   const read = () => (socket?.get ? (socket.get.call(result) as TraceEvent[]) : (socket?.value as TraceEvent[] | undefined) ?? []);
   let made: WireTrace | null = null;
-  const make = () => (made ??= capture.path ? wireTrace(read(), capture, clock0) : { events: read().map(plainEvent), notes: capture.skipped ? [capture.skipped] : [] });
-  captured.set(result, { capture, clock0 });
+  const make = () => (made ??= capture.path ? wireTrace(read(), capture) : { events: read().map(plainEvent), notes: capture.skipped ? [capture.skipped] : [] });
+  captured.set(result, capture);
   result.capture = capture.path;
   Object.defineProperty(result, "captureSkipped", { enumerable: true, configurable: true, get: () => make().notes.join("; ") || null });
   return Object.defineProperty(result, "trace", { enumerable: true, configurable: true, get: () => make().events, set: (v: TraceEvent[]) => (made = { events: v, notes: made?.notes ?? [] }) });

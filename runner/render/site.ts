@@ -78,7 +78,8 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
     if (failed) break;
     const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
     const name = `${names.get(p)}.html`;
-    const capture = await copyCapture(p.result, outDir, `${names.get(p)}.pcap`, written);
+    // The capture goes beside the page on disk (a site kept in memory, as serve's, has none).
+    const capture = write === writeAtomic ? await copyCapture(p.result, outDir, `${names.get(p)}.pcap`, written) : null;
     if (capture) ctx.capture = encodeURIComponent(capture);
     const key = options.pages ? pageKey(p.page, p.result, ctx) : "";
     if (options.pages?.fresh(join(outDir, name), key)) {

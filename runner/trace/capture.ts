@@ -13,8 +13,10 @@ import { SocketWatch, type Owner } from "./sockets.ts";
 
 /** The most packets a capture keeps: past this tcpdump stops (a flood), and the page says so. */
 export const MAX_PACKETS = 100_000;
-/** How much of each packet is kept: headers and the head of the payload. */
-const SNAPLEN = 2048;
+/** How much of each packet is kept: headers and the head of the payload (an HTTP header, say). */
+const SNAPLEN = 1024;
+/** tcpdump's ring in the kernel, KiB: a flood waits there while tcpdump is not scheduled. */
+const BUFFER_KIB = 8192;
 const START_TIMEOUT_MS = 5000;
 
 /** What a page's run captured, handed to the trace (wiretrace.ts) and to `run --json`. */
@@ -92,7 +94,7 @@ export class PageCapture {
     // stop loses them. -w - into our own file: tcpdump drops its privileges before it opens one.
     // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
     // change of user would clear it).
-    const argv = ["-i", "lo", "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-c", String(MAX_PACKETS), "-w", "-"];
+    const argv = ["-i", "lo", "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
     const { command, args } = existsSync("/usr/bin/setpriv") ? sandbox.wrap("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]) : sandbox.wrap(bin, argv);
     const proc = spawn(command, args, { stdio: ["ignore", this.fd, "pipe"] });
     this.proc = proc;

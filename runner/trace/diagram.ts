@@ -352,6 +352,6 @@ function sourceLine(source: TraceSource | undefined): string {
 
 /** Which trace a page's result holds: from the wire where its run was captured. `href` is where the site put the capture. */
 export function traceSourceOf(result: { capture?: string | null; captureSkipped?: string | null } | null, href: string | null | undefined): TraceSource {
-  const note = result?.captureSkipped ?? (result && result.capture === undefined ? "these results come from the cache, without a capture" : null);
+  const note = result?.captureSkipped ?? null;
   return result?.capture ? { kind: "wire", note, href: href ?? null } : { kind: "sockets", note, href: null };
 }

@@ -14,8 +14,9 @@ export interface Packet {
   flags: number;
   /** Payload length as sent (from the IP header), not as captured. */
   bytes: number;
-  /** The captured head of the payload. */
-  payload: Uint8Array;
+  /** Where the captured head of the payload is in the file, and how much of it was captured. */
+  data: number;
+  captured: number;
 }
 
 export const FIN = 1;
@@ -24,6 +25,8 @@ export const RST = 4;
 export const ACK = 16;
 
 export interface PcapRead {
+  /** The file read: payloads are at their packets' `data`. */
+  file: Uint8Array;
   packets: Packet[];
   /** Frames that were not TCP or UDP over IP (ARP, ICMP, ...). */
   other: number;
@@ -41,7 +44,7 @@ const LINK_SLL2 = 276;
 
 /** Reads a classic pcap file (either byte order, micro- or nanosecond stamps) into its TCP and UDP packets. */
 export function readPcap(file: Uint8Array, max = Infinity): PcapRead {
-  const out: PcapRead = { packets: [], other: 0, overMax: 0, problem: null };
+  const out: PcapRead = { file, packets: [], other: 0, overMax: 0, problem: null };
   if (file.length < 24) {
     out.problem = file.length === 0 ? "the capture is empty" : "the capture is cut short in its header";
     return out;
@@ -127,29 +130,47 @@ function ipv4(file: Uint8Array, view: DataView, p: number, end: number, t: numbe
   const total = view.getUint16(p + 2);
   // A fragment after the first carries no transport header.
   if ((view.getUint16(p + 6) & 0x1fff) !== 0) return null;
-  const src = `${file[p + 12]}.${file[p + 13]}.${file[p + 14]}.${file[p + 15]}`;
-  const dst = `${file[p + 16]}.${file[p + 17]}.${file[p + 18]}.${file[p + 19]}`;
-  return transport(file, view, file[p + 9]!, p + header, Math.min(end, p + total), p + total, src, dst, t);
+  return transport(file, view, file[p + 9]!, p + header, Math.min(end, p + total), p + total, view.getUint32(p + 12), view.getUint32(p + 16), null, null, t);
+}
+
+/**
+ * `ip:port` names, made once each: a flood's every packet names the same two, and a string for
+ * each would be most of the garbage a capture's reading makes.
+ */
+const names = new Map<number, string>();
+function endpoint(v4: number, v6: string | null, port: number): string {
+  return v6 === null ? v4Name(v4, port) : `[${v6}]:${port}`;
+}
+
+function v4Name(ip: number, port: number): string {
+  const key = ip * 65536 + port;
+  let name = names.get(key);
+  if (name === undefined) {
+    if (names.size > 65536) names.clear();
+    names.set(key, (name = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}:${port}`));
+  }
+  return name;
 }
 
 function ipv6(file: Uint8Array, view: DataView, p: number, end: number, t: number): Packet | null {
   if (end - p < 40 || file[p]! >> 4 !== 6) return null;
   const total = p + 40 + view.getUint16(p + 4);
-  return transport(file, view, file[p + 6]!, p + 40, Math.min(end, total), total, v6(view, p + 8), v6(view, p + 24), t);
+  return transport(file, view, file[p + 6]!, p + 40, Math.min(end, total), total, 0, 0, v6(view, p + 8), v6(view, p + 24), t);
 }
 
-/** `end` is where the capture stops, `sent` where the packet did (past `end` when cut by the snap length). */
-function transport(file: Uint8Array, view: DataView, proto: number, p: number, end: number, sent: number, src: string, dst: string, t: number): Packet | null {
-  const name = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+/**
+ * `end` is where the capture stops, `sent` where the packet did (past `end` when cut by the snap
+ * length). The hosts are IPv4 numbers, or (v4 null) IPv6 text.
+ */
+function transport(file: Uint8Array, view: DataView, proto: number, p: number, end: number, sent: number, src4: number, dst4: number, src6: string | null, dst6: string | null, t: number): Packet | null {
   if (proto === 6) {
     if (end - p < 20) return null;
-    const data = p + (file[p + 12]! >> 4) * 4;
-    const payload = file.subarray(Math.min(data, end), end);
-    return { t, proto: "tcp", src: name(src, view.getUint16(p)), dst: name(dst, view.getUint16(p + 2)), flags: file[p + 13]! & 0x3f, bytes: Math.max(0, sent - data), payload };
+    const data = Math.min(p + (file[p + 12]! >> 4) * 4, end);
+    return { t, proto: "tcp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: file[p + 13]! & 0x3f, bytes: Math.max(0, sent - (p + (file[p + 12]! >> 4) * 4)), data, captured: end - data };
   }
   if (proto === 17) {
     if (end - p < 8) return null;
-    return { t, proto: "udp", src: name(src, view.getUint16(p)), dst: name(dst, view.getUint16(p + 2)), flags: 0, bytes: Math.max(0, view.getUint16(p + 4) - 8), payload: file.subarray(p + 8, end) };
+    return { t, proto: "udp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: 0, bytes: Math.max(0, view.getUint16(p + 4) - 8), data: p + 8, captured: end - (p + 8) };
   }
   return null;
 }

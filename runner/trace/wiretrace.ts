@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { PREVIEW } from "../../cells/wire.ts";
 import type { TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
-import { ACK, FIN, type Packet, readPcap, RST, SYN } from "./pcap.ts";
+import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
 import { MAX_PACKETS, storedCapture } from "./capture.ts";
 
@@ -35,13 +35,15 @@ interface Claim {
 /** Who owns an address at a time: an exact claim or one on every address of its port; the latest before, else the first after. */
 class Owners {
   private readonly byPort = new Map<string, Claim[]>();
-  private readonly memo = new Map<string, string>();
 
   add(c: Claim): void {
     const key = `${c.proto}|${portOf(c.local)}`;
-    const list = this.byPort.get(key) ?? [];
+    let list = this.byPort.get(key);
+    if (!list) this.byPort.set(key, (list = []));
+    // A socket's every datagram claims its address again: the first claim of a run of them is enough.
+    const last = list[list.length - 1];
+    if (last && last.cell === c.cell && last.local === c.local && c.at >= last.at) return;
     list.push(c);
-    this.byPort.set(key, list);
   }
 
   find(proto: string, addr: string, t: number): string {
@@ -65,7 +67,12 @@ class Owners {
   /** A cell reported reaching `remote` (a connect, a send, a refusal): a flow to it then was that cell's. */
   dial(proto: string, remote: string, cell: string, at: number): void {
     const key = `${proto}|${remote}`;
-    this.dials.set(key, [...(this.dials.get(key) ?? []), { proto, local: remote, cell, at }]);
+    let list = this.dials.get(key);
+    if (!list) this.dials.set(key, (list = []));
+    // Of a run of sends by one cell, one a tenth of a second is near enough.
+    const last = list[list.length - 1];
+    if (last && last.cell === cell && at - last.at < 100) return;
+    list.push({ proto, local: remote, cell, at });
   }
 
   /** The cell that reported reaching `remote` nearest to `t` (within a second). */
@@ -73,14 +80,6 @@ class Owners {
     let best: Claim | null = null;
     for (const c of this.dials.get(`${proto}|${remote}`) ?? []) if (Math.abs(c.at - t) < 1000 && (!best || Math.abs(c.at - t) < Math.abs(best.at - t))) best = c;
     return best?.cell ?? "";
-  }
-
-  /** find(), remembered per address for the packets of one flow. */
-  cached(proto: string, addr: string, t: number, flow: string): string {
-    const key = `${flow}|${addr}`;
-    let cell = this.memo.get(key);
-    if (cell === undefined) this.memo.set(key, (cell = this.find(proto, addr, t)));
-    return cell;
   }
 }
 
@@ -133,7 +132,7 @@ export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uin
     const now = running.filter((c) => c.from <= t && t <= c.to + 5 && c.name !== other);
     return now.length === 1 ? now[0]!.name : "";
   };
-  const wire = packetEvents(read.packets, capture.offset + clock0, owners, guess);
+  const wire = packetEvents(read, capture.offset + clock0, owners, guess);
   let outside = 0;
   const events: TraceEvent[] = [];
   for (const e of wire) {
@@ -159,64 +158,74 @@ function plainEvent(e: TraceEvent): TraceEvent {
   return local === e.local && remote === e.remote ? e : { ...e, local, remote };
 }
 
+/** One TCP connection (from its SYN) or UDP pair of sockets, and the cells at its two ends. */
+interface Flow {
+  opener: string;
+  /** The cell at each address of the flow. */
+  cells: Map<string, string>;
+  handshaking: boolean;
+}
+
 /** Packets as events: the handshake's three, data, FIN and RST for TCP (other bare ACKs left out), each datagram for UDP. */
-function packetEvents(packets: Packet[], zero: number, owners: Owners, guess: (t: number, other: string) => string): TraceEvent[] {
+function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: number, other: string) => string): TraceEvent[] {
   const out: TraceEvent[] = [];
-  // The flows whose SYN-ACK was seen, waiting for the client's ACK that ends the handshake.
-  const handshaking = new Set<string>();
-  const flowStart = new Map<string, number>();
-  const initiator = new Map<string, string>();
-  const guesses = new Map<string, string>();
-  for (const p of packets) {
+  // Flows by their two addresses, the lower first: nested maps, so that no key is made a packet.
+  const flows = new Map<string, Map<string, Flow>>();
+  const file = Buffer.from(read.file.buffer, read.file.byteOffset, read.file.byteLength);
+  // One string of the whole file, sliced for each plain-ASCII preview (as decodeRecords does);
+  // a file too large for that is decoded packet by packet.
+  const latin1 = file.length <= 16 << 20 ? file.toString("latin1") : null;
+  for (const p of read.packets) {
     const t = Math.round((p.t - zero) * 1000) / 1000;
-    const key = p.src < p.dst ? `${p.proto}|${p.src}|${p.dst}` : `${p.proto}|${p.dst}|${p.src}`;
-    if (p.proto === "tcp" && p.flags & SYN && !(p.flags & ACK)) flowStart.set(key, t);
-    const flow = `${key}|${flowStart.get(key) ?? 0}`;
-    if (p.proto === "udp" ? !initiator.has(flow) : p.flags & SYN && !(p.flags & ACK)) initiator.set(flow, p.src);
-    const src = owners.cached(p.proto, p.src, t, flow);
-    const dst = owners.cached(p.proto, p.dst, t, flow);
-    // A guess only for the end that began the flow (the other end of a refused SYN is nobody),
-    // made once a flow.
-    const opener = initiator.get(flow);
-    const guessed = (addr: string, other: string, otherCell: string) => {
-      if (opener !== addr) return "";
-      const key = `${flow}|${addr}`;
-      let cell = guesses.get(key);
-      if (cell === undefined) guesses.set(key, (cell = owners.dialer(p.proto, other, t) || guess(t, otherCell)));
-      return cell;
-    };
-    const from = src || guessed(p.src, p.dst, dst);
-    const to = dst || guessed(p.dst, p.src, src);
-    const base = { t, cell: from || to, proto: p.proto, local: p.src, remote: p.dst, from, to, wire: true as const };
-    if (p.proto === "udp") {
-      out.push({ ...base, kind: "send", bytes: p.bytes, preview: preview(p) });
-      continue;
+    const [a, b] = p.src < p.dst ? [p.src, p.dst] : [p.dst, p.src];
+    let byB = flows.get(a);
+    if (!byB) flows.set(a, (byB = new Map()));
+    let flow = byB.get(b);
+    const syn = p.proto === "tcp" && (p.flags & (SYN | ACK)) === SYN;
+    if (!flow || syn) {
+      // A cell is named once a flow: the owners at its start, else a guess for the end that
+      // began it (the other end of a refused SYN is nobody).
+      const src = owners.find(p.proto, p.src, t);
+      const dst = owners.find(p.proto, p.dst, t);
+      // (The sender last: a socket that sends to itself is one end, the sender's.)
+      const cells = new Map([
+        [p.dst, dst],
+        [p.src, src || owners.dialer(p.proto, p.dst, t) || guess(t, dst)],
+      ]);
+      flow = { opener: p.src, cells, handshaking: false };
+      byB.set(b, flow);
     }
-    const f = p.flags;
-    if (f & SYN) {
-      out.push({ ...base, kind: f & ACK ? "syn-ack" : "syn" });
-      if (f & ACK) handshaking.add(key);
-      continue;
+    const from = flow.cells.get(p.src) ?? "";
+    const to = flow.cells.get(p.dst) ?? "";
+    let kind: TraceEvent["kind"] | null = null;
+    if (p.proto === "udp") kind = "send";
+    else if (p.flags & SYN) {
+      kind = p.flags & ACK ? "syn-ack" : "syn";
+      flow.handshaking = (p.flags & ACK) !== 0;
+    } else if (p.flags & RST) kind = "rst";
+    else if (flow.handshaking && p.flags & ACK && p.bytes === 0 && !(p.flags & FIN)) {
+      kind = "ack";
+      flow.handshaking = false;
+    } else {
+      flow.handshaking = false;
+      if (p.bytes > 0) out.push(wireEvent(t, "send", p, from, to, preview(p, file, latin1)));
+      if (p.flags & FIN) kind = "fin";
     }
-    if (f & RST) {
-      out.push({ ...base, kind: "rst" });
-      continue;
-    }
-    if (handshaking.has(key) && f & ACK && p.bytes === 0 && !(f & FIN)) {
-      handshaking.delete(key);
-      out.push({ ...base, kind: "ack" });
-      continue;
-    }
-    handshaking.delete(key);
-    if (p.bytes > 0) out.push({ ...base, kind: "send", bytes: p.bytes, preview: preview(p) });
-    if (f & FIN) out.push({ ...base, kind: "fin" });
+    if (kind === "send") out.push(wireEvent(t, kind, p, from, to, preview(p, file, latin1)));
+    else if (kind !== null) out.push(wireEvent(t, kind, p, from, to, undefined));
   }
   return out;
 }
 
-function preview(p: Packet): string {
-  const n = Math.min(PREVIEW, p.payload.length, p.bytes);
-  const head = Buffer.from(p.payload.buffer, p.payload.byteOffset, n);
+/** A packet's event; every one has the same fields, so that V8 gives them one shape. */
+function wireEvent(t: number, kind: TraceEvent["kind"], p: Packet, from: string, to: string, preview: string | undefined): TraceEvent {
+  return { t, cell: from || to, proto: p.proto, kind, local: p.src, remote: p.dst, bytes: preview === undefined ? undefined : p.bytes, preview, code: undefined, wire: true, from, to, unread: undefined };
+}
+
+function preview(p: Packet, file: Buffer, latin1: string | null): string {
+  const n = Math.min(PREVIEW, p.captured, p.bytes);
+  if (latin1 !== null) return previewOf(file, latin1, p.data, p.data + n, p.bytes);
+  const head = file.subarray(p.data, p.data + n);
   return previewOf(head, head.toString("latin1"), 0, n, p.bytes);
 }
 

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { traceDiagram } from "../runner/trace/diagram.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { renderPage } from "../runner/render/render.ts";
@@ -319,8 +319,12 @@ describe("the trace from the wire", () => {
     return [...byClient.values()];
   };
 
-  it("captures the page's packets into a pcap that tcpdump reads", async () => {
+  // One run of the page for all the tests below (the trace of each scenario is read from it).
+  beforeAll(async () => {
     page = await run();
+  }, 90_000);
+
+  it("captures the page's packets into a pcap that tcpdump reads", () => {
     expect(page.capture).toMatch(/captures\/wire-[0-9a-f]{10}\.pcap$/);
     expect(page.captureSkipped).toBeNull();
     const read = tcpdumpReads(page.capture!);
@@ -330,7 +334,7 @@ describe("the trace from the wire", () => {
     expect(read.lines.length).toBe(packets.packets.length + packets.other);
     // Every handshake tcpdump prints is in the trace.
     expect(read.lines.filter((l) => l.includes("Flags [S],")).length).toBe(page.trace.filter((e) => e.kind === "syn").length);
-  }, 60_000);
+  });
 
   it("draws every HTTP request reaching the server, each connection opened by the three-way handshake", () => {
     const conns = connections(of("fetcher"));

@@ -1,0 +1,135 @@
+// One cell, from its plan to its result: compile it, wrap it in the run's sandbox, start its
+// process, watch it become ready, and hold how it ended to its page (verdict.ts).
+import { compileCell, compileSupport } from "./compile.ts";
+import { LecternError } from "../errors.ts";
+import type { PortSet } from "../plan/ports.ts";
+import { CellProcess } from "./process.ts";
+import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
+import { withLazyTrace } from "../trace/trace.ts";
+import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
+import type { CellResult, PlannedCell } from "../types.ts";
+import { notRun, verdict } from "./verdict.ts";
+
+/** What every cell of one page run shares. */
+export interface RunContext {
+  page: string;
+  cwd: string;
+  /** The environment of every cell, its ports included. */
+  env: Record<string, string>;
+  ports: PortSet;
+  numbers: Record<string, number>;
+  sandbox: Promise<Sandbox>;
+  allowNet: string[];
+  cacheDir: string;
+  /** Seconds, for cells without timeout=. */
+  timeout: number;
+  maxOutput: number;
+  graceMs: number;
+  trace: boolean;
+  /** The run's start: clockMs() for trace times, and as ISO 8601 for the results. */
+  clock0: number;
+  ranAt: string;
+}
+
+/** What the executor learns of a cell while it runs. */
+export interface LaunchHooks {
+  /** Ctrl-C came: a cell not started yet is not started at all. */
+  aborted(): boolean;
+  started(proc: CellProcess): void;
+  /** It listens on every port it serves (or printed its ready= line). */
+  ready(): void;
+  output(stream: "stdout" | "stderr", data: Buffer): void;
+}
+
+/** Runs one cell to its end. A compile error is the cell's failure; anything else unexpected throws. */
+export async function launchCell(cell: PlannedCell, run: RunContext, hooks: LaunchHooks): Promise<CellResult> {
+  const interrupted = () => notRun(cell, "skipped", "interrupted before it started");
+  // Every await below may span a Ctrl-C: look again before the process exists.
+  if (hooks.aborted()) return interrupted();
+  let file: string;
+  let support: string;
+  try {
+    file = (await compileCell(cell, run.page, run.cacheDir)).file;
+    support = await compileSupport(cell.lang === "ts" ? "preload" : "shell", run.cacheDir);
+  } catch (err) {
+    if (!(err instanceof LecternError)) throw err;
+    return { ...notRun(cell, "failed", err.describe()), output: err.describe() + "\n" };
+  }
+  for (const name of cell.attrs.server ? cell.ports : []) await run.ports.handOver(name);
+  const timeoutS = cell.attrs.timeout ?? run.timeout;
+  const sandbox = await run.sandbox;
+  if (hooks.aborted()) return interrupted();
+  // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
+  // makes node compile its built-in modules from source: about 6 ms more for every cell.
+  const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
+  const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
+  const { command, args } = sandbox.wrap(process.execPath, argv);
+  const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
+  let ready = false;
+  const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
+  const listening = new Set<number>();
+  const becomeReady = () => {
+    proc.clearTimeout();
+    if (ready) return;
+    ready = true;
+    hooks.ready();
+  };
+  // Shell cells and the programs cells start are not traced.
+  const traceFile = cell.lang === "ts" && run.trace ? new TraceFile() : null;
+  const proc = new CellProcess(
+    {
+      command,
+      args,
+      cwd: run.cwd,
+      env: guard ? { ...run.env, LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : run.env,
+      stdin: cell.attrs.stdin,
+      // A server has no time limit once it listens; until then, the timeout applies.
+      timeoutMs: timeoutS * 1000,
+      maxOutput: run.maxOutput,
+      graceMs: run.graceMs,
+      traceFd: traceFile?.fd ?? null,
+    },
+    {
+      onListen: (_proto, port) => {
+        listening.add(port);
+        if (!cell.attrs.server || cell.attrs.ready) return;
+        if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
+      },
+      onOutput: (transcript, stream, data) => {
+        hooks.output(stream, data);
+        if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) becomeReady();
+      },
+    },
+  );
+  if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
+  hooks.started(proc);
+  const ended = await proc.done;
+  const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
+  // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
+  sandbox.sweep(cell.name);
+  let { status, reason } = verdict(cell, ended, ready, timeoutS, oom);
+  const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
+  if (status === "timeout" && cell.attrs.server && elsewhere.length > 0) {
+    // The usual mistake: a fixed number instead of port("name").
+    const named = cell.ports.map((n) => `${n}=${run.numbers[n]}`).join(", ");
+    reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
+  }
+  const records = traceFile?.finish(run.clock0);
+  const result: CellResult = {
+    name: cell.name,
+    line: cell.line,
+    status,
+    exitCode: ended.exitCode,
+    signal: ended.signal,
+    durationMs: ended.durationMs,
+    output: ended.transcript.text(),
+    chunks: ended.transcript.chunks,
+    reason,
+    errors: ended.errors,
+    cached: false,
+    traceRecords: records,
+    ports: Object.fromEntries(cell.ports.map((n) => [n, run.numbers[n]!])),
+    ranAt: run.ranAt,
+  };
+  return records ? withLazyTrace(result, () => decodeRecords(cell.name, records)) : { ...result, trace: [] };
+}

@@ -3,6 +3,7 @@
 import { cellKeys, loadResult, storeResult } from "./results.ts";
 import { executePlan, type ExecuteOptions } from "../execute/execute.ts";
 import { notRun } from "../execute/verdict.ts";
+import { pairResults } from "../outcome.ts";
 import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 
@@ -49,9 +50,12 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
       if (key && storable(r)) await storeResult(options.cacheDir, key, r);
     }
   }
-  const fresh = new Map((ran?.cells ?? []).map((r) => [r.name, r]));
-  for (const [name, hit] of hits) if (!fresh.has(name)) options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
-  const cells = plan.cells.map((c) => fresh.get(c.name) ?? hits.get(c.name)!);
+  const cells = pairResults(plan.cells, ran).map(({ cell, result }) => {
+    if (result) return result;
+    const hit = hits.get(cell.name)!;
+    options.onEvent?.({ type: "end", page: plan.page.path, result: hit });
+    return hit;
+  });
   const result = {
     path: plan.page.path,
     // The ports the page's cells used, cached ones included (their output shows those numbers).

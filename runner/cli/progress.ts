@@ -1,6 +1,7 @@
 // Progress for a person, as cells start and end: in a terminal a live line, piped plain lines.
 import { StringDecoder } from "node:string_decoder";
 import type { ExecuteEvent } from "../execute/execute.ts";
+import { isFailure } from "../outcome.ts";
 import type { Io } from "../io.ts";
 import { formatDuration } from "../duration.ts";
 import { allOk, summaryLine, textCell } from "./report.ts";
@@ -77,7 +78,7 @@ export function buildProgress(io: Io, quiet: boolean, plans: Plan[]) {
         running.delete(`${event.page}#${event.result.name}`);
         counts.done++;
         if (event.result.cached) counts.cached++;
-        if (event.result.status === "failed" || event.result.status === "timeout") {
+        if (isFailure(event.result.status)) {
           counts.failed++;
           print(textCell(event.page, event.result));
           return;

@@ -1,6 +1,7 @@
 // What the command line prints: the JSON document (README "Commands"), a finished cell as a
 // block of text, the summary line, and the list of a page's cells.
 import { formatDuration } from "../duration.ts";
+import { tally } from "../outcome.ts";
 import type { CellResult, PageResult, Plan } from "../types.ts";
 
 export function jsonCell(cell: CellResult, withCached: boolean) {
@@ -19,7 +20,7 @@ export function jsonCell(cell: CellResult, withCached: boolean) {
 }
 
 export function allOk(pages: PageResult[]): boolean {
-  return pages.every((p) => p.cells.every((c) => c.status === "passed" || c.status === "skipped"));
+  return tally(pages.flatMap((p) => p.cells)).failed === 0;
 }
 
 /** The document `--json` prints (design.md: contract). */
@@ -75,9 +76,6 @@ export function textCell(page: string, cell: CellResult): string {
 }
 
 export function summaryLine(pages: PageResult[]): string {
-  const cells = pages.flatMap((p) => p.cells);
-  const count = (s: CellResult["status"]) => cells.filter((c) => c.status === s).length;
-  const failed = count("failed") + count("timeout");
-  const skipped = count("skipped");
-  return `${count("passed")} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
+  const { passed, failed, skipped } = tally(pages.flatMap((p) => p.cells));
+  return `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
 }

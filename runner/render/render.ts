@@ -9,6 +9,7 @@ import { traceDiagram } from "../trace/diagram.ts";
 import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
+import { isFailure, pairResults, tally } from "../outcome.ts";
 import { eventsOf, traceGroups } from "../trace/trace.ts";
 import type { Cell, CellResult, Page, PageResult } from "../types.ts";
 
@@ -159,11 +160,12 @@ function formatWhen(iso: string): string {
 function runSummary(page: Page, result: PageResult | null, ctx: PageContext): string {
   if (page.cells.length === 0) return "";
   if (!result) return `<div class="run-summary run-notrun"><p>Not run: the cells show their code only.</p></div>\n`;
-  const statuses = page.cells.map((c) => ({ cell: c, status: cellStatus(c, result.cells.find((r) => r.name === c.name) ?? null) }));
-  const failed = statuses.filter((s) => s.status.kind === "failed" || s.status.kind === "timeout");
-  const skipped = statuses.filter((s) => s.status.kind === "skipped" || s.status.kind === "notrun").length;
-  const ran = statuses.length - skipped;
-  const passed = ran - failed.length;
+  const pairs = pairResults(page.cells, result);
+  const count = tally(pairs.map((p) => p.result));
+  const failed = pairs.filter((p) => p.result !== null && isFailure(p.result.status));
+  const skipped = count.skipped + count.notRun;
+  const ran = count.total - skipped;
+  const passed = count.passed;
   const cached = result.cells.filter((c) => c.cached).length;
   const cells = (n: number) => `${n} cell${n === 1 ? "" : "s"}`;
   const headline =
@@ -255,10 +257,10 @@ function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "tra
 
 /** A whole page as an HTML document; `listing`, when given, is appended as the site's page list. */
 export function renderPage(page: Page, result: PageResult | null, ctx: PageContext, listing?: IndexEntry[]): string {
-  const byName = new Map(result?.cells.map((c) => [c.name, c]));
+  const resultOf = new Map(pairResults(page.cells, result).map((p) => [p.cell, p.result]));
   const outline = headings(page);
   const title = pageTitle(page);
-  const contents = toc(page, outline, (c) => cellStatus(c, byName.get(c.name) ?? null));
+  const contents = toc(page, outline, (c) => cellStatus(c, resultOf.get(c) ?? null));
   const h1 = outline.find((h) => h.level === 1);
   const header = runSummary(page, result, ctx) + (contents ? `<details class="toc toc-inline"><summary>On this page</summary>${contents}</details>\n` : "");
   const state: RenderState = {
@@ -267,7 +269,7 @@ export function renderPage(page: Page, result: PageResult | null, ctx: PageConte
     ids: new Map(outline.map((h) => [page.tokens[h.token]!, h])),
     titleClose: h1 ? page.tokens[h1.token + 2]! : null,
     afterTitle: header,
-    renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null, ctx.highlight),
+    renderCell: (cell) => renderCell(cell, resultOf.get(cell) ?? null, ctx.highlight),
     highlight: ctx.highlight,
     ...diagrams(page, result),
   };

@@ -6,7 +6,8 @@ import { writeAtomic } from "../atomic.ts";
 import type { HighlightMemo } from "./highlight.ts";
 import { createLimiter } from "../execute/limit.ts";
 import { ASSETS_DIR } from "../paths.ts";
-import { cellStatus, renderIndex, renderPage } from "./render.ts";
+import { pairResults, tally } from "../outcome.ts";
+import { renderIndex, renderPage } from "./render.ts";
 import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
 import { withoutLazyTrace } from "../trace/trace.ts";
@@ -124,11 +125,8 @@ function readingOrder(home: Page, pages: SitePage[], names: Map<SitePage, string
 }
 
 function counts({ page, result }: SitePage): { passed: number; failed: number; skipped: number; total: number } {
-  const kinds = page.cells.map((c) => cellStatus(c, result?.cells.find((r) => r.name === c.name) ?? null).kind);
-  const failed = kinds.filter((k) => k === "failed" || k === "timeout").length;
-  const skipped = kinds.filter((k) => k === "skipped").length;
-  const notrun = kinds.filter((k) => k === "notrun").length;
-  return { passed: kinds.length - failed - skipped - notrun, failed, skipped, total: page.cells.length };
+  const { passed, failed, skipped, total } = tally(pairResults(page.cells, result).map((p) => p.result));
+  return { passed, failed, skipped, total };
 }
 
 /** Safe file-name characters; letters of any script stay. */

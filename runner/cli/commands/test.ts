@@ -9,6 +9,7 @@ import type { Io } from "../../io.ts";
 import { cacheDirOf, executeOptions, parse, RUN_FLAGS } from "../options.ts";
 import { planAll } from "../../plan/pages.ts";
 import { jsonCell, summaryLine } from "../report.ts";
+import { pairResults } from "../../outcome.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../../types.ts";
 import { expectedText, updatePage } from "../../doctest/update.ts";
 
@@ -26,8 +27,8 @@ const ok = (j: Judged) => j.result.status === "passed" && j.diff === null;
 
 /** A cell passes when its status is passed and, if it has an output block, its transcript matches it. */
 export function judge(plan: Plan, page: PageResult): Judged[] {
-  return page.cells.map((result) => {
-    const cell = plan.cells.find((c) => c.name === result.name)!;
+  return pairResults(plan.cells, page).flatMap(({ cell, result }) => {
+    if (result === null) return [];
     const diff = cell.expected && result.status !== "skipped" ? diffOutput(cell.expected.text, result.output, page.ports) : null;
     return { cell, result, diff, updated: null };
   });

@@ -113,9 +113,12 @@ export interface CellResult {
   /** Error codes the cell's sockets or uncaught errors raised (e.g. ECONNREFUSED). */
   errors: string[];
   cached: boolean;
-  /** This cell's socket events, times in ms since its page's run began. */
+  /**
+   * This cell's socket events, times in ms since its page's run began, when given as events;
+   * a run gives `traceRecords` instead. Read either through traceOf() (trace/trace.ts).
+   */
   trace?: TraceEvent[];
-  /** The same, as the cell wrote them: what the cache stores (then `trace` is made from them when read). */
+  /** The events as the cell wrote them: what the cache stores, decoded only when read. */
   traceRecords?: TraceRecords;
   /** The numbers of the ports this cell named, in the run that made this result. */
   ports?: Record<string, number>;
@@ -127,7 +130,8 @@ export interface PageResult {
   path: string;
   ports: Record<string, number>;
   cells: CellResult[];
-  trace: TraceEvent[];
+  /** The page's events when given as such; else its cells' (read through pageTrace()). */
+  trace?: TraceEvent[];
   startedAt: string;
   durationMs: number;
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { traceDiagram } from "../runner/trace/diagram.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { renderPage } from "../runner/render/render.ts";
-import { matchMessages, textTimeline, traceGroups } from "../runner/trace/trace.ts";
+import { matchMessages, pageTrace, textTimeline, traceGroups } from "../runner/trace/trace.ts";
 import type { CellResult, TraceEvent } from "../runner/types.ts";
 import { cacheDir, cell, runSource } from "./helpers.ts";
 
@@ -110,8 +110,8 @@ console.log(JSON.stringify(got), rx.emit.length, tx.send.length);
 rx.close(); tx.close(); c.close();`;
     const r = await runSource("```ts name=shapes\n" + code + "\n```\n");
     expect(cell(r, "shapes").output).toBe('["one","two","three","four\\n"] 1 6\n');
-    const rx = r.trace.find((e) => e.kind === "bind")!.local!;
-    const sends = r.trace.filter((e) => e.kind === "send").map((e) => [e.remote, e.bytes, e.preview]);
+    const rx = pageTrace(r).find((e) => e.kind === "bind")!.local!;
+    const sends = pageTrace(r).filter((e) => e.kind === "send").map((e) => [e.remote, e.bytes, e.preview]);
     // A host name is recorded as the address it resolved to; no address means the loopback.
     expect(sends).toEqual([
       [rx, 3, "one"],
@@ -119,7 +119,7 @@ rx.close(); tx.close(); c.close();`;
       [rx, 5, "three"],
       [rx, 5, "four\\n"],
     ]);
-    const recvs = r.trace.filter((e) => e.kind === "recv").map((e) => [e.local, e.preview]);
+    const recvs = pageTrace(r).filter((e) => e.kind === "recv").map((e) => [e.local, e.preview]);
     expect(recvs).toEqual([rx, rx, rx, rx].map((l, i) => [l, ["one", "two", "three", "four\\n"][i]]));
   }, 30_000);
 
@@ -136,7 +136,7 @@ server.listen(path, () => {
 });`;
     const r = await runSource("```ts name=unix\n" + code + "\n```\n");
     expect(cell(r, "unix")).toMatchObject({ status: "passed", output: "HELLO\n" });
-    expect(r.trace).toEqual([]);
+    expect(pageTrace(r)).toEqual([]);
   }, 30_000);
 
   it("ends the trace where a cell wrote into the trace file itself, and runs on", async () => {
@@ -152,7 +152,7 @@ s.bind(0, "127.0.0.1", () => {
 s.on("close", () => console.log("done"));`;
     const r = await runSource("```ts name=scribbler\n" + code + "\n```\n");
     expect(cell(r, "scribbler")).toMatchObject({ status: "passed", output: "done\n" });
-    expect(r.trace).toEqual([]);
+    expect(pageTrace(r)).toEqual([]);
   }, 30_000);
 });
 

@@ -1,10 +1,11 @@
 // Plan + cache -> PageResult: reuse every result the cache holds and run only the cells whose
 // key is missing (with the servers they need); store what ran.
-import { cellKeys, loadResult, storeResult } from "./results.ts";
+import { cellKeys, loadResult, storeResult, type CellInputs } from "./results.ts";
+import { compileCell } from "../execute/compile.ts";
+import { LecternError } from "../errors.ts";
 import { executePlan, type ExecuteOptions } from "../execute/execute.ts";
 import { notRun } from "../execute/verdict.ts";
 import { pairResults } from "../outcome.ts";
-import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 
 export type CacheMode = "use" | "rerun" | "frozen";
@@ -20,9 +21,23 @@ function storable(r: CellResult): boolean {
   return r.status !== "skipped" && r.reason !== "interrupted" && !(r.reason ?? "").startsWith("not started");
 }
 
+/** Each cell's local inputs, from its compilation (cached by code); null for a cell that does not compile. */
+async function cellInputs(plan: Plan, cacheDir: string): Promise<CellInputs> {
+  const inputs: CellInputs = new Map();
+  for (const cell of plan.cells) {
+    try {
+      inputs.set(cell.name, (await compileCell(cell, plan.page.path, cacheDir)).inputs);
+    } catch (err) {
+      if (!(err instanceof LecternError)) throw err;
+      inputs.set(cell.name, null);
+    }
+  }
+  return inputs;
+}
+
 /** Stores the results of a run under their cells' keys (run feeds build this way). */
 export async function storeResults(plan: Plan, result: PageResult, options: ExecuteOptions): Promise<void> {
-  const keys = await cellKeys(plan, options.cacheDir, options.timeout);
+  const keys = cellKeys(plan, await cellInputs(plan, options.cacheDir), options.timeout);
   for (const r of result.cells) {
     const key = keys.get(r.name);
     if (key && storable(r)) await storeResult(options.cacheDir, key, r);
@@ -31,7 +46,7 @@ export async function storeResults(plan: Plan, result: PageResult, options: Exec
 
 export async function runCached(plan: Plan, options: ExecuteOptions, mode: CacheMode): Promise<Rebuilt> {
   const started = new Date();
-  const keys = await cellKeys(plan, options.cacheDir, options.timeout);
+  const keys = cellKeys(plan, await cellInputs(plan, options.cacheDir), options.timeout);
   const hits = new Map<string, CellResult>();
   for (const cell of plan.cells) {
     // A skipped cell never runs, so there is nothing to look up.
@@ -65,5 +80,5 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
     startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
     durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
   };
-  return { result: withLazyTrace(result, () => mergeTraces(cells)), missing };
+  return { result, missing };
 }

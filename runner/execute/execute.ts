@@ -9,7 +9,6 @@ import { PortSet } from "../plan/ports.ts";
 import type { CellProcess } from "./process.ts";
 import { createSandbox } from "./sandbox.ts";
 import { Scheduler, selectCells } from "./scheduler.ts";
-import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun } from "./verdict.ts";
 
@@ -97,8 +96,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     await ports.close();
   }
   const done = cells.map((c) => results.get(c.name)!);
-  const result = { path: page, ports: numbers, cells: done, startedAt: run.ranAt, durationMs: Math.round(performance.now() - t0) };
-  return withLazyTrace(result, () => mergeTraces(done));
+  return { path: page, ports: numbers, cells: done, startedAt: run.ranAt, durationMs: Math.round(performance.now() - t0) };
 }
 
 /** Carries out what the scheduler says until every cell is done; Ctrl-C stops what runs. */

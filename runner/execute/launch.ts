@@ -5,8 +5,7 @@ import { LecternError } from "../errors.ts";
 import type { PortSet } from "../plan/ports.ts";
 import { CellProcess } from "./process.ts";
 import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
-import { withLazyTrace } from "../trace/trace.ts";
-import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
+import { TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PlannedCell } from "../types.ts";
 import { notRun, verdict } from "./verdict.ts";
 
@@ -115,7 +114,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
   }
   const records = traceFile?.finish(run.clock0);
-  const result: CellResult = {
+  return {
     name: cell.name,
     line: cell.line,
     status,
@@ -131,5 +130,4 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     ports: Object.fromEntries(cell.ports.map((n) => [n, run.numbers[n]!])),
     ranAt: run.ranAt,
   };
-  return records ? withLazyTrace(result, () => decodeRecords(cell.name, records)) : { ...result, trace: [] };
 }

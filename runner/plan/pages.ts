@@ -2,7 +2,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { LecternError } from "../errors.ts";
-import { portMemo } from "../cache/results.ts";
+import { portMemo } from "../cache/memo.ts";
 import { readPage } from "../extract/extract.ts";
 import { createLimiter, mapLimit } from "../execute/limit.ts";
 import { planPage } from "./plan.ts";

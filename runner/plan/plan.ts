@@ -1,5 +1,6 @@
 // Page -> Plan: which ports each cell uses and which cells each one waits for, all known
 // before anything runs.
+import type { PortMemo } from "../cache/memo.ts";
 import { LecternError } from "../errors.ts";
 import { NAME_PATTERN } from "../extract/info.ts";
 import { originalLine } from "./sourcemap.ts";
@@ -11,12 +12,6 @@ export const PORT_NAME = NAME_PATTERN;
 /** LECTERN_PORT_<NAME>: the variable that carries a port into a cell's process (cells/lectern.ts reads it the same way). */
 export function portEnv(name: string): string {
   return "LECTERN_PORT_" + name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
-}
-
-/** Remembers the port names of code already analysed (the cache keeps them on disk). */
-export interface PortMemo {
-  get(code: string): string[] | undefined;
-  set(code: string, names: string[]): void;
 }
 
 export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {

@@ -1,6 +1,7 @@
 // Code -> highlighted HTML at build time with highlight.js; no script or stylesheet of its own reaches the page.
 import { createRequire } from "node:module";
 import type { HLJSApi, LanguageFn } from "highlight.js";
+import type { HighlightMemo } from "../cache/memo.ts";
 import { escapeHtml } from "./html.ts";
 
 // Loaded on first use: a rebuild whose pages are all unchanged never needs it.
@@ -23,11 +24,6 @@ const GRAMMARS: Record<string, string> = {
 };
 
 /** Highlighted code remembered between builds (the cache keeps it): highlighting is most of rendering. */
-export interface HighlightMemo {
-  get(key: string): string | undefined;
-  set(key: string, html: string): void;
-}
-
 /** A code block in the wrapper the copy button (assets/copy.js) attaches to. */
 export function codeBlock(code: string, lang: string, memo?: HighlightMemo): string {
   const grammar = Object.hasOwn(GRAMMARS, lang) ? GRAMMARS[lang]! : null;

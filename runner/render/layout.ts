@@ -1,6 +1,6 @@
 // The frame around every page of a site: the document head, the site header, previous/next, the
 // page list of the index. Everything that comes from a page arrives here as text and is escaped here.
-import type { HighlightMemo } from "./highlight.ts";
+import type { HighlightMemo } from "../cache/memo.ts";
 import { escapeHtml } from "./html.ts";
 
 export interface NavLink {

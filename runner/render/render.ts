@@ -2,7 +2,8 @@
 // status, a run summary and a table of contents. The frame around it is layout.ts.
 import type { Env, Token } from "markdown-it";
 import { formatDuration } from "../duration.ts";
-import { codeBlock, type HighlightMemo } from "./highlight.ts";
+import type { HighlightMemo } from "../cache/memo.ts";
+import { codeBlock } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
 import { traceDiagram } from "../trace/diagram.ts";
@@ -10,7 +11,7 @@ import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
 import { isFailure, pairResults, tally } from "../outcome.ts";
-import { eventsOf, traceGroups } from "../trace/trace.ts";
+import { eventsOf, pageTrace, traceGroups } from "../trace/trace.ts";
 import type { Cell, CellResult, Page, PageResult } from "../types.ts";
 
 export { formatDuration } from "../duration.ts";
@@ -225,7 +226,7 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
 function diagrams(page: Page, result: PageResult | null): Pick<RenderState, "traces" | "afterCell"> {
   const traces = new Map<Token, string>();
   const afterCell = new Map<Cell, string>();
-  const events = result?.trace ?? [];
+  const events = result ? pageTrace(result) : [];
   const order = page.cells.map((c) => c.name);
   const runOf = new Map(result?.cells.map((c) => [c.name, c.ranAt ?? ""]));
   const traced = [...new Set(events.map((e) => e.cell))];

@@ -3,14 +3,13 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "../atomic.ts";
-import type { HighlightMemo } from "./highlight.ts";
+import type { HighlightMemo, PageMemo } from "../cache/memo.ts";
 import { createLimiter } from "../execute/limit.ts";
 import { ASSETS_DIR } from "../paths.ts";
 import { pairResults, tally } from "../outcome.ts";
 import { renderIndex, renderPage } from "./render.ts";
 import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
-import { withoutLazyTrace } from "../trace/trace.ts";
 import type { Page, PageResult } from "../types.ts";
 
 export type WriteFile = (path: string, data: string) => Promise<void>;
@@ -28,20 +27,13 @@ export interface SiteOptions {
   pages?: PageMemo;
 }
 
-/** What a build remembers of the pages it wrote (the cache keeps it): a key of their inputs. */
-export interface PageMemo {
-  fresh(path: string, key: string): boolean;
-  record(path: string, key: string): void;
-}
-
 // The renderer's own version is in the key: the bundle's file name carries the hash of its sources.
 const RENDERER = import.meta.url;
 
 function pageKey(page: Page, result: PageResult | null, ctx: PageContext): string {
   const { highlight: _, ...rest } = ctx;
   // A cell's events are in the key as a digest of its records (TraceRecords.toJSON), not decoded.
-  const results = result && { ...withoutLazyTrace(result), cells: result.cells.map(withoutLazyTrace) };
-  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(results)).update("\0").update(JSON.stringify(rest)).digest("hex");
+  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(result)).update("\0").update(JSON.stringify(rest)).digest("hex");
 }
 
 const ASSETS = "assets/";

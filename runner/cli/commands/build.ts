@@ -1,6 +1,6 @@
 // lectern build [PATH]...: run the pages, reusing cached results, and publish them as a static site.
 import { join } from "node:path";
-import { highlightMemo, pageMemo } from "../../cache/results.ts";
+import { highlightMemo, pageMemo } from "../../cache/memo.ts";
 import { LecternError } from "../../errors.ts";
 import type { Io } from "../../io.ts";
 import { mapLimit, createLimiter } from "../../execute/limit.ts";

@@ -5,7 +5,7 @@ import { cacheDirOf, executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from
 import { onePage } from "../../plan/pages.ts";
 import { progress } from "../progress.ts";
 import { storeResults } from "../../cache/rebuild.ts";
-import { textTimeline } from "../../trace/trace.ts";
+import { pageTrace, textTimeline } from "../../trace/trace.ts";
 import { formatDuration } from "../../duration.ts";
 import { allOk, jsonReport, summaryLine } from "../report.ts";
 
@@ -47,7 +47,7 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     },
   });
   if (json) io.stdout.write(jsonReport([result], "run") + "\n");
-  else if (values.trace) io.stdout.write(`\nnetwork trace of ${plan.page.path}:\n${textTimeline(result.trace) || "  (no socket events)\n"}\n`);
+  else if (values.trace) io.stdout.write(`\nnetwork trace of ${plan.page.path}:\n${textTimeline(pageTrace(result)) || "  (no socket events)\n"}\n`);
   if (!json) io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
   // After the report: a cache that cannot be written must not cost the user what just ran.
   try {

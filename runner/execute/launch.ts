@@ -58,12 +58,6 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const timeoutS = cell.attrs.timeout ?? run.timeout;
   const sandbox = await run.sandbox;
   if (hooks.aborted()) return interrupted();
-  // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
-  // makes node compile its built-in modules from source: about 6 ms more for every cell.
-  const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
-  const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
-  const { command, args } = sandbox.wrap(process.execPath, argv);
-  const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
   let ready = false;
   const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
   const listening = new Set<number>();
@@ -77,10 +71,8 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const traceFile = cell.lang === "ts" && run.trace ? new TraceFile() : null;
   const proc = new CellProcess(
     {
-      command,
-      args,
+      ...command(cell, run, sandbox, file, support),
       cwd: run.cwd,
-      env: guard ? { ...run.env, LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : run.env,
       stdin: cell.attrs.stdin,
       // A server has no time limit once it listens; until then, the timeout applies.
       timeoutMs: timeoutS * 1000,
@@ -106,13 +98,8 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
   // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
   sandbox.sweep(cell.name);
-  let { status, reason } = verdict(cell, ended, ready, timeoutS, oom);
+  const { status, reason } = verdict(cell, ended, ready, timeoutS, oom);
   const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
-  if (status === "timeout" && cell.attrs.server && elsewhere.length > 0) {
-    // The usual mistake: a fixed number instead of port("name").
-    const named = cell.ports.map((n) => `${n}=${run.numbers[n]}`).join(", ");
-    reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
-  }
   const records = traceFile?.finish(run.clock0);
   return {
     name: cell.name,
@@ -123,11 +110,28 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     durationMs: ended.durationMs,
     output: ended.transcript.text(),
     chunks: ended.transcript.chunks,
-    reason,
+    reason: status === "timeout" && cell.attrs.server && elsewhere.length > 0 ? `${reason}: ${listenedElsewhere(cell, run, elsewhere)}` : reason,
     errors: ended.errors,
     cached: false,
     traceRecords: records,
     ports: Object.fromEntries(cell.ports.map((n) => [n, run.numbers[n]!])),
     ranAt: run.ranAt,
   };
+}
+
+/** The command line and environment of a cell's process, inside the run's sandbox. */
+function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, file: string, support: string) {
+  // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
+  // makes node compile its built-in modules from source: about 6 ms more for every cell.
+  const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
+  const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
+  const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
+  const env = guard ? { ...run.env, LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : run.env;
+  return { ...sandbox.wrap(process.execPath, argv), env };
+}
+
+/** The usual mistake behind a server's timeout: a fixed number instead of port("name"). */
+function listenedElsewhere(cell: PlannedCell, run: RunContext, elsewhere: number[]): string {
+  const named = cell.ports.map((n) => `${n}=${run.numbers[n]}`).join(", ");
+  return `it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
 }

@@ -124,6 +124,8 @@ export interface CellResult {
   ports?: Record<string, number>;
   /** When the page run that made this result began (ISO 8601). */
   ranAt?: string;
+  /** The error behind a cell that failed without running (a compile error, an internal error); never stored. */
+  cause?: Error;
 }
 
 export interface PageResult {

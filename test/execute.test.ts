@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { LecternError } from "../runner/errors.ts";
 import { executePlan } from "../runner/execute/execute.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { createLimiter } from "../runner/execute/limit.ts";
@@ -91,7 +92,8 @@ describe("executePlan", () => {
       graceMs: 500,
     });
     expect(cell(r, "uses").status).toBe("failed");
-    expect(cell(r, "uses").reason).toMatch(/helper\.ts:2: cell "uses" imports .*helper\.ts, which does not compile: Unexpected ";"$/);
+    expect(cell(r, "uses").reason).toMatch(/helper\.ts:2: cell "uses" imports .*helper\.ts, which does not compile: Unexpected ";" \[E_COMPILE\]$/);
+    expect(cell(r, "uses").cause).toBeInstanceOf(LecternError);
   });
 
   it("checks exit=N and expect=error", async () => {

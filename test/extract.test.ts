@@ -129,6 +129,7 @@ describe("extractPage", () => {
 
   it("rejects a cell whose fence is never closed", () => {
     const err = error(() => extractPage("open.md", "text\n\n```ts name=a\nconsole.log(1);\n"));
+    expect(err.code).toBe("E_FENCE_UNCLOSED");
     expect(err.describe()).toBe("open.md:3: this cell's fence is never closed: end it with ```");
   });
 

@@ -16,9 +16,9 @@ export interface Rebuilt {
   missing: PlannedCell[];
 }
 
-/** Results worth keeping: a cell that was interrupted or never started says nothing about its code. */
+/** Results worth keeping: a cell that was interrupted, never started or hit an error of ours says nothing about its code. */
 function storable(r: CellResult): boolean {
-  return r.status !== "skipped" && r.reason !== "interrupted" && !(r.reason ?? "").startsWith("not started");
+  return r.status !== "skipped" && r.reason !== "interrupted" && !(r.reason ?? "").startsWith("not started") && r.cause === undefined;
 }
 
 /** Each cell's local inputs, from its compilation (cached by code); null for a cell that does not compile. */

@@ -33,7 +33,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await run(rest, io);
   } catch (err) {
     if (err instanceof LecternError) {
-      io.stderr.write(`lectern: ${err.describe()}\n`);
+      io.stderr.write(`lectern: ${err.report()}\n`);
       return 2;
     }
     throw err;

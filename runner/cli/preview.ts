@@ -112,7 +112,7 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
       } catch (err) {
         if (!(err instanceof LecternError)) throw err;
         // The page as it was stays served until the mistake is mended.
-        options.log(`lectern: ${err.describe()}`);
+        options.log(`lectern: ${err.report()}`);
       }
     }
     if (rebuilt.length === 0) return;

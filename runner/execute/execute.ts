@@ -139,7 +139,7 @@ function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions
       group.map((cell) =>
         launchCell(cell, run, hooks(cell)).then(
           (result) => end(cell, result),
-          (err: Error) => end(cell, notRun(cell, "failed", `internal error: ${err.message}`)),
+          (err: Error) => end(cell, { ...notRun(cell, "failed", `internal error: ${err.message}`), cause: err }),
         ),
       ),
     ).finally(release);

@@ -52,7 +52,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     support = await compileSupport(cell.lang === "ts" ? "preload" : "shell", run.cacheDir);
   } catch (err) {
     if (!(err instanceof LecternError)) throw err;
-    return { ...notRun(cell, "failed", err.describe()), output: err.describe() + "\n" };
+    return { ...notRun(cell, "failed", err.report()), output: err.report() + "\n", cause: err };
   }
   for (const name of cell.attrs.server ? cell.ports : []) await run.ports.handOver(name);
   const timeoutS = cell.attrs.timeout ?? run.timeout;

@@ -66,7 +66,7 @@ export function extractPage(path: string, text: string): Page {
     const line = token.map[0] + 1;
     const where = { file: path, line };
     if (!isClosed(token.markup, lines, token.map)) {
-      throw new LecternError("E_ATTR_VALUE", `this cell's fence is never closed: end it with ${token.markup}`, where);
+      throw new LecternError("E_FENCE_UNCLOSED", `this cell's fence is never closed: end it with ${token.markup}`, where);
     }
     const { name: given, attrs } = parseInfo(token.info, where);
     const name = given ?? `cell-${cells.length + 1}`;

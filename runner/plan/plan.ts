@@ -1,9 +1,9 @@
 // Page -> Plan: which ports each cell uses and which cells each one waits for, all known
 // before anything runs.
 import type { PortMemo } from "../cache/memo.ts";
-import { LecternError } from "../errors.ts";
+import { LecternError, placeInPage } from "../errors.ts";
 import { NAME_PATTERN } from "../extract/info.ts";
-import { originalLine } from "./sourcemap.ts";
+import { originalPlace } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "../types.ts";
 
 // Port names are spelled like cell names.
@@ -20,7 +20,7 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
     if (cell.lang !== "ts") continue;
     let names = memo?.get(cell.code);
     if (!names) {
-      names = await tsPorts(page.path, cell);
+      names = await tsPorts(page, cell);
       memo?.set(cell.code, names);
     }
     used.set(cell, names);
@@ -114,9 +114,11 @@ function shellPorts(code: string, spelled: Map<string, string>): string[] {
 type Node = { type: string; start: number; end: number; loc?: { start: { line: number; column: number } }; [key: string]: unknown };
 
 /** Port names a TypeScript cell passes to port() from "lectern": string literals only. */
-async function tsPorts(path: string, cell: Cell): Promise<string[]> {
-  const fail = (line: number | null, message: string, cause?: unknown) =>
-    new LecternError("E_PORT_DYNAMIC", message, { file: path, line: line === null ? cell.line : cell.line + line }, { cause });
+async function tsPorts(page: Page, cell: Cell): Promise<string[]> {
+  const path = page.path;
+  // A place in the cell's code (0-based) as a place in the page; the fence line when unknown.
+  const at = (place: { line: number; column: number } | null) => (place ? { file: path, ...placeInPage(page.source, cell, place.line, place.column) } : { file: path, line: cell.line });
+  const fail = (place: { line: number; column: number } | null, message: string) => new LecternError("E_PORT_DYNAMIC", message, at(place));
   // Loaded on first use: plans of cells seen before come from the cache's memo.
   const [{ parse }, { transform }] = await Promise.all([import("acorn"), import("esbuild")]);
   let js;
@@ -124,12 +126,8 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     js = await transform(cell.code, { loader: "ts", format: "esm", sourcemap: "external", target: "node20", logLevel: "silent" });
   } catch (err) {
     const first = (err as { errors?: { text: string; location?: { line: number; column: number } | null }[] }).errors?.[0];
-    throw new LecternError(
-      "E_COMPILE",
-      `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`,
-      { file: path, line: cell.line + (first?.location?.line ?? 0) },
-      { cause: err },
-    );
+    const place = first?.location ? { line: first.location.line - 1, column: first.location.column } : null;
+    throw new LecternError("E_COMPILE", `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`, at(place), { cause: err });
   }
   const map = JSON.parse(js.map) as { mappings: string };
   const ast = parse(js.code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
@@ -144,7 +142,10 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     }
   }
   const names: string[] = [];
-  const lineOf = (node: Node) => originalLine(map.mappings, node.loc!.start.line, node.loc!.start.column);
+  const placeOf = (node: Node) => {
+    const p = originalPlace(map.mappings, node.loc!.start.line, node.loc!.start.column);
+    return p && { line: p.line - 1, column: p.column };
+  };
   const isPortRef = (n: Node | undefined) =>
     !!n &&
     ((n.type === "Identifier" && direct.has(n.name as string)) ||
@@ -158,16 +159,16 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
       (node.type === "VariableDeclarator" && isPortRef(node.init as Node)) ||
       (node.type === "AssignmentExpression" && isPortRef(node.right as Node));
     if (aliased) {
-      throw fail(lineOf(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
+      throw fail(placeOf(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
     }
     if (node.type !== "CallExpression") return;
     if (!isPortRef(node.callee as Node)) return;
     const arg = (node.arguments as Node[])[0];
     if (!arg || arg.type !== "Literal" || typeof arg.value !== "string") {
-      throw fail(lineOf(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);
+      throw fail(placeOf(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);
     }
     if (!PORT_NAME.test(arg.value)) {
-      throw fail(lineOf(node), `cell "${cell.name}": "${arg.value}" is not a port name: start with a letter; letters, digits, - and _ only`);
+      throw fail(placeOf(node), `cell "${cell.name}": "${arg.value}" is not a port name: start with a letter; letters, digits, - and _ only`);
     }
     if (!names.includes(arg.value)) names.push(arg.value);
   });

@@ -9,6 +9,8 @@ export type Lang = "ts" | "sh" | "bash";
 export interface CellAttrs {
   server: boolean;
   needs: string[];
+  /** Cells that must run at the same time as this one (they wait for each other). */
+  with: string[];
   stdin: string | null;
   /** "error", or an error code such as "ECONNREFUSED". */
   expect: string | null;
@@ -63,6 +65,8 @@ export interface PlannedCell extends Cell {
   deps: string[];
   /** Servers of the same port earlier in the page: this server starts once they have ended. */
   after: string[];
+  /** The other cells of its `with=` group (with= goes both ways, and a with b with c is one group), in page order. */
+  together: string[];
   /** Port names the cell uses, in first-use order. */
   ports: string[];
 }

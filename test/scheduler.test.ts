@@ -1,20 +1,22 @@
 // The scheduler from tables of cases, without processes: each case is a page's cells and a
 // script of what happened to them, with the actions the scheduler must answer each step with.
 import { describe, expect, it } from "vitest";
-import { Scheduler, type Action } from "../runner/execute/scheduler.ts";
-import type { CellAttrs, PlannedCell, Status } from "../runner/types.ts";
+import { Scheduler, selectCells, type Action } from "../runner/execute/scheduler.ts";
+import type { CellAttrs, Plan, PlannedCell, Status } from "../runner/types.ts";
 
 interface Spec {
   server?: boolean;
   skip?: boolean;
   deps?: string[];
   after?: string[];
+  together?: string[];
 }
 
 function planned(name: string, spec: Spec = {}): PlannedCell {
   const attrs: CellAttrs = {
     server: spec.server ?? false,
     needs: [],
+    with: [],
     stdin: null,
     expect: null,
     exit: null,
@@ -23,7 +25,7 @@ function planned(name: string, spec: Spec = {}): PlannedCell {
     nocheck: false,
     ready: null,
   };
-  return { name, line: 1, lang: "ts", info: "ts", attrs, code: "", token: 0, expected: null, deps: spec.deps ?? [], after: spec.after ?? [], ports: [] };
+  return { name, line: 1, lang: "ts", info: "ts", attrs, code: "", token: 0, expected: null, deps: spec.deps ?? [], after: spec.after ?? [], together: spec.together ?? [], ports: [] };
 }
 
 /** An action in words: `launch a+b`, `stop srv`, `not run c: failed (reason)`. */
@@ -199,13 +201,97 @@ const cases: Case[] = [
   },
 ];
 
+// Three chat clients that wait for each other, and their server.
+const chat = planned("chat", { server: true });
+const client = (name: string, others: string[]) => planned(name, { deps: ["chat"], together: others });
+const alice = client("alice", ["bob", "carol"]);
+const bob = client("bob", ["alice", "carol"]);
+const carol = client("carol", ["alice", "bob"]);
+
+const groups: Case[] = [
+  {
+    name: "a with= group launches as one, once every cell of it may start",
+    cells: [chat, alice, bob, carol],
+    script: [
+      [null, ["launch chat"]],
+      ["start chat", []],
+      ["ready chat", ["launch alice+bob+carol"]],
+      ["start alice", []],
+      ["start bob", []],
+      ["start carol", []],
+      ["end bob passed", []],
+      ["end alice passed", []],
+      ["end carol passed", ["stop chat"]],
+    ],
+    done: false,
+  },
+  {
+    name: "a group waits for the dependencies of each of its cells",
+    cells: [planned("setup"), planned("x", { together: ["y"] }), planned("y", { deps: ["setup"], together: ["x"] })],
+    script: [
+      [null, ["launch setup"]],
+      ["start setup", []],
+      ["end setup passed", ["launch x+y"]],
+    ],
+    done: false,
+  },
+  {
+    name: "when one cell of a group cannot start, none of them does",
+    cells: [chat, alice, bob, carol],
+    script: [
+      [null, ["launch chat"]],
+      ["start chat", []],
+      [
+        "end chat failed it exited with status 1",
+        [
+          'not run alice: failed (not started: server "chat" ended before it was ready (it exited with status 1))',
+          'not run bob: failed (not started: it runs with "alice", which could not start (server "chat" ended before it was ready (it exited with status 1)))',
+          'not run carol: failed (not started: it runs with "alice", which could not start (server "chat" ended before it was ready (it exited with status 1)))',
+        ],
+      ],
+    ],
+    done: true,
+  },
+  {
+    name: "Ctrl-C before a group starts: every cell of it is interrupted",
+    cells: [chat, alice, bob, carol],
+    script: [
+      [null, ["launch chat"]],
+      [
+        "abort",
+        [
+          "not run alice: skipped (interrupted before it started)",
+          "not run bob: skipped (interrupted before it started)",
+          "not run carol: skipped (interrupted before it started)",
+        ],
+      ],
+    ],
+    done: false,
+  },
+];
+
 describe("Scheduler", () => {
-  it.each(cases)("$name", ({ cells, keepServing, script, done }) => {
+  it.each([...cases, ...groups])("$name", ({ cells, keepServing, script, done }) => {
     const s = new Scheduler(cells, keepServing);
     script.forEach(([step, want], i) => {
       apply(s, step);
       expect(s.next().map(words), `step ${i}: ${step ?? "first look"}`).toEqual(want);
     });
     expect(s.done).toBe(done);
+  });
+});
+
+describe("selectCells", () => {
+  const plan = (cells: PlannedCell[]): Plan => ({ page: { path: "p.md", source: "", tokens: [], cells, traces: [] }, cells, ports: [] });
+  const names = (cells: PlannedCell[]) => cells.map((c) => c.name);
+  const page = plan([chat, alice, bob, carol, planned("other")]);
+
+  it.each([
+    { only: ["alice"], reuse: [], want: ["chat", "alice", "bob", "carol"] },
+    { only: ["carol"], reuse: ["alice", "bob"], want: ["chat", "alice", "bob", "carol"] },
+    { only: ["other"], reuse: [], want: ["other"] },
+    { only: undefined, reuse: [], want: ["chat", "alice", "bob", "carol", "other"] },
+  ])("--cell $only (done: $reuse) runs $want", ({ only, reuse, want }) => {
+    expect(names(selectCells(page, only, new Set(reuse)))).toEqual(want);
   });
 });

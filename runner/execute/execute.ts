@@ -133,7 +133,9 @@ function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions
     output: (stream, data) => options.onEvent?.({ type: "output", page, cell: cell.name, stream, data }),
   });
   const launch = async (group: PlannedCell[]) => {
-    // Servers take no slot: they run alongside the clients that hold one.
+    // Servers take no slot: they run alongside the clients that hold one. A with= group takes one
+    // for all its cells: they only get anywhere together, and waiting for a slot each would
+    // deadlock under a small --jobs, or leave two groups each holding half of what they need.
     const release = group.every((c) => c.attrs.server) ? () => {} : await options.jobs.acquire();
     await Promise.all(
       group.map((cell) =>

@@ -14,7 +14,7 @@ export type Action =
   /** Every cell that needed this server is done: stop it. */
   | { type: "stop"; cell: PlannedCell };
 
-/** The cells to run: those asked for and, transitively, what they need. */
+/** The cells to run: those asked for and, transitively, what they need and the cells they run with. */
 export function selectCells(plan: Plan, only: string[] | undefined, reuse: Set<string> = new Set()): PlannedCell[] {
   if (!only || only.length === 0) return plan.cells;
   const byName = new Map(plan.cells.map((c) => [c.name, c]));
@@ -25,9 +25,10 @@ export function selectCells(plan: Plan, only: string[] | undefined, reuse: Set<s
     if (!cell) {
       throw new LecternError("E_USAGE", `no cell named "${name}" (its cells: ${plan.cells.map((c) => c.name).join(", ")})`, { file: plan.page.path });
     }
-    // A server must run again for its clients; any other cell that is done stays done.
+    // A server must run again for its clients, and a group runs whole; any other cell that is done stays done.
     if (!force && reuse.has(name) && !cell.attrs.server) return;
     wanted.add(name);
+    cell.together.forEach((m) => add(m, true));
     cell.deps.forEach((d) => add(d, false));
   };
   only.forEach((name) => add(name, true));
@@ -110,15 +111,24 @@ export class Scheduler {
     return actions;
   }
 
-  /** The actions for one waiting cell: none while it must wait. */
+  /**
+   * The actions for one waiting cell and the cells it runs with: none while any of them must
+   * wait; all of them launched at once when none must; all not run when one of them cannot run.
+   */
   private decide(cell: PlannedCell): Action[] {
     if (this.aborted) return [this.notRun(cell, "skipped", "interrupted before it started")];
     if (cell.attrs.skip) return [this.notRun(cell, "skipped", null)];
-    const { wait, broken } = this.blockedBy(cell);
-    if (broken !== null) return [this.notRun(cell, "failed", `not started: ${broken}`)];
-    if (wait) return [];
-    this.state.set(cell.name, "starting");
-    return [{ type: "launch", cells: [cell] }];
+    const group = [cell, ...cell.together.flatMap((n) => this.byName.get(n) ?? [])];
+    const blocks = group.map((c) => this.blockedBy(c));
+    const broken = blocks.findIndex((b) => b.broken !== null);
+    if (broken >= 0) {
+      const why = blocks[broken]!.broken!;
+      const first = group[broken]!.name;
+      return group.map((c, i) => this.notRun(c, "failed", i === broken ? `not started: ${why}` : `not started: it runs with "${first}", which could not start (${why})`));
+    }
+    if (blocks.some((b) => b.wait) || group.some((c) => this.state.get(c.name) !== "waiting")) return [];
+    for (const c of group) this.state.set(c.name, "starting");
+    return [{ type: "launch", cells: group }];
   }
 
   private notRun(cell: PlannedCell, status: Status, reason: string | null): Action {

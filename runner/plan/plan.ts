@@ -73,26 +73,66 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
         if (server && !deps.includes(server.name)) deps.push(server.name);
       }
     }
-    return { ...cell, deps, after, ports: used.get(cell)! };
+    return { ...cell, deps, after, together: [], ports: used.get(cell)! };
   });
+  groupCells(page.path, cells);
   checkCycles(page.path, cells);
   return { page, cells, ports };
 }
 
 /**
+ * with= groups: cells that start together, whatever --jobs is. with= goes both ways and joins
+ * groups (a with b, b with c: one group of three). A group starts as one, so none of its cells
+ * may wait for another of them, and they are skipped together or not at all.
+ */
+function groupCells(path: string, cells: PlannedCell[]): void {
+  const byName = new Map(cells.map((c) => [c.name, c]));
+  const groupOf = new Map(cells.map((c) => [c.name, new Set([c.name])]));
+  for (const cell of cells) {
+    const where = { file: path, line: cell.line };
+    for (const other of cell.attrs.with) {
+      if (other === cell.name) throw new LecternError("E_ATTR_VALUE", `cell "${cell.name}" runs with itself: with= names the other cells of its group`, where);
+      if (!byName.has(other)) {
+        const names = cells.map((c) => c.name).join(", ");
+        throw new LecternError("E_NEEDS_UNKNOWN", `cell "${cell.name}" runs with "${other}", which this page does not have (its cells: ${names})`, where);
+      }
+      const [mine, theirs] = [groupOf.get(cell.name)!, groupOf.get(other)!];
+      for (const name of theirs) groupOf.set(name, mine.add(name));
+    }
+  }
+  for (const cell of cells) {
+    const group = groupOf.get(cell.name)!;
+    cell.together = cells.filter((c) => c !== cell && group.has(c.name)).map((c) => c.name);
+    const where = { file: path, line: cell.line };
+    const other = cell.together.map((n) => byName.get(n)!).find((c) => c.attrs.skip !== cell.attrs.skip);
+    if (other && cell.attrs.skip) {
+      throw new LecternError("E_ATTR_VALUE", `cell "${cell.name}" is skip, but runs with "${other.name}": skip the whole group or none of it`, where);
+    }
+    const waited = [...cell.deps, ...cell.after].find((n) => group.has(n));
+    if (waited !== undefined) {
+      const why = cell.attrs.needs.includes(waited) ? "needs it" : "uses a port it serves";
+      throw new LecternError("E_NEEDS_CYCLE", `cell "${cell.name}" runs with "${waited}" but also waits for it (it ${why}): cells that start together cannot wait for each other`, where);
+    }
+  }
+}
+
+/**
  * A cell waits for its needs, and a server for the earlier server of its port, which in turn
- * waits for all of its own clients: none of these may come round to the cell itself.
+ * waits for all of its own clients: none of these may come round to the cell itself. A with=
+ * group waits for whatever any of its cells waits for.
  */
 function checkCycles(path: string, cells: PlannedCell[]): void {
   const byName = new Map(cells.map((c) => [c.name, c]));
   const clientsOf = (server: string) => cells.filter((c) => c.deps.includes(server)).map((c) => c.name);
-  const waitsFor = (cell: PlannedCell) => [...cell.deps, ...cell.after, ...cell.after.flatMap(clientsOf)];
+  const own = (cell: PlannedCell) => [...cell.deps, ...cell.after, ...cell.after.flatMap(clientsOf)];
+  const waitsFor = (cell: PlannedCell) => [cell, ...cell.together.map((n) => byName.get(n)!)].flatMap(own);
   const state = new Map<string, "visiting" | "done">();
   const visit = (cell: PlannedCell, trail: string[]): void => {
     if (state.get(cell.name) === "done") return;
     if (state.get(cell.name) === "visiting") {
       const loop = [...trail.slice(trail.indexOf(cell.name)), cell.name].join(" -> ");
-      throw new LecternError("E_NEEDS_CYCLE", `these cells wait for each other: ${loop}`, { file: path, line: cell.line });
+      const grouped = trail.some((n) => byName.get(n)!.together.length > 0) ? " (a with= group waits for what any of its cells waits for)" : "";
+      throw new LecternError("E_NEEDS_CYCLE", `these cells wait for each other: ${loop}${grouped}`, { file: path, line: cell.line });
     }
     state.set(cell.name, "visiting");
     for (const dep of waitsFor(cell)) visit(byName.get(dep)!, [...trail, cell.name]);

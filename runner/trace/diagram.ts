@@ -60,40 +60,8 @@ function drawingOrder(events: TraceEvent[]): TraceEvent[] {
 export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string[]): string {
   const drawn = drawingOrder(events.filter((e) => e.kind !== "close" || e.proto === "tcp"));
   if (drawn.length === 0) return "";
-  const lines: Lifeline[] = [];
   const order = (cell: string) => (cellOrder.indexOf(cell) + 1 || cellOrder.length + 1) * 1000;
-  const find = (pred: (l: Lifeline) => boolean) => lines.find(pred) ?? null;
-  const line = (key: string, cell: string, label: string, note: string, row: number): Lifeline => {
-    let l = find((x) => x.key === key);
-    if (!l) {
-      l = { key, cell, label, note, x: 0, first: row, last: row, closed: false };
-      lines.push(l);
-    }
-    l.last = Math.max(l.last, row);
-    return l;
-  };
-  // A socket's lifeline: TCP connections by both ends, UDP and listening sockets by their port.
-  const socketOf = (e: TraceEvent, row: number): Lifeline | null => {
-    if (!e.local) return null;
-    if (e.proto === "udp") {
-      const found = find((l) => l.key.startsWith("udp|") && l.cell === e.cell && sameSocket(l.label, e.local!));
-      if (found) return (found.last = Math.max(found.last, row)), found;
-      return line(`udp|${e.cell}|${e.local}`, e.cell, e.local, "UDP socket", row);
-    }
-    if (e.kind === "listen") return line(`tcp-l|${e.local}`, e.cell, e.local, "welcome socket", row);
-    return line(`tcp|${e.local}|${e.remote}`, e.cell, e.local, e.kind === "accept" ? `↔ ${e.remote}` : "TCP socket", row);
-  };
-  // The socket at the other end: for a connection attempt (other = null) the welcome socket.
-  const peer = (proto: "udp" | "tcp", addr: string, other: string | null, row: number): Lifeline => {
-    const found =
-      proto === "udp"
-        ? find((l) => l.key.startsWith("udp|") && sameSocket(l.label, addr))
-        : other === null
-          ? find((l) => l.key === `tcp-l|${addr}`)
-          : find((l) => l.key.startsWith("tcp|") && sameSocket(l.label, addr) && l.key.endsWith(`|${other}`)) ?? find((l) => l.key === `tcp-l|${addr}`);
-    if (found) return (found.last = Math.max(found.last, row)), found;
-    return line(`ext|${proto}|${addr}`, "", addr, "not traced", row);
-  };
+  const { lines, find, line, socketOf, peer } = lifelines();
 
   const messages = matchMessages(drawn);
   const rowOf = new Map<TraceEvent, number>();
@@ -136,12 +104,24 @@ export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string
     }
   }
 
+  const more = drawn.length - shown.length;
+  const title = `Network trace: ${[...new Set(events.map((e) => e.cell))].join(", ")}`;
+  const svg = drawSvg(lines, shapes, shown.length, more, { id, title, order });
+  const text = textTimeline([...shown].sort((a, b) => a.t - b.t)) + (more > 0 ? `… ${more} more events\n` : "");
+  return (
+    `<figure class="trace" id="${id}">\n<div class="trace-scroll">${svg}</div>\n` +
+    `<figcaption><details><summary>${esc(title)}: text version</summary><pre class="trace-text">${esc(text)}</pre></details></figcaption>\n</figure>\n`
+  );
+}
+
+/** The lifelines and shapes of a diagram as inline SVG: columns in page order, a row per event. */
+function drawSvg(lines: Lifeline[], shapes: Shape[], rows: number, more: number, { id, title, order }: { id: string; title: string; order: (cell: string) => number }): string {
   // Columns: cells in page order, each cell's sockets in the order they appeared; untraced peers last.
   lines.sort((a, b) => order(a.cell) - order(b.cell) || a.first - b.first);
   lines.forEach((l, i) => (l.x = LEFT + COL / 2 + i * COL));
   const y = (row: number) => TOP + 24 + row * ROW;
   const width = LEFT * 2 + lines.length * COL;
-  const height = y(shown.length) + 20;
+  const height = y(rows) + 20;
 
   const parts: string[] = [];
   // Cell names over their groups of lifelines.
@@ -172,20 +152,52 @@ export function traceDiagram(events: TraceEvent[], id: string, cellOrder: string
     parts.push(`<line class="trace-msg trace-${s.kind}" x1="${x1}" y1="${y1}" x2="${end}" y2="${y2}" marker-end="url(#${id}-${s.kind === "error" || s.kind === "lost" ? "x" : "a"})"/>`);
     parts.push(`<text class="trace-label trace-${s.kind}" x="${(x1 + x2) / 2}" y="${Math.min(y1, y2) - 5}">${esc(s.label)}</text>`);
   }
-  const more = drawn.length - shown.length;
   if (more > 0) parts.push(`<text class="trace-note" x="${LEFT}" y="${height - 4}" text-anchor="start">… ${more} more events not drawn</text>`);
 
-  const title = `Network trace: ${[...new Set(events.map((e) => e.cell))].join(", ")}`;
-  const svg =
+  return (
     `<svg class="trace-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-labelledby="${id}-t">` +
     `<title id="${id}-t">${esc(title)}</title>` +
     `<defs><marker id="${id}-a" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="context-stroke"/></marker>` +
     `<marker id="${id}-x" viewBox="0 0 10 10" refX="5" refY="5" markerWidth="9" markerHeight="9"><path d="M1 1L9 9M9 1L1 9" stroke="context-stroke" stroke-width="2"/></marker></defs>` +
     parts.join("") +
-    `</svg>`;
-  const text = textTimeline([...shown].sort((a, b) => a.t - b.t)) + (more > 0 ? `… ${more} more events\n` : "");
-  return (
-    `<figure class="trace" id="${id}">\n<div class="trace-scroll">${svg}</div>\n` +
-    `<figcaption><details><summary>${esc(title)}: text version</summary><pre class="trace-text">${esc(text)}</pre></details></figcaption>\n</figure>\n`
+    `</svg>`
   );
+}
+
+/** A diagram's lifelines, made as events name their sockets: a socket's own, or the one at the other end. */
+function lifelines() {
+  const lines: Lifeline[] = [];
+  const find = (pred: (l: Lifeline) => boolean) => lines.find(pred) ?? null;
+  const line = (key: string, cell: string, label: string, note: string, row: number): Lifeline => {
+    let l = find((x) => x.key === key);
+    if (!l) {
+      l = { key, cell, label, note, x: 0, first: row, last: row, closed: false };
+      lines.push(l);
+    }
+    l.last = Math.max(l.last, row);
+    return l;
+  };
+  // A socket's lifeline: TCP connections by both ends, UDP and listening sockets by their port.
+  const socketOf = (e: TraceEvent, row: number): Lifeline | null => {
+    if (!e.local) return null;
+    if (e.proto === "udp") {
+      const found = find((l) => l.key.startsWith("udp|") && l.cell === e.cell && sameSocket(l.label, e.local!));
+      if (found) return (found.last = Math.max(found.last, row)), found;
+      return line(`udp|${e.cell}|${e.local}`, e.cell, e.local, "UDP socket", row);
+    }
+    if (e.kind === "listen") return line(`tcp-l|${e.local}`, e.cell, e.local, "welcome socket", row);
+    return line(`tcp|${e.local}|${e.remote}`, e.cell, e.local, e.kind === "accept" ? `↔ ${e.remote}` : "TCP socket", row);
+  };
+  // The socket at the other end: for a connection attempt (other = null) the welcome socket.
+  const peer = (proto: "udp" | "tcp", addr: string, other: string | null, row: number): Lifeline => {
+    const found =
+      proto === "udp"
+        ? find((l) => l.key.startsWith("udp|") && sameSocket(l.label, addr))
+        : other === null
+          ? find((l) => l.key === `tcp-l|${addr}`)
+          : find((l) => l.key.startsWith("tcp|") && sameSocket(l.label, addr) && l.key.endsWith(`|${other}`)) ?? find((l) => l.key === `tcp-l|${addr}`);
+    if (found) return (found.last = Math.max(found.last, row)), found;
+    return line(`ext|${proto}|${addr}`, "", addr, "not traced", row);
+  };
+  return { lines, find, line, socketOf, peer };
 }

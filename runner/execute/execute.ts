@@ -12,10 +12,9 @@ import { Scheduler, selectCells } from "./scheduler.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun } from "./verdict.ts";
 
-
 export interface ExecuteOptions {
   cacheDir: string;
-  /** Run these cells and what they need; all cells when absent. */
+  /** Run these cells, what they need and the cells they run with; all cells when absent. */
   only?: string[];
   /** Cells already done (their results come from the cache): not run again unless a server. */
   reuse?: Set<string>;

@@ -5,6 +5,7 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import { dirname, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
 import type { ExecuteOptions } from "../execute/execute.ts";
+import { pageOptions } from "./settings.ts";
 import { readPage } from "../extract/extract.ts";
 import { planPage } from "../plan/plan.ts";
 import { runCached } from "../cache/rebuild.ts";
@@ -52,7 +53,7 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
   };
 
   const runPage = async (plan: Plan) => {
-    const { result } = await runCached(plan, options.execute, "use");
+    const { result } = await runCached(plan, pageOptions(plan, options.execute), "use");
     current.set(plan.page.path, { plan, result: result! });
   };
   for (const plan of plans) await runPage(plan);

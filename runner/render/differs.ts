@@ -1,0 +1,21 @@
+// A cell whose transcript does not match its `output` block, on the published page: a badge,
+// the diff folded under the output, and a count in the run summary (`lectern build --check`).
+import { diffOutput } from "../doctest/expect.ts";
+import { escapeHtml } from "./html.ts";
+import type { Cell, CellResult } from "../types.ts";
+
+/** The unified diff of the cell's block (-) against what it printed (+); null when it matches, has no block or did not run. */
+export function outputDiff(cell: Cell, result: CellResult | null, pagePorts: Record<string, number> = {}): string | null {
+  if (!cell.expected || !result || result.status === "skipped") return null;
+  // A cached result carries the ports of the run that made it: its output shows those numbers.
+  return diffOutput(cell.expected.text, result.output, { ...pagePorts, ...(result.ports ?? {}) });
+}
+
+export const differsBadge = (diff: string | null) => (diff === null ? "" : ` <span class="status status-differs">output differs</span>`);
+
+/** The diff, folded: open it to see the expected block against the transcript. */
+export function differsBlock(cell: Cell, diff: string | null): string {
+  if (diff === null) return "";
+  const line = cell.expected!.line;
+  return `<details class="output-diff"><summary>Output differs from the expected block (line ${line}): - expected, + printed</summary><pre>${escapeHtml(diff)}</pre></details>\n`;
+}

@@ -19,18 +19,22 @@ export class LecternError extends Error {
   readonly code: ErrorCode;
   readonly file: string | null;
   readonly line: number | null;
+  /** 1-based column in the page, where it is known (code that does not compile). */
+  readonly column: number | null;
 
-  constructor(code: ErrorCode, message: string, where: { file?: string; line?: number } = {}, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, where: { file?: string; line?: number; column?: number } = {}, options?: ErrorOptions) {
     super(message, options);
     this.name = "LecternError";
     this.code = code;
     this.file = where.file ?? null;
     this.line = where.line ?? null;
+    this.column = where.column ?? null;
   }
 
-  /** `file:line: message`, the form editors and terminals turn into links. */
+  /** `file:line[:column]: message`, the form editors and terminals turn into links. */
   describe(): string {
     if (this.file === null) return this.message;
-    return this.line === null ? `${this.file}: ${this.message}` : `${this.file}:${this.line}: ${this.message}`;
+    if (this.line === null) return `${this.file}: ${this.message}`;
+    return `${this.file}:${this.line}${this.column === null ? "" : `:${this.column}`}: ${this.message}`;
   }
 }

@@ -89,6 +89,6 @@ describe("planPage", () => {
   it("reports code that does not compile at its page line", async () => {
     const err = await failure("\n" + ts("name=broken", "const x = ;"));
     expect(err.code).toBe("E_COMPILE");
-    expect(err.describe()).toBe('lec.md:3: cell "broken" does not compile: Unexpected ";"');
+    expect(err.describe()).toBe('lec.md:3:11: cell "broken" does not compile: Unexpected ";"');
   });
 });

@@ -12,7 +12,7 @@ import { createSandbox, MEMORY_LIMIT_MIB } from "./sandbox.ts";
 import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
-import { notRun, verdict } from "./verdict.ts";
+import { explain, listenedElsewhere, notRun, verdict } from "./verdict.ts";
 
 
 export interface ExecuteOptions {
@@ -173,6 +173,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     let ready = false;
     const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
     const listening = new Set<number>();
+    let misplaced: string | null = null;
     const becomeReady = () => {
       if (ready || state.get(cell.name) !== "running") return;
       ready = true;
@@ -198,6 +199,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       {
         onListen: (_proto, port) => {
           listening.add(port);
+          // A server on a fixed number instead of its named port is stopped at once, not at its timeout.
+          if ((misplaced ??= listenedElsewhere(cell, port, numbers)) !== null) return proc.stop("stopped");
           if (!cell.attrs.server || cell.attrs.ready) return;
           if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) {
             proc.clearTimeout();
@@ -231,6 +234,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
     }
     const records = traceFile?.finish(clock0);
+    ({ status, reason } = explain(cell, { status, reason }, { events: records && status !== "passed" ? decodeRecords(cell.name, records) : [], errors: ended.errors, ports: numbers, misplaced }));
     const result: CellResult = {
       name: cell.name,
       line: cell.line,

@@ -2,7 +2,7 @@
 // before anything runs.
 import { LecternError } from "../errors.ts";
 import { NAME_PATTERN } from "../extract/info.ts";
-import { originalLine } from "./sourcemap.ts";
+import { originalLine, pageColumn } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "../types.ts";
 
 // Port names are spelled like cell names.
@@ -25,7 +25,7 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
     if (cell.lang !== "ts") continue;
     let names = memo?.get(cell.code);
     if (!names) {
-      names = await tsPorts(page.path, cell);
+      names = await tsPorts(page.path, cell, page.source);
       memo?.set(cell.code, names);
     }
     used.set(cell, names);
@@ -119,7 +119,7 @@ function shellPorts(code: string, spelled: Map<string, string>): string[] {
 type Node = { type: string; start: number; end: number; loc?: { start: { line: number; column: number } }; [key: string]: unknown };
 
 /** Port names a TypeScript cell passes to port() from "lectern": string literals only. */
-async function tsPorts(path: string, cell: Cell): Promise<string[]> {
+async function tsPorts(path: string, cell: Cell, source: string): Promise<string[]> {
   const fail = (line: number | null, message: string, cause?: unknown) =>
     new LecternError("E_PORT_DYNAMIC", message, { file: path, line: line === null ? cell.line : cell.line + line }, { cause });
   // Loaded on first use: plans of cells seen before come from the cache's memo.
@@ -129,10 +129,11 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     js = await transform(cell.code, { loader: "ts", format: "esm", sourcemap: "external", target: "node20", logLevel: "silent" });
   } catch (err) {
     const first = (err as { errors?: { text: string; location?: { line: number; column: number } | null }[] }).errors?.[0];
+    const at = first?.location;
     throw new LecternError(
       "E_COMPILE",
       `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`,
-      { file: path, line: cell.line + (first?.location?.line ?? 0) },
+      { file: path, line: cell.line + (at?.line ?? 0), column: at ? pageColumn(source, cell, at.line, at.column) : undefined },
       { cause: err },
     );
   }

@@ -1,5 +1,5 @@
 // Just enough of the source map format to turn a line of esbuild's output back into the
-// line of the cell it came from, so messages point into the page.
+// line of the cell it came from (and a column of a cell to its page column), so messages point into the page.
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -40,4 +40,15 @@ export function originalLine(mappings: string, line: number, column: number): nu
     }
   }
   return found;
+}
+
+/**
+ * The 1-based page column of a 0-based column on line `codeLine` (1-based) of a cell's code:
+ * list indentation and `> ` markers come before it in the page.
+ */
+export function pageColumn(source: string, cell: { line: number; code: string }, codeLine: number, column: number): number {
+  const code = cell.code.split("\n")[codeLine - 1] ?? "";
+  const page = source.split(/\r\n|\r|\n/)[cell.line + codeLine - 1] ?? "";
+  const prefix = page.endsWith(code) ? page.length - code.length : Math.max(0, page.length - code.length);
+  return prefix + column + 1;
 }

@@ -50,11 +50,12 @@ function portLine(cell: PlannedCell, name: string): number {
 const expectsFailure = (c: PlannedCell) => c.attrs.expect !== null || c.attrs.exit !== null;
 
 /** A port that one cell uses and no server serves: connecting is refused, unless that is the point. */
-function unservedPorts(plan: Plan): Warning[] {
+function unservedPorts(plan: Plan, listeners: Set<string>): Warning[] {
   const served = new Set(plan.cells.filter((c) => c.attrs.server).flatMap((c) => c.ports));
   const out: Warning[] = [];
   for (const cell of plan.cells) {
-    if (cell.attrs.server || cell.attrs.skip || expectsFailure(cell)) continue;
+    // A cell that listens itself is told to be a server instead.
+    if (cell.attrs.server || cell.attrs.skip || expectsFailure(cell) || listeners.has(cell.name)) continue;
     for (const name of cell.ports.filter((p) => !served.has(p))) {
       const others = plan.ports.filter((p) => p !== name);
       const hint = didYouMean(name, [...others.filter((p) => served.has(p)), ...others.filter((p) => !served.has(p))]);
@@ -166,6 +167,7 @@ async function unmarkedServers(plan: Plan): Promise<Warning[]> {
 
 /** Every warning of a page, in page order. */
 export async function lintPlan(plan: Plan): Promise<Warning[]> {
-  const all = [...unservedPorts(plan), ...serversBelow(plan), ...(await unmarkedServers(plan))];
+  const listeners = await unmarkedServers(plan);
+  const all = [...unservedPorts(plan, new Set(listeners.map((w) => w.cell))), ...serversBelow(plan), ...listeners];
   return all.sort((a, b) => a.line - b.line);
 }

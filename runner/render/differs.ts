@@ -17,5 +17,5 @@ export const differsBadge = (diff: string | null) => (diff === null ? "" : ` <sp
 export function differsBlock(cell: Cell, diff: string | null): string {
   if (diff === null) return "";
   const line = cell.expected!.line;
-  return `<details class="output-diff"><summary>Output differs from the expected block (line ${line}): - expected, + printed</summary><pre>${escapeHtml(diff)}</pre></details>\n`;
+  return `<details class="output-diff"><summary>Output differs from the expected block (line ${line})</summary><pre>${escapeHtml(diff)}</pre></details>\n`;
 }

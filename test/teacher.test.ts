@@ -227,6 +227,26 @@ describe("--no-servers", () => {
     }
   }, 30_000);
 
+  it("build --no-servers publishes every page's clients against the outside server, its servers not started", async () => {
+    const outside = net.createServer((c) => c.end("from outside\n"));
+    await new Promise<void>((r) => outside.listen(0, "127.0.0.1", r));
+    const pinned = (outside.address() as net.AddressInfo).port;
+    try {
+      const dir = tmp();
+      page("# Web\n\n" + TCP_SERVER + client("getter", "http"), "web.md", dir);
+      const { code, stdout } = await lectern(["build", dir, "--no-servers", "--port", `http=${pinned}`, "--out", join(dir, "site"), "--cache", cacheDir, "--json"]);
+      expect(code).toBe(0);
+      const cells = JSON.parse(stdout).pages[0].cells.map((c: { name: string; status: string; reason: string | null; output: string }) => [c.name, c.status, c.reason, c.output]);
+      expect(cells).toEqual([
+        ["web", "skipped", "not started: --no-servers", ""],
+        ["getter", "passed", null, "from outside\n"],
+      ]);
+      expect(readFileSync(join(dir, "site", "web.html"), "utf8")).toContain("from outside");
+    } finally {
+      outside.close();
+    }
+  }, 30_000);
+
   it("a client whose server's port is not given is a usage error", async () => {
     const { code, stderr } = await lectern(["run", LECTURE, "--cell", "udp-client", "--no-servers"]);
     expect(code).toBe(2);

@@ -4,9 +4,13 @@ import { diffOutput } from "../doctest/expect.ts";
 import { escapeHtml } from "./html.ts";
 import type { Cell, CellResult } from "../types.ts";
 
-/** The unified diff of the cell's block (-) against what it printed (+); null when it matches, has no block or did not run. */
+/**
+ * The unified diff of the cell's block (-) against what it printed (+); null when it matches or
+ * has no block. Only for a cell that passed: one that failed says so already, and would
+ * otherwise slip through as a pass with the wrong output on the page.
+ */
 export function outputDiff(cell: Cell, result: CellResult | null, pagePorts: Record<string, number> = {}): string | null {
-  if (!cell.expected || !result || result.status === "skipped") return null;
+  if (!cell.expected || !result || result.status !== "passed") return null;
   // A cached result carries the ports of the run that made it: its output shows those numbers.
   return diffOutput(cell.expected.text, result.output, { ...pagePorts, ...(result.ports ?? {}) });
 }

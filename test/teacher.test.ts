@@ -56,8 +56,9 @@ describe("help", () => {
     expect(help.code).toBe(0);
     for (const name of Object.keys(COMMANDS)) expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
     expect(await lectern(["--help"])).toEqual(help);
+    expect(await lectern([])).toEqual({ code: 2, stdout: "", stderr: help.stdout });
     expect(await lectern(["--version"])).toEqual({ code: 0, stdout: `lectern ${VERSION}\n`, stderr: "" });
-  });
+  }, 30_000);
 
   it("an unknown option names the command's options, with the closest one; exit 2", async () => {
     const { code, stderr } = await lectern(["run", LECTURE, "--cel", "x"]);
@@ -68,7 +69,7 @@ describe("help", () => {
     );
     expect((await lectern(["list", LECTURE, "--json=yes"])).stderr.split("\n")[0]).toBe("lectern: --json takes no value");
     expect(await lectern(["help", "biuld"])).toEqual({ code: 2, stdout: "", stderr: 'lectern: unknown command "biuld" (did you mean "build"?); run `lectern help` for the commands\n' });
-  });
+  }, 30_000);
 });
 
 describe("lints before running", () => {
@@ -205,7 +206,7 @@ describe("front matter", () => {
   it("a setting that is not a number is an error at its line", async () => {
     const path = page("---\ntitle: T\ntimeout: soon\n---\n\n" + ts("name=a", "console.log(1);"));
     expect(await lectern(["run", path])).toEqual({ code: 2, stdout: "", stderr: `lectern: ${path}:3: front matter timeout: takes a number above 0, not "soon"\n` });
-  });
+  }, 30_000);
 });
 
 describe("--no-servers", () => {
@@ -250,7 +251,7 @@ describe("--no-servers", () => {
     const { code, stderr } = await lectern(["run", LECTURE, "--cell", "udp-client", "--no-servers"]);
     expect(code).toBe(2);
     expect(stderr.split("\n")[0]).toBe(`lectern: --no-servers: cell "udp-client" talks to port "udp", which only a server of ${LECTURE} serves; say where yours listens with --port udp=N`);
-  });
+  }, 30_000);
 });
 
 describe("a course in CI", () => {

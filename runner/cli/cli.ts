@@ -30,7 +30,11 @@ const unknownCommand = (name: string) =>
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === undefined) throw usage("no command given; run `lectern help` for the commands");
+    if (command === undefined) {
+      // The commands, where a script's mistake is still seen as one (exit 2).
+      io.stderr.write(generalHelp());
+      return 2;
+    }
     if (command === "--version" || command === "-V") {
       io.stdout.write(`lectern ${version()}\n`);
       return 0;

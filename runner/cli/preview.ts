@@ -6,6 +6,7 @@ import { dirname, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
 import type { ExecuteOptions } from "../execute/execute.ts";
 import { pageOptions } from "./settings.ts";
+import { formatWarning, lintPlan } from "../plan/lint.ts";
 import { readPage } from "../extract/extract.ts";
 import { planPage } from "../plan/plan.ts";
 import { runCached } from "../cache/rebuild.ts";
@@ -105,6 +106,7 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
       const path = plans[i]!.page.path;
       try {
         const plan = await planPage(await readPage(path));
+        for (const w of await lintPlan(plan)) options.log(`lectern: ${formatWarning(w)}`);
         plans[i] = plan;
         await runPage(plan);
         rebuilt.push(path);

@@ -234,7 +234,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       reason = `${reason}: it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
     }
     const records = traceFile?.finish(clock0);
-    ({ status, reason } = explain(cell, { status, reason }, { events: records && status !== "passed" ? decodeRecords(cell.name, records) : [], errors: ended.errors, ports: numbers, misplaced }));
+    const events = records && status !== "passed" ? decodeRecords(cell.name, records) : [];
+    ({ status, reason } = explain(cell, { status, reason }, { events, errors: ended.errors, ports: numbers, misplaced }));
     const result: CellResult = {
       name: cell.name,
       line: cell.line,

@@ -9,10 +9,10 @@ import type { Cell, CellResult } from "../types.ts";
  * has no block. Only for a cell that passed: one that failed says so already, and would
  * otherwise slip through as a pass with the wrong output on the page.
  */
-export function outputDiff(cell: Cell, result: CellResult | null, pagePorts: Record<string, number> = {}): string | null {
+export function outputDiff(cell: Cell, result: CellResult | null): string | null {
   if (!cell.expected || !result || result.status !== "passed") return null;
-  // A cached result carries the ports of the run that made it: its output shows those numbers.
-  return diffOutput(cell.expected.text, result.output, { ...pagePorts, ...(result.ports ?? {}) });
+  // A result carries the ports of the run that made it (cached ones too): its output shows those numbers.
+  return diffOutput(cell.expected.text, result.output, result.ports ?? {});
 }
 
 export const differsBadge = (diff: string | null) => (diff === null ? "" : ` <span class="status status-differs">output differs</span>`);

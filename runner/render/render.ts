@@ -180,7 +180,7 @@ function runSummary(page: Page, result: PageResult | null, ctx: PageContext): st
     formatDuration(result.durationMs),
   ];
   if (cached) facts.push(`${cells(cached)} from cache`);
-  const differs = page.cells.filter((c) => outputDiff(c, result.cells.find((r) => r.name === c.name) ?? null, result.ports) !== null);
+  const differs = page.cells.filter((c) => outputDiff(c, result.cells.find((r) => r.name === c.name) ?? null) !== null);
   if (differs.length) facts.push(`<span class="differs">${cells(differs.length)} with output that differs from the page</span>`);
   const failures =
     (failed.length ? `<p class="failures">Failed: ${failed.map((s) => cellLink(s.cell.name)).join(", ")}</p>` : "") +

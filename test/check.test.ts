@@ -24,7 +24,9 @@ describe("lectern check", () => {
         `${ERRORS}:14:10: error TS2322: Type 'number' is not assignable to type 'string'. (cell in-list)`,
         `${ERRORS}:23:10: error TS2551: Property 'sendTo' does not exist on type 'Socket'. Did you mean 'send'? (cell in-quote)`,
         `${ERRORS}:29:11: error TS2304: Cannot find name 'missing'. (cell deep)`,
+        `${ERRORS}:14: warning: cell "in-list" uses port "udp", which no server cell of this page serves, so nobody will answer; if that is the point, say so with expect=ECONNREFUSED (or expect=error)`,
         "4 errors in 6 cells of 2 pages",
+        "1 warning (--strict makes them errors)",
         "",
       ].join("\n"),
     );

@@ -121,7 +121,7 @@ describe("invalid input", () => {
     const { code, stderr } = await lectern(["run", LECTURE, "--timeout", "soon"]);
     expect(code).toBe(2);
     expect(stderr.split("\n")[0]).toBe('lectern: --timeout takes a number above 0, not "soon"');
-    expect((await lectern(["frobnicate"])).stderr.split("\n")[0]).toBe('lectern: unknown command "frobnicate"');
+    expect((await lectern(["frobnicate"])).stderr.split("\n")[0]).toBe('lectern: unknown command "frobnicate"; run `lectern help` for the commands');
   });
 
   it("writes nothing when one page of a build is invalid", async () => {

@@ -5,6 +5,8 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import { dirname, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
 import type { ExecuteOptions } from "../execute/execute.ts";
+import { pageOptions } from "./settings.ts";
+import { formatWarning, lintPlan } from "../plan/lint.ts";
 import { readPage } from "../extract/extract.ts";
 import { planPage } from "../plan/plan.ts";
 import { runCached } from "../cache/rebuild.ts";
@@ -84,7 +86,7 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
   };
 
   const runPage = async (plan: Plan) => {
-    const { result } = await runCached(plan, options.execute, "use");
+    const { result } = await runCached(plan, pageOptions(plan, options.execute), "use");
     current.set(plan.page.path, { plan, result: result! });
   };
   for (const plan of plans) await runPage(plan);
@@ -106,6 +108,7 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
       const path = plans[i]!.page.path;
       try {
         const plan = await planPage(await readPage(path));
+        for (const w of await lintPlan(plan)) options.log(`lectern: ${formatWarning(w)}`);
         plans[i] = plan;
         await runPage(plan);
         rebuilt.push(path);

@@ -5,9 +5,9 @@ import { LecternError } from "../errors.ts";
 import type { PortSet } from "../plan/ports.ts";
 import { CellProcess } from "./process.ts";
 import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
-import { TraceFile } from "../trace/tracefile.ts";
+import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PlannedCell } from "../types.ts";
-import { notRun, verdict } from "./verdict.ts";
+import { explain, listenedElsewhere, notRun, verdict } from "./verdict.ts";
 
 /** What every cell of one page run shares. */
 export interface RunContext {
@@ -61,6 +61,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   let ready = false;
   const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
   const listening = new Set<number>();
+  let misplaced: string | null = null;
   const becomeReady = () => {
     proc.clearTimeout();
     if (ready) return;
@@ -83,6 +84,8 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     {
       onListen: (_proto, port) => {
         listening.add(port);
+        // A server on a fixed number instead of its named port is stopped at once, not at its timeout.
+        if ((misplaced ??= listenedElsewhere(cell, port, run.numbers)) !== null) return proc.stop("stopped");
         if (!cell.attrs.server || cell.attrs.ready) return;
         if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
       },
@@ -98,9 +101,12 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
   // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
   sandbox.sweep(cell.name);
-  const { status, reason } = verdict(cell, ended, ready, timeoutS, oom);
+  const decided = verdict(cell, ended, ready, timeoutS, oom);
   const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
+  if (decided.status === "timeout" && cell.attrs.server && elsewhere.length > 0) decided.reason = `${decided.reason}: ${timedOutElsewhere(cell, run, elsewhere)}`;
   const records = traceFile?.finish(run.clock0);
+  const events = records && decided.status !== "passed" ? decodeRecords(cell.name, records) : [];
+  const { status, reason } = explain(cell, decided, { events, errors: ended.errors, ports: run.numbers, misplaced });
   return {
     name: cell.name,
     line: cell.line,
@@ -110,7 +116,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     durationMs: ended.durationMs,
     output: ended.transcript.text(),
     chunks: ended.transcript.chunks,
-    reason: status === "timeout" && cell.attrs.server && elsewhere.length > 0 ? `${reason}: ${listenedElsewhere(cell, run, elsewhere)}` : reason,
+    reason,
     errors: ended.errors,
     cached: false,
     traceRecords: records,
@@ -131,7 +137,7 @@ function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, file: str
 }
 
 /** The usual mistake behind a server's timeout: a fixed number instead of port("name"). */
-function listenedElsewhere(cell: PlannedCell, run: RunContext, elsewhere: number[]): string {
+function timedOutElsewhere(cell: PlannedCell, run: RunContext, elsewhere: number[]): string {
   const named = cell.ports.map((n) => `${n}=${run.numbers[n]}`).join(", ");
   return `it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
 }

@@ -30,8 +30,8 @@ export async function collectPages(paths: string[]): Promise<string[]> {
 
 /**
  * Every page read and planned before anything runs, so one invalid page stops all of them.
- * Pages are planned side by side (esbuild answers many at once); the first error in page
- * order is the one reported.
+ * Pages are planned side by side (esbuild answers many at once); every invalid page is
+ * reported, in page order (an AggregateError of them when there are several).
  */
 export async function planAll(paths: string[], cacheDir?: string): Promise<Plan[]> {
   const files = await collectPages(paths);
@@ -43,8 +43,10 @@ export async function planAll(paths: string[], cacheDir?: string): Promise<Plan[
     ),
   );
   await memo?.flush();
-  const failed = settled.find((s) => s.error !== null);
-  if (failed) throw failed.error;
+  // Every invalid page at once, so a course is fixed in one round, not one page per build.
+  const failed = settled.filter((s) => s.error !== null).map((s) => s.error);
+  if (failed.length > 1 && failed.every((e) => e instanceof LecternError)) throw new AggregateError(failed, `${failed.length} invalid pages`);
+  if (failed.length > 0) throw failed.find((e) => !(e instanceof LecternError)) ?? failed[0];
   return settled.map((s) => s.plan!);
 }
 

@@ -1,5 +1,5 @@
 // Just enough of the source map format to turn a line of esbuild's output back into the
-// line of the cell it came from, so messages point into the page.
+// line of the cell it came from (and a column of a cell to its page column), so messages point into the page.
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

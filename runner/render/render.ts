@@ -9,6 +9,7 @@ import { documentShell, pageList, type IndexEntry, type PageContext } from "./la
 import { traceDiagram } from "../trace/diagram.ts";
 import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
+import { differsBadge, differsBlock, outputDiff } from "./differs.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
 import { isFailure, pairResults, tally } from "../outcome.ts";
 import { eventsOf, pageTrace, traceGroups } from "../trace/trace.ts";
@@ -132,7 +133,8 @@ function renderCell(cell: Cell, result: CellResult | null, highlight?: Highlight
   const status = cellStatus(cell, result);
   let html = `<section class="cell cell-${status.kind}" id="${id}">\n`;
   html += `<header class="cell-header"><a class="cell-name" href="#${escapeHtml(encodeURIComponent(cellId(cell.name)))}">${escapeHtml(cell.name)}</a> ${tags(cell)}`;
-  html += ` <span class="status status-${status.kind}">${status.label}</span></header>\n`;
+  const diff = outputDiff(cell, result);
+  html += ` <span class="status status-${status.kind}">${status.label}</span>${differsBadge(diff)}</header>\n`;
   html += codeBlock(cell.code, cell.lang, highlight);
   const chunks = result?.chunks.length ? result.chunks : result?.output ? [{ stream: "stdout" as const, text: result.output }] : [];
   const ran = result !== null && result.status !== "skipped";
@@ -146,7 +148,7 @@ function renderCell(cell: Cell, result: CellResult | null, highlight?: Highlight
     html += transcriptHtml([{ stream: "stdout", text: cell.expected.text }], "expected");
     note = "expected output shown";
   }
-  return `${html}${statusLine(cell, result, note)}</section>\n`;
+  return `${html}${differsBlock(cell, diff)}${statusLine(cell, result, note)}</section>\n`;
 }
 
 /** UTC, so the same run renders the same HTML on every machine. */
@@ -181,7 +183,11 @@ function runSummary(page: Page, result: PageResult | null, ctx: PageContext): st
     formatDuration(result.durationMs),
   ];
   if (cached) facts.push(`${cells(cached)} from cache`);
-  const failures = failed.length ? `<p class="failures">Failed: ${failed.map((s) => cellLink(s.cell.name)).join(", ")}</p>` : "";
+  const differs = page.cells.filter((c) => outputDiff(c, result.cells.find((r) => r.name === c.name) ?? null) !== null);
+  if (differs.length) facts.push(`<span class="differs">${cells(differs.length)} with output that differs from the page</span>`);
+  const failures =
+    (failed.length ? `<p class="failures">Failed: ${failed.map((s) => cellLink(s.cell.name)).join(", ")}</p>` : "") +
+    (differs.length ? `<p class="failures">Output differs: ${differs.map((c) => cellLink(c.name)).join(", ")}</p>` : "");
   // Each fact stays on one line; the line breaks between them.
   const line = facts.map((f) => `<span class="fact">${f}</span>`).join(" · ");
   return `<div class="run-summary ${failed.length ? "run-failed" : "run-passed"}"><p>${line}</p>${failures}</div>\n`;

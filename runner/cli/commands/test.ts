@@ -6,25 +6,22 @@ import { junitReport } from "../../doctest/junit.ts";
 import { createLimiter, mapLimit } from "../../execute/limit.ts";
 import { executePlan } from "../../execute/execute.ts";
 import type { Io } from "../../io.ts";
-import { cacheDirOf, executeOptions, parse, RUN_FLAGS } from "../options.ts";
+import { cacheDirOf, COMMANDS, executeOptions, parse } from "../options.ts";
+import { pageOptions, preparePages } from "../settings.ts";
 import { planAll } from "../../plan/pages.ts";
 import { runningLine } from "../progress.ts";
 import { jsonTestReport, summaryLine, textVerdict } from "../report.ts";
 
 export async function testCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...RUN_FLAGS,
-    json: { type: "boolean" },
-    junit: { type: "string" },
-    update: { type: "boolean" },
-  });
+  const { values, positionals } = parse(args, COMMANDS.test.flags);
   const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"], cacheDirOf(values));
   if (!values.update) plans.forEach(checkBlockPorts);
+  await preparePages(plans, io);
   const json = Boolean(values.json);
   const live = runningLine(io, json);
   const options = { ...executeOptions(values, io), onEvent: live.event };
   // Pages run side by side, as many at once as cells may (servers take no cell slot).
-  const pages = await mapLimit(plans, createLimiter(options.jobs.size), (plan) => executePlan(plan, options));
+  const pages = await mapLimit(plans, createLimiter(options.jobs.size), (plan) => executePlan(plan, pageOptions(plan, options)));
   live.end();
   const judged = plans.map((plan, i) => judge(plan, pages[i]!));
   const written = values.update ? await updateBlocks(plans, pages, judged, io) : true;

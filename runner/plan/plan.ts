@@ -120,8 +120,8 @@ type Node = { type: string; start: number; end: number; loc?: { start: { line: n
 
 /** Port names a TypeScript cell passes to port() from "lectern": string literals only. */
 async function tsPorts(path: string, cell: Cell): Promise<string[]> {
-  const fail = (line: number | null, message: string, cause?: unknown) =>
-    new LecternError("E_PORT_DYNAMIC", message, { file: path, line: line === null ? cell.line : cell.line + line }, { cause });
+  const at: At = (line) => ({ file: path, line: line === null ? cell.line : cell.line + line });
+  const fail: Fail = (line, message, cause) => new LecternError("E_PORT_DYNAMIC", message, at(line), { cause });
   // Loaded on first use: plans of cells seen before come from the cache's memo.
   const [{ parse }, { transform }] = await Promise.all([import("acorn"), import("esbuild")]);
   let js;
@@ -137,7 +137,7 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     );
   }
   const map = JSON.parse(js.map) as { mappings: string };
-  const ast = parse(js.code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
+  const ast = parseForPorts(parse, js.code, (line, column) => originalLine(map.mappings, line, column), cell.name, at, fail);
   const direct = new Set<string>();
   const namespaces = new Set<string>();
   for (const stmt of ast.body as Node[]) {
@@ -157,7 +157,7 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
         (n.object as Node).type === "Identifier" &&
         namespaces.has((n.object as Node).name as string) &&
         ((n.property as Node).name === "port" || (n.property as Node).value === "port")));
-  walk(ast, (node) => {
+  walkForPorts(ast, cell.name, fail, (node) => {
     // port handed on under another name would call it where Lectern cannot see the name.
     const aliased =
       (node.type === "VariableDeclarator" && isPortRef(node.init as Node)) ||
@@ -177,6 +177,40 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     if (!names.includes(arg.value)) names.push(arg.value);
   });
   return names;
+}
+
+/** A place in the page from a line of the cell's code (null: the fence's own line). */
+type At = (line: number | null) => { file: string; line: number };
+type Fail = (line: number | null, message: string, cause?: unknown) => LecternError;
+
+/**
+ * The cell's compiled code as a tree. esbuild passes on what acorn rejects (a regular expression
+ * V8 would refuse, such as /(/ or /a{2,1}/), and acorn gives up on deep nesting: both are the
+ * page's to fix, named at its line, never a crash.
+ */
+function parseForPorts(parse: typeof import("acorn").parse, code: string, lineAt: (line: number, column: number) => number | null, name: string, at: At, fail: Fail): Node {
+  try {
+    return parse(code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
+  } catch (err) {
+    const loc = (err as { loc?: { line: number; column: number } }).loc;
+    const line = loc ? lineAt(loc.line, loc.column) : null;
+    const what = (err as Error).message.replace(/ \(\d+:\d+\)$/, "");
+    if (err instanceof RangeError || /stack space/.test(what)) throw fail(line, `cell "${name}" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`, err);
+    if (err instanceof SyntaxError) {
+      throw new LecternError("E_COMPILE", `cell "${name}" does not compile: ${what}`, at(line), { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** walk, with a tree too deep to walk said at the cell's line rather than crashing Lectern. */
+function walkForPorts(ast: Node, name: string, fail: Fail, visit: (node: Node) => void): void {
+  try {
+    walk(ast, visit);
+  } catch (err) {
+    if (err instanceof RangeError) throw fail(null, `cell "${name}" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`, err);
+    throw err;
+  }
 }
 
 function walk(node: unknown, visit: (node: Node) => void): void {

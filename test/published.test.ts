@@ -1,0 +1,57 @@
+// Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
+// is published is what happened (no mixed runs, no lost site, nothing half-written).
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { tmp } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(ROOT, "runner", "bin.mjs");
+
+type Ran = { code: number; stdout: string; stderr: string };
+
+/** The real `lectern`, in `cwd`. */
+function lectern(args: string[], cwd = ROOT): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A folder with these pages in it. */
+function folder(pages: Record<string, string>): string {
+  const dir = tmp();
+  for (const [name, text] of Object.entries(pages)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+describe("code acorn cannot read is a diagnostic at the page's line", () => {
+  const cases: [string, string, string][] = [
+    ["/(/", "2", `cell "c" does not compile: Invalid regular expression: /(/: Unterminated group`],
+    ["/a{2,1}/", "2", `cell "c" does not compile: Invalid regular expression: /a{2,1}/: numbers out of order in {} quantifier`],
+    ["/\\k<nope>/u", "2", `cell "c" does not compile: Invalid regular expression: /\\k<nope>/: Invalid named capture referenced`],
+    ["{a:".repeat(1000) + "1" + "}".repeat(1000), "2", `cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`],
+  ];
+  for (const [code, line, message] of cases) {
+    it(`${code.slice(0, 20)}: list and build exit 2 at the page's line`, { timeout: 30_000 }, async () => {
+      const dir = folder({ "page.md": `# T\n\n\`\`\`ts name=c\nconsole.log(1);\nconst x = ${code};\n\`\`\`\n` });
+      for (const args of [["list", "page.md"], ["build", "page.md", "--cache", ".c", "--out", "site"]]) {
+        const r = await lectern(args, dir);
+        expect(r.stderr).toBe(`lectern: page.md:${Number(line) + 3}: ${message}\n`);
+        expect(r.code).toBe(2);
+      }
+    });
+  }
+
+  it("check reports the regular expressions as type errors and the nesting at the page's line", { timeout: 30_000 }, async () => {
+    const bad = await lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = /a{2,1}/;\n```\n" }));
+    expect(bad.stdout).toBe("page.md:2:14: error TS1506: Numbers out of order in quantifier. (cell c)\n1 error in 1 cell of 1 page\n");
+    expect(bad.code).toBe(1);
+    const deep = await lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = " + "{a:".repeat(1000) + "1" + "}".repeat(1000) + ";\n```\n" }));
+    expect(deep.stderr).toBe(`lectern: page.md:2: cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions\n`);
+    expect(deep.code).toBe(2);
+  });
+});

@@ -1,7 +1,7 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
-import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -53,5 +53,47 @@ describe("code acorn cannot read is a diagnostic at the page's line", () => {
     const deep = await lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = " + "{a:".repeat(1000) + "1" + "}".repeat(1000) + ";\n```\n" }));
     expect(deep.stderr).toBe(`lectern: page.md:2: cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions\n`);
     expect(deep.code).toBe(2);
+  });
+});
+
+describe("Lectern reads regular files only, with a size cap, and says what it skipped", () => {
+  function oddFolder(): string {
+    const dir = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log(1)\n```\n" });
+    symlinkSync("self.md", join(dir, "self.md"));
+    execFileSync("mkfifo", [join(dir, "x.md")]);
+    symlinkSync("/dev/zero", join(dir, "zero.md"));
+    writeFileSync(join(dir, "big.md"), Buffer.alloc(8 * 1024 * 1024 + 1, "a"));
+    return dir;
+  }
+
+  it("build skips them, names each, and publishes the rest", { timeout: 30_000 }, async () => {
+    const dir = oddFolder();
+    const r = await lectern(["build", ".", "--out", "site", "--cache", ".c"], dir);
+    expect(r.stderr).toBe(
+      [
+        "lectern: skipped big.md: 8388609 bytes; a page may have at most 8388608",
+        "lectern: skipped self.md: a symbolic link that leads back to itself",
+        "lectern: skipped x.md: a named pipe (FIFO); Lectern reads regular files only",
+        "lectern: skipped zero.md: a device; Lectern reads regular files only",
+        "",
+      ].join("\n"),
+    );
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(dir, "site")).sort()).toEqual(["a.html", "assets", "index.html"]);
+  });
+
+  it("a page named on the command line that is one of them is an error, exit 2", { timeout: 30_000 }, async () => {
+    const dir = oddFolder();
+    for (const [name, why] of [
+      ["self.md", "a symbolic link that leads back to itself"],
+      ["x.md", "a named pipe (FIFO); Lectern reads regular files only"],
+      ["zero.md", "a device; Lectern reads regular files only"],
+    ]) {
+      for (const command of ["list", "build", "check"]) {
+        const r = await lectern(command === "build" ? [command, name!, "--cache", ".c"] : [command, name!], dir);
+        expect(r.stderr).toBe(`lectern: ${name}: ${why}\n`);
+        expect(r.code).toBe(2);
+      }
+    }
   });
 });

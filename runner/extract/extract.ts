@@ -1,22 +1,13 @@
 // Markdown -> Page: the cells of a page, found by markdown-it exactly where a reader sees them.
-import { readFile } from "node:fs/promises";
 import { LecternError } from "../errors.ts";
 import { cellLang, parseInfo, tokenizeInfo } from "./info.ts";
 import { parseMarkdown } from "./markdown.ts";
+import { readPageBytes } from "./source.ts";
 import type { Cell, ExpectedOutput, Page, TraceBlock } from "../types.ts";
 
-/** Reads a page from disk: missing files and bytes that are not UTF-8 are the user's to fix. */
+/** Reads a page from disk (regular files only, see source.ts); bytes that are not UTF-8 are the user's to fix. */
 export async function readPage(path: string): Promise<Page> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new LecternError("E_NO_FILE", "no such page", { file: path }, { cause: err });
-    if (code === "EISDIR") throw new LecternError("E_NO_FILE", "is a folder, not a page", { file: path }, { cause: err });
-    throw err;
-  }
-  return extractPage(path, decodeUtf8(path, bytes));
+  return extractPage(path, decodeUtf8(path, await readPageBytes(path)));
 }
 
 /** Decodes strictly, naming the line of the first byte that is not UTF-8. */

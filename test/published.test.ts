@@ -1,7 +1,7 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
 import { execFile, execFileSync } from "node:child_process";
-import { readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -95,5 +95,37 @@ describe("Lectern reads regular files only, with a size cap, and says what it sk
         expect(r.code).toBe(2);
       }
     }
+  });
+});
+
+describe("a cache entry with a wrong type anywhere is a miss, and every value is escaped", () => {
+  const corruptions: [string, (result: Record<string, unknown>) => void][] = [
+    ["chunks: [null]", (r) => void (r.chunks = [null])],
+    ["signal: 9", (r) => void (r.signal = 9)],
+    ["reason: 5", (r) => void (r.reason = 5)],
+    ['exitCode: "<b id=injected>1</b>"', (r) => void (r.exitCode = "<b id=injected>1</b>")],
+    ["status: 'great'", (r) => void (r.status = "great")],
+    ["durationMs: '1e9'", (r) => void (r.durationMs = "1e9")],
+  ];
+  it("each: the cell runs again, the page shows its real result, and the entry is good again", { timeout: 60_000 }, async () => {
+    const dir = folder({ "page.md": "# P\n\n```ts name=a\nconsole.log('hi')\n```\n" });
+    const args = ["build", "page.md", "--out", "site", "--cache", ".c", "--json"];
+    expect((await lectern(args, dir)).code).toBe(0);
+    const [file] = readdirSync(join(dir, ".c", "results")).filter((f) => f.endsWith(".json"));
+    const path = join(dir, ".c", "results", file!);
+    for (const [what, corrupt] of corruptions) {
+      const entry = JSON.parse(readFileSync(path, "utf8"));
+      corrupt(entry.result);
+      writeFileSync(path, JSON.stringify(entry));
+      const again = await lectern(args, dir);
+      expect([what, again.stderr, again.code]).toEqual([what, "", 0]);
+      const cell = JSON.parse(again.stdout).pages[0].cells[0];
+      expect([what, cell.cached, cell.status, cell.exitCode, cell.output]).toEqual([what, false, "passed", 0, "hi\n"]);
+      const html = readFileSync(join(dir, "site", "page.html"), "utf8");
+      expect(html).not.toContain("injected");
+      expect(html).toContain('<span class="exit">exit 0</span>');
+    }
+    // The entry was replaced by a good one: the next build reuses it.
+    expect(JSON.parse((await lectern(args, dir)).stdout).pages[0].cells[0].cached).toBe(true);
   });
 });

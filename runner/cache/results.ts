@@ -9,9 +9,10 @@ import { PACKAGE_JSON } from "../paths.ts";
 import type { HighlightMemo } from "../render/highlight.ts";
 import type { PortMemo } from "../plan/plan.ts";
 import type { PageMemo } from "../render/site.ts";
+import { validEntry } from "./schema.ts";
 import { withLazyTrace, withoutLazyTrace } from "../trace/trace.ts";
 import { decodeRecords, TraceRecords, wholeRecords } from "../trace/tracefile.ts";
-import type { CellResult, Plan, Status } from "../types.ts";
+import type { CellResult, Plan } from "../types.ts";
 
 // 2: the trace stored as the cell's records, beside the result.
 const FORMAT = "lectern-result-2";
@@ -66,8 +67,6 @@ export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: num
   return keys;
 }
 
-const STATUSES: Status[] = ["passed", "failed", "timeout", "skipped"];
-
 function resultPath(cacheDir: string, key: string, ext: "json" | "trace" = "json"): string {
   return join(cacheDir, "results", `${key}.${ext}`);
 }
@@ -86,11 +85,9 @@ interface Entry {
  */
 export function loadResult(cacheDir: string, key: string, cell: { name: string; line: number }): CellResult | null {
   try {
-    const entry = JSON.parse(readFileSync(resultPath(cacheDir, key), "utf8")) as Entry;
-    const r = entry.result;
-    if (entry.format !== FORMAT || entry.key !== key || !r || !STATUSES.includes(r.status) || typeof r.output !== "string" || !Array.isArray(r.chunks)) {
-      return null;
-    }
+    const entry = validEntry(JSON.parse(readFileSync(resultPath(cacheDir, key), "utf8")));
+    const r = entry?.result;
+    if (!entry || entry.format !== FORMAT || entry.key !== key || !r) return null;
     const here = { name: cell.name, line: cell.line, cached: true };
     if (typeof entry.records?.clock0 === "number") {
       const records = new TraceRecords(readFileSync(resultPath(cacheDir, key, "trace")), entry.records.clock0);

@@ -1,10 +1,10 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
-import { execFile, execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { tmp } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -127,5 +127,65 @@ describe("a cache entry with a wrong type anywhere is a miss, and every value is
     }
     // The entry was replaced by a good one: the next build reuses it.
     expect(JSON.parse((await lectern(args, dir)).stdout).pages[0].cells[0].cached).toBe(true);
+  });
+});
+
+describe("a file that cannot be written is one line, exit 1, and nothing half-written", () => {
+  const mounts: string[] = [];
+  afterAll(() => {
+    for (const dir of mounts.splice(0)) spawnSync("umount", ["-l", dir]);
+  });
+  /** A tmpfs of its own (root only): read-only, or `size` bytes and full. */
+  function mountTmpfs(options: string): string | null {
+    const dir = tmp();
+    if (process.getuid?.() !== 0 || spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]).status !== 0) return null;
+    mounts.push(dir);
+    return dir;
+  }
+  const page = { "page.md": "# P\n\n```ts name=a\nconsole.log('hi')\n```\n" };
+  /** Every file under dir, with the temporary files of atomic writes among them if any were left. */
+  const files = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: "utf8" }).sort();
+
+  it("a read-only cache", { timeout: 30_000 }, async (t) => {
+    const ro = mountTmpfs("ro,size=1m");
+    if (!ro) return t.skip("needs root to mount a read-only tmpfs");
+    const dir = folder(page);
+    const r = await lectern(["build", "page.md", "--cache", join(ro, "cache"), "--out", "site"], dir);
+    expect(r.stderr).toBe(`lectern: cannot create the folder ${join(ro, "cache")}: the file system is read-only\n`);
+    expect(r.code).toBe(1);
+    expect(files(dir)).toEqual(["page.md"]);
+  });
+
+  it("a read-only --out keeps the site that was there", { timeout: 30_000 }, async (t) => {
+    const dir = folder(page);
+    const first = await lectern(["build", "page.md", "--cache", ".c", "--out", "site"], dir);
+    expect(first.code).toBe(0);
+    const before = files(join(dir, "site")).map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"]);
+    writeFileSync(join(dir, "page.md"), page["page.md"].replace("'hi'", "'changed'"));
+    if (process.getuid?.() !== 0 || spawnSync("mount", ["--bind", "-o", "ro", join(dir, "site"), join(dir, "site")]).status !== 0) return t.skip("needs root to mount read-only");
+    mounts.push(join(dir, "site"));
+    spawnSync("mount", ["-o", "remount,bind,ro", join(dir, "site")]);
+    const r = await lectern(["build", "page.md", "--cache", ".c", "--out", "site"], dir);
+    expect(r.stderr).toBe(`lectern: cannot write site/assets/lectern.css: the file system is read-only\n`);
+    expect(r.code).toBe(1);
+    expect(files(join(dir, "site")).map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"])).toEqual(before);
+  });
+
+  it("a full disk under the cache, then under --out", { timeout: 30_000 }, async (t) => {
+    const full = mountTmpfs("size=256k");
+    if (!full) return t.skip("needs root to mount a small tmpfs");
+    mkdirSync(join(full, "cache"));
+    mkdirSync(join(full, "site"));
+    // Fill it: a write of up to 256 KiB that stops with ENOSPC.
+    spawnSync("sh", ["-c", `head -c 300000 /dev/zero > ${join(full, "fill")}`]);
+    const dir = folder(page);
+    const r = await lectern(["build", "page.md", "--cache", join(full, "cache"), "--out", "site"], dir);
+    expect(r.stderr).toMatch(new RegExp(`^lectern: cannot write ${join(full, "cache", "compiled")}/[0-9a-f]+\\.mjs: no space left on the device\\n$`));
+    expect(r.code).toBe(1);
+    const out = await lectern(["build", "page.md", "--cache", ".c", "--out", join(full, "site")], dir);
+    expect(out.stderr).toBe(`lectern: cannot write ${join(full, "site", "assets", "lectern.css")}: no space left on the device\n`);
+    expect(out.code).toBe(1);
+    // No temporary file and no part of a file is left behind.
+    expect(files(full)).toEqual(["cache", "cache/compiled", "cache/ports", "fill", "site", "site/assets"]);
   });
 });

@@ -7,6 +7,7 @@ import { runCommand } from "./commands/run.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { testCommand } from "./commands/test.ts";
 import { LecternError } from "../errors.ts";
+import { describeWriteFailure } from "../writefailure.ts";
 import type { Io } from "../io.ts";
 import { usage, USAGE } from "./options.ts";
 
@@ -35,6 +36,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (err instanceof LecternError) {
       io.stderr.write(`lectern: ${err.describe()}\n`);
       return 2;
+    }
+    const unwritten = describeWriteFailure(err);
+    if (unwritten) {
+      io.stderr.write(`lectern: ${unwritten}\n`);
+      return 1;
     }
     throw err;
   }

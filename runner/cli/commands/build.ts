@@ -49,7 +49,8 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
     await pages.save();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "ENOTDIR" || code === "EEXIST") throw new LecternError("E_USAGE", `cannot write the site: ${(err as Error).message}`, { file: outDir }, { cause: err });
+    // --out naming a file is a mistake in the command (exit 2); a disk that refuses is not (cli.ts: exit 1).
+    if (code === "ENOTDIR" || code === "EEXIST") throw new LecternError("E_USAGE", `cannot write the site: ${(err as Error).message}`, { file: outDir }, { cause: err });
     throw err;
   }
   if (json) io.stdout.write(jsonReport(results, "build") + "\n");

@@ -1,7 +1,7 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -187,5 +187,51 @@ describe("a file that cannot be written is one line, exit 1, and nothing half-wr
     expect(out.code).toBe(1);
     // No temporary file and no part of a file is left behind.
     expect(files(full)).toEqual(["cache", "cache/compiled", "cache/ports", "fill", "site", "site/assets"]);
+  });
+});
+
+describe("what a build and a run report is what happened", () => {
+  it("'wrote N files' counts the files written, not the pages left as they were", { timeout: 30_000 }, async () => {
+    const dir = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log(1)\n```\n", "b.md": "# B\n\nprose\n" });
+    const first = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
+    expect(first.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
+    // a.html now says its cell came from the cache: written again.
+    const again = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
+    expect(again.stdout).toContain("\nwrote 4 files to site/ (open site/index.html)\n");
+    // The two assets and the index are written every time; a.html and b.html are unchanged.
+    const third = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
+    expect(third.stdout).toContain("\nwrote 3 files to site/ (open site/index.html)\n");
+    writeFileSync(join(dir, "b.md"), "# B\n\nother prose\n");
+    const edited = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
+    expect(edited.stdout).toContain("\nwrote 4 files to site/ (open site/index.html)\n");
+  });
+
+  it("sweeps the lock files of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
+    const temp = tmp();
+    const locks = join(temp, `lectern-ports-${process.getuid?.() ?? 0}`);
+    mkdirSync(locks);
+    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    const deadPid = Number(dead.stdout.trim());
+    for (let port = 40000; port < 40165; port++) writeFileSync(join(locks, String(port)), String(deadPid));
+    writeFileSync(join(locks, "40200"), String(process.pid));
+    writeFileSync(join(locks, "40201"), "");
+    const dir = folder({ "page.md": '```ts name=a\nimport { port } from "lectern";\nconsole.log(typeof port("p"));\n```\n' });
+    const r = await new Promise<Ran>((resolve) =>
+      execFile(process.execPath, [BIN, "run", "page.md", "--cache", ".c"], { cwd: dir, env: { ...process.env, TMPDIR: temp } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+      ),
+    );
+    expect(r.code).toBe(0);
+    expect(readdirSync(locks).sort()).toEqual(["40200", "40201"]);
+  });
+
+  it("a shell cell killed for memory says it ran out of memory", { timeout: 120_000 }, async (t) => {
+    if (!existsSync("/sys/fs/cgroup/memory/memory.limit_in_bytes") && !existsSync("/sys/fs/cgroup/cgroup.controllers")) return t.skip("no memory cgroup here");
+    const dir = folder({ "page.md": "```sh name=hog timeout=100\nawk 'BEGIN { s = \"x\"; while (1) s = s s }'\n```\n" });
+    const r = await lectern(["run", "page.md", "--json", "--cache", ".c"], dir);
+    const cell = JSON.parse(r.stdout).pages[0].cells[0];
+    if (cell.reason === "it exited with status 137" && !process.env.CI) return t.skip("Lectern could not make a memory cgroup here");
+    expect([cell.status, cell.reason]).toEqual(["failed", "stopped: ran out of memory (a cell may use 512 MiB)"]);
+    expect(r.code).toBe(1);
   });
 });

@@ -57,8 +57,9 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
     // The ports the page's cells used, cached ones included (their output shows those numbers).
     ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
     cells,
-    // A page that ran nothing is as old as its newest result, and took as long as its longest cell.
-    startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
+    // A page that ran nothing is as old as its newest result, and took as long as its longest cell;
+    // one without cells has no time (a time would make its page look changed on every build).
+    startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || (cells.length === 0 ? new Date(0) : started).toISOString()),
     durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
   };
   return { result: withLazyTrace(result, () => mergeTraces(cells)), missing };

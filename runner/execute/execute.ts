@@ -12,7 +12,7 @@ import { createSandbox, MEMORY_LIMIT_MIB } from "./sandbox.ts";
 import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
-import { notRun, verdict } from "./verdict.ts";
+import { mayBeOutOfMemory, notRun, verdict } from "./verdict.ts";
 
 
 export interface ExecuteOptions {
@@ -218,7 +218,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     state.set(cell.name, "running");
     options.onEvent?.({ type: "start", page, cell: cell.name });
     const ended = await proc.done;
-    const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
+    const oom = mayBeOutOfMemory(cell, ended) && sandbox.outOfMemory(cell.name);
     // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
     sandbox.sweep(cell.name);
     release();

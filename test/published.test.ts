@@ -1,7 +1,7 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
-import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -234,4 +234,31 @@ describe("what a build and a run report is what happened", () => {
     expect([cell.status, cell.reason]).toEqual(["failed", "stopped: ran out of memory (a cell may use 512 MiB)"]);
     expect(r.code).toBe(1);
   });
+});
+
+describe("an interrupted build exits 130 and keeps the good site", () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} while a cell runs: no page written, the site as it was`, { timeout: 60_000 }, async () => {
+      const dir = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log('a')\n```\n" });
+      const marker = join(dir, "started");
+      const slow = `# B\n\n\`\`\`ts name=first\nconsole.log('first')\n\`\`\`\n\n\`\`\`ts name=slow needs=first\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "");\nsetTimeout(() => console.log("late"), 60_000);\n\`\`\`\n\n\`\`\`ts name=after needs=slow\nconsole.log('after')\n\`\`\`\n`;
+      writeFileSync(join(dir, "b.md"), slow.replace("60_000", "0"));
+      const good = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
+      expect(good.code).toBe(0);
+      const snapshot = () => readdirSync(join(dir, "site"), { recursive: true, encoding: "utf8" }).sort().map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"]);
+      const before = snapshot();
+      rmSync(marker);
+      writeFileSync(join(dir, "b.md"), slow);
+      const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site"], { cwd: dir });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const ended = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(marker)).toBe(true);
+      child.kill(signal);
+      expect(await ended).toBe(130);
+      expect(stderr).toBe("lectern: interrupted: nothing was written to site/ (what finished is in the cache for the next build)\n");
+      expect(snapshot()).toEqual(before);
+    });
+  }
 });

@@ -262,3 +262,45 @@ describe("an interrupted build exits 130 and keeps the good site", () => {
     });
   }
 });
+
+describe("a server and the cells that talk to it are published from one run", () => {
+  const client = (name: string) =>
+    `\`\`\`ts name=${name} stdin="${name}"\nimport net from "node:net";\nimport { input, port } from "lectern";\nconst who = await input();\nconst s = net.connect(port("chat"), "127.0.0.1", () => s.end(who));\ns.on("data", (d) => console.log(String(d)));\n\`\`\`\n\n`;
+  const source =
+    "# Chat\n\n```ts name=chat server\nimport net from \"node:net\";\nimport { port } from \"lectern\";\nnet.createServer((s) => s.on(\"data\", (d) => { console.log(`joined: ${d}`); s.end(`welcome ${d}`); })).listen(port(\"chat\"), \"127.0.0.1\");\n```\n\n" +
+    client("alice") + client("bob") + client("carol") + "```ts name=alone\nconsole.log('alone')\n```\n";
+  type Cell = { name: string; cached: boolean; output: string; ranAt?: string };
+  const cells = (r: Ran): Record<string, Cell> => Object.fromEntries(JSON.parse(r.stdout).pages[0].cells.map((c: Cell) => [c.name, c]));
+  const cachedOf = (r: Ran) => Object.fromEntries(Object.values(cells(r)).map((c) => [c.name, c.cached]));
+  const joined = (r: Ran) => cells(r).chat!.output.split("\n").filter(Boolean).sort();
+
+  it("after run --cell, after a lost server result: build runs the server with all its clients", { timeout: 120_000 }, async () => {
+    const dir = folder({ "chat.md": source });
+    const build = ["build", "chat.md", "--cache", ".c", "--out", "site", "--json"];
+    // Only alice ran: bob and carol are missing, so the server runs again with all three.
+    expect((await lectern(["run", "chat.md", "--cell", "alice", "--cache", ".c"], dir)).code).toBe(0);
+    const first = await lectern(build, dir);
+    expect(first.code).toBe(0);
+    expect(cachedOf(first)).toEqual({ chat: false, alice: false, bob: false, carol: false, alone: false });
+    expect(joined(first)).toEqual(["joined: alice", "joined: bob", "joined: carol"]);
+    expect((await lectern(build, dir)).stdout).toBe(first.stdout.replace(/"cached": false/g, '"cached": true'));
+
+    // Every cell has a result, but the server's and alice's are from a later run than bob's.
+    expect((await lectern(["run", "chat.md", "--cell", "alice", "--cache", ".c"], dir)).code).toBe(0);
+    const mixed = await lectern(build, dir);
+    expect(cachedOf(mixed)).toEqual({ chat: false, alice: false, bob: false, carol: false, alone: true });
+    expect(joined(mixed)).toEqual(["joined: alice", "joined: bob", "joined: carol"]);
+    expect(new Set(["chat", "alice", "bob", "carol"].map((n) => cells(mixed)[n]!.ranAt)).size).toBe(1);
+
+    // The server's result lost from the cache: its clients run with it.
+    const results = join(dir, ".c", "results");
+    for (const f of readdirSync(results).filter((f) => f.endsWith(".json"))) {
+      if (JSON.parse(readFileSync(join(results, f), "utf8")).result.name === "chat") rmSync(join(results, f));
+    }
+    const lost = await lectern(build, dir);
+    expect(cachedOf(lost)).toEqual({ chat: false, alice: false, bob: false, carol: false, alone: true });
+    expect(joined(lost)).toEqual(["joined: alice", "joined: bob", "joined: carol"]);
+    const html = readFileSync(join(dir, "site", "chat.html"), "utf8");
+    expect(html).toContain("All 5 cells passed");
+  });
+});

@@ -41,7 +41,7 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
   }
   const missing = built.flatMap((b, i) => b.missing.map((c) => `${plans[i]!.page.path}:${c.line} ${c.name}`));
   if (mode === "frozen" && missing.length > 0) {
-    io.stderr.write(`lectern: --frozen, and the cache has no result for:\n${missing.map((m) => `  ${m}\n`).join("")}run \`lectern build\` without --frozen (or \`lectern run\`) to fill it\n`);
+    io.stderr.write(`lectern: --frozen, and these cells must run (the cache has no result, or a server and its clients come from different runs):\n${missing.map((m) => `  ${m}\n`).join("")}run \`lectern build\` without --frozen (or \`lectern run\`) to fill it\n`);
     return 1;
   }
   const results = built.map((b) => b.result!) as PageResult[];

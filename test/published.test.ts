@@ -304,3 +304,18 @@ describe("a server and the cells that talk to it are published from one run", ()
     expect(html).toContain("All 5 cells passed");
   });
 });
+
+describe("test --update changes only what differs", () => {
+  it("keeps `...`, {any} and {port:NAME} lines that still match, and the next test passes", { timeout: 60_000 }, async () => {
+    const code = 'import { port } from "lectern";\nconsole.log(`listening on 127.0.0.1:${port("p")}`);\nconsole.log(`pid ${process.pid}`);\nfor (let i = 1; i <= 5; i++) console.log(`line ${i}`);\nconsole.log("the end, changed");\nconsole.log("{any} printed");\n';
+    const block = (body: string) => `# U\n\n- a list item\n\n  \`\`\`ts name=c\n  ${code.trimEnd().split("\n").join("\n  ")}\n  \`\`\`\n  \`\`\`output\n  ${body.trimEnd().split("\n").join("\n  ")}\n  \`\`\`\n\nAfter.\n`;
+    const dir = folder({ "u.md": block("listening on 127.0.0.1:{port:p}\npid {any}\n...\nline 5\nthe end\ngone\n") });
+    const updated = await lectern(["test", "u.md", "--update", "--cache", ".c"], dir);
+    expect(updated.stdout).toContain("✎ c  u.md:5 (output block updated)\n");
+    expect(updated.code).toBe(0);
+    expect(readFileSync(join(dir, "u.md"), "utf8")).toBe(block("listening on 127.0.0.1:{port:p}\npid {any}\n...\nline 5\nthe end, changed\n\\{any} printed\n"));
+    const again = await lectern(["test", "u.md", "--cache", ".c"], dir);
+    expect(again.stdout.endsWith("1 passed, 0 failed\n")).toBe(true);
+    expect(again.code).toBe(0);
+  });
+});

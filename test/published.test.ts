@@ -319,3 +319,24 @@ describe("test --update changes only what differs", () => {
     expect(again.code).toBe(0);
   });
 });
+
+describe("the lecture's tcp-client notices a connection closed early", () => {
+  const lecture = readFileSync(join(ROOT, "notebook", "lec3-socket-programming.md"), "utf8");
+  const clientCell = /```ts name=tcp-client[\s\S]*?\n```\n/.exec(lecture)![0];
+  const servers: [string, string, string][] = [
+    ["closes at once", "s.end()", "No reply: the server closed the connection."],
+    ["closes after the first line", 's.once("data", () => s.end())', "No reply: the server closed the connection."],
+    ["resets the connection", 's.once("data", () => s.resetAndDestroy())', "No reply: the connection failed (ECONNRESET)."],
+  ];
+  for (const [what, handler, said] of servers) {
+    it(`against a server that ${what}: says so and fails, no "undefined", no stack trace`, { timeout: 60_000 }, async () => {
+      const server = `\`\`\`ts name=tcp-server server\nimport net from "node:net";\nimport { port } from "lectern";\nnet.createServer((s) => ${handler}).listen(port("tcp"), "127.0.0.1");\n\`\`\`\n\n`;
+      const dir = folder({ "page.md": server + clientCell });
+      const r = await lectern(["run", "page.md", "--json", "--cache", ".c"], dir);
+      const cell = JSON.parse(r.stdout).pages[0].cells[1];
+      expect(cell.output.replace(/:\d+\n/, ":PORT\n")).toBe(`connected from 127.0.0.1:PORT\nInput lowercase sentence: hello tcp\n${said}\n`);
+      expect([cell.status, cell.exitCode]).toEqual(["failed", 1]);
+      expect(r.code).toBe(1);
+    });
+  }
+});

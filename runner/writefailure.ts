@@ -17,15 +17,20 @@ const WHY: Record<string, string> = {
   EIO: "the device reported an input/output error",
 };
 
-// Writes the call sites make with a path of their own.
-const WRITES = new Set(["open", "write", "mkdir", "rename", "copyfile", "unlink", "rm", "rmdir", "close", "fsync", "ftruncate", "link", "symlink", "utime"]);
+// Only a write can fail this way, whatever call it came from.
+const WRITE_ONLY = new Set(["EROFS", "ENOSPC", "EDQUOT", "EFBIG"]);
+// Calls that only write; an `open` or a `stat` that failed may have been a read.
+const WRITES = new Set(["mkdir", "rename", "write", "copyfile", "ftruncate", "fsync", "symlink", "link"]);
 
 /** The failed write in words (`cannot write site/index.html: the file system is read-only`), or null for any other error. */
 export function describeWriteFailure(err: unknown): string | null {
   const e = err as NodeJS.ErrnoException & { target?: string };
   if (!(err instanceof Error) || typeof e.code !== "string" || !Object.hasOwn(WHY, e.code)) return null;
-  const target = e.target ?? e.path;
-  if (typeof target !== "string" || (e.syscall !== undefined && !WRITES.has(e.syscall) && e.target === undefined)) return null;
+  // A folder that could not be made is named itself; any other failure by the file it was for.
+  const target = e.syscall === "mkdir" ? (e.path ?? e.target) : (e.target ?? e.path);
+  if (typeof target !== "string") return null;
+  // writeAtomic names the file it was writing (target); otherwise the call must be a write.
+  if (e.target === undefined && !WRITE_ONLY.has(e.code) && !WRITES.has(e.syscall ?? "")) return null;
   const what = e.syscall === "mkdir" ? "cannot create the folder" : "cannot write";
   const code = e.code === "ENOENT" && e.syscall === "mkdir" ? whyNoFolder(target) : e.code;
   return `${what} ${withoutTemp(target)}: ${WHY[code] ?? WHY[e.code]}`;

@@ -73,7 +73,7 @@ function list(source: string): Promise<{ code: number; stdout: string; stderr: s
   });
 }
 
-describe("lectern list finds the cells a reader sees", () => {
+describe("lectern list finds the cells a reader sees", { timeout: 30_000 }, () => {
   it("leaves out a cell commented out with <!-- --> or inside an HTML block", async () => {
     const r = await list("<!--\n```ts name=old\nconsole.log(1)\n```\n-->\n\n<div>\n```ts name=boxed\nconsole.log(2)\n```\n</div>\n\n```ts name=real\nconsole.log(3)\n```\n");
     expect(r.stderr).toBe("");

@@ -44,6 +44,25 @@ export async function storeResults(plan: Plan, result: PageResult, options: Exec
   }
 }
 
+/**
+ * The page's cells in groups that must come from one run: each server with the cells that need
+ * it, joined where a cell needs two servers. A cell that needs no server is a group of its own.
+ */
+export function runGroups(plan: Plan): PlannedCell[][] {
+  const byName = new Map(plan.cells.map((c) => [c.name, c]));
+  const parent = new Map(plan.cells.map((c) => [c.name, c.name]));
+  const root = (name: string): string => {
+    while (parent.get(name) !== name) name = parent.get(name)!;
+    return name;
+  };
+  for (const cell of plan.cells) {
+    for (const dep of cell.deps) if (byName.get(dep)?.attrs.server) parent.set(root(cell.name), root(dep));
+  }
+  const groups = new Map<string, PlannedCell[]>();
+  for (const cell of plan.cells) groups.set(root(cell.name), [...(groups.get(root(cell.name)) ?? []), cell]);
+  return [...groups.values()];
+}
+
 export async function runCached(plan: Plan, options: ExecuteOptions, mode: CacheMode): Promise<Rebuilt> {
   const started = new Date();
   const keys = cellKeys(plan, await cellInputs(plan, options.cacheDir), options.timeout);
@@ -53,6 +72,13 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
     const key = keys.get(cell.name);
     const hit = cell.attrs.skip ? notRun(cell, "skipped", null) : mode === "rerun" || !key ? null : loadResult(options.cacheDir, key, cell);
     if (hit) hits.set(cell.name, hit);
+  }
+  // A server and the cells that talk to it are published from one run: when one of them must run,
+  // or their results come from different runs, they all run (a server's log shows its clients).
+  for (const group of runGroups(plan)) {
+    const results = group.filter((c) => !c.attrs.skip).map((c) => hits.get(c.name));
+    const runs = new Set(results.map((r) => (r ? (r.ranAt ?? "") : null)));
+    if (group.length > 1 && (runs.size > 1 || runs.has(""))) for (const c of group) if (!c.attrs.skip) hits.delete(c.name);
   }
   const missing = plan.cells.filter((c) => !hits.has(c.name));
   if (mode === "frozen" && missing.length > 0) return { result: null, missing };
@@ -76,8 +102,9 @@ export async function runCached(plan: Plan, options: ExecuteOptions, mode: Cache
     // The ports the page's cells used, cached ones included (their output shows those numbers).
     ports: Object.assign({}, ...cells.map((c) => c.ports ?? {}), ran?.ports ?? {}),
     cells,
-    // A page that ran nothing is as old as its newest result, and took as long as its longest cell.
-    startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || started.toISOString()),
+    // A page that ran nothing is as old as its newest result, and took as long as its longest cell;
+    // one without cells has no time (a time would make its page look changed on every build).
+    startedAt: ran?.startedAt ?? (cells.map((c) => c.ranAt ?? "").sort().at(-1) || (cells.length === 0 ? new Date(0) : started).toISOString()),
     durationMs: ran?.durationMs ?? Math.max(0, ...cells.map((c) => c.durationMs)),
   };
   return { result, missing };

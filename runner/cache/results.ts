@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import { sha, toolchainKey } from "../execute/compile.ts";
 import { PACKAGE_JSON } from "../paths.ts";
+import { validEntry } from "./schema.ts";
 import { TraceRecords, wholeRecords } from "../trace/tracefile.ts";
-import type { CellResult, Plan, Status } from "../types.ts";
+import type { CellResult, Plan } from "../types.ts";
 
 // 2: the trace stored as the cell's records, beside the result.
 const FORMAT = "lectern-result-2";
@@ -52,8 +53,6 @@ export function cellKeys(plan: Plan, inputs: CellInputs, defaultTimeout: number)
   return keys;
 }
 
-const STATUSES: Status[] = ["passed", "failed", "timeout", "skipped"];
-
 function resultPath(cacheDir: string, key: string, ext: "json" | "trace" = "json"): string {
   return join(cacheDir, "results", `${key}.${ext}`);
 }
@@ -72,11 +71,9 @@ interface Entry {
  */
 export function loadResult(cacheDir: string, key: string, cell: { name: string; line: number }): CellResult | null {
   try {
-    const entry = JSON.parse(readFileSync(resultPath(cacheDir, key), "utf8")) as Entry;
-    const r = entry.result;
-    if (entry.format !== FORMAT || entry.key !== key || !r || !STATUSES.includes(r.status) || typeof r.output !== "string" || !Array.isArray(r.chunks)) {
-      return null;
-    }
+    const entry = validEntry(JSON.parse(readFileSync(resultPath(cacheDir, key), "utf8")));
+    const r = entry?.result;
+    if (!entry || entry.format !== FORMAT || entry.key !== key || !r) return null;
     const here = { name: cell.name, line: cell.line, cached: true };
     if (typeof entry.records?.clock0 === "number") {
       const records = new TraceRecords(readFileSync(resultPath(cacheDir, key, "trace")), entry.records.clock0);

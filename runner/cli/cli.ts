@@ -8,6 +8,7 @@ import { runCommand } from "./commands/run.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { testCommand } from "./commands/test.ts";
 import { LecternError } from "../errors.ts";
+import { describeWriteFailure } from "../writefailure.ts";
 import type { Io } from "../io.ts";
 import { commandHelp, generalHelp, usageLine, version, wantsHelp } from "./help.ts";
 import { COMMANDS, isCommand, usage, type CommandName } from "./options.ts";
@@ -64,6 +65,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (errors.length > 0 && errors.every((e) => e instanceof LecternError)) {
       for (const e of errors as LecternError[]) io.stderr.write(`lectern: ${e.report()}\n`);
       return 2;
+    }
+    const unwritten = describeWriteFailure(err);
+    if (unwritten) {
+      io.stderr.write(`lectern: ${unwritten}\n`);
+      return 1;
     }
     throw err;
   }

@@ -67,7 +67,7 @@ export async function updateBlocks(plans: Plan[], pages: PageResult[], judged: J
   for (const [i, plan] of plans.entries()) {
     const stale = judged[i]!.filter((j) => j.result.status === "passed" && (j.cell.expected === null || j.diff !== null));
     if (stale.length === 0) continue;
-    const updates = stale.map((j) => ({ cell: j.cell, text: expectedText(j.result.output, pages[i]!.ports) }));
+    const updates = stale.map((j) => ({ cell: j.cell, text: expectedText(j.result.output, pages[i]!.ports, j.cell.expected?.text) }));
     if ((await updatePage(plan.page, updates)) === "changed") {
       io.stderr.write(`lectern: ${plan.page.path}: the page changed while its cells ran; not updated (run again)\n`);
       allWritten = false;

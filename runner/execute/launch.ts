@@ -7,7 +7,7 @@ import { CellProcess } from "./process.ts";
 import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PlannedCell } from "../types.ts";
-import { explain, listenedElsewhere, notRun, verdict } from "./verdict.ts";
+import { explain, listenedElsewhere, mayBeOutOfMemory, notRun, verdict } from "./verdict.ts";
 
 /** What every cell of one page run shares. */
 export interface RunContext {
@@ -98,7 +98,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
   hooks.started(proc);
   const ended = await proc.done;
-  const oom = ended.signal === "SIGKILL" && ended.stopReason === null && sandbox.outOfMemory(cell.name);
+  const oom = mayBeOutOfMemory(cell, ended) && sandbox.outOfMemory(cell.name);
   // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
   sandbox.sweep(cell.name);
   const decided = verdict(cell, ended, ready, timeoutS, oom);

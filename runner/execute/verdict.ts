@@ -52,6 +52,15 @@ export function verdict(
   return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
 }
 
+/**
+ * Whether to ask the memory cgroup if a cell was killed for memory: it died by SIGKILL, or it is
+ * a shell cell whose command did (the shell then exits with 128 + 9).
+ */
+export function mayBeOutOfMemory(cell: PlannedCell, end: ProcessEnd): boolean {
+  if (end.stopReason !== null) return false;
+  return end.signal === "SIGKILL" || (cell.lang !== "ts" && end.exitCode === 137);
+}
+
 export function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {
   return { name: cell.name, line: cell.line, status, exitCode: null, signal: null, durationMs: 0, output: "", chunks: [], reason, errors: [], cached: false };
 }

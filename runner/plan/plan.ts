@@ -156,9 +156,8 @@ type Node = { type: string; start: number; end: number; loc?: { start: { line: n
 /** Port names a TypeScript cell passes to port() from "lectern": string literals only. */
 async function tsPorts(page: Page, cell: Cell): Promise<string[]> {
   const path = page.path;
-  // A place in the cell's code (0-based) as a place in the page; the fence line when unknown.
-  const at = (place: { line: number; column: number } | null) => (place ? { file: path, ...placeInPage(page.source, cell, place.line, place.column) } : { file: path, line: cell.line });
-  const fail = (place: { line: number; column: number } | null, message: string) => new LecternError("E_PORT_DYNAMIC", message, at(place));
+  const at: At = (place) => (place ? { file: path, ...placeInPage(page.source, cell, place.line, place.column) } : { file: path, line: cell.line });
+  const fail: Fail = (place, message, cause) => new LecternError("E_PORT_DYNAMIC", message, at(place), { cause });
   // Loaded on first use: plans of cells seen before come from the cache's memo.
   const [{ parse }, { transform }] = await Promise.all([import("acorn"), import("esbuild")]);
   let js;
@@ -170,7 +169,11 @@ async function tsPorts(page: Page, cell: Cell): Promise<string[]> {
     throw new LecternError("E_COMPILE", `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`, at(place), { cause: err });
   }
   const map = JSON.parse(js.map) as { mappings: string };
-  const ast = parse(js.code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
+  const placeOf = (line: number, column: number): Place | null => {
+    const p = originalPlace(map.mappings, line, column);
+    return p && { line: p.line - 1, column: p.column };
+  };
+  const ast = parseForPorts(parse, js.code, placeOf, cell.name, at, fail);
   const direct = new Set<string>();
   const namespaces = new Set<string>();
   for (const stmt of ast.body as Node[]) {
@@ -182,10 +185,7 @@ async function tsPorts(page: Page, cell: Cell): Promise<string[]> {
     }
   }
   const names: string[] = [];
-  const placeOf = (node: Node) => {
-    const p = originalPlace(map.mappings, node.loc!.start.line, node.loc!.start.column);
-    return p && { line: p.line - 1, column: p.column };
-  };
+  const placeOfNode = (node: Node) => placeOf(node.loc!.start.line, node.loc!.start.column);
   const isPortRef = (n: Node | undefined) =>
     !!n &&
     ((n.type === "Identifier" && direct.has(n.name as string)) ||
@@ -193,26 +193,61 @@ async function tsPorts(page: Page, cell: Cell): Promise<string[]> {
         (n.object as Node).type === "Identifier" &&
         namespaces.has((n.object as Node).name as string) &&
         ((n.property as Node).name === "port" || (n.property as Node).value === "port")));
-  walk(ast, (node) => {
+  walkForPorts(ast, cell.name, fail, (node) => {
     // port handed on under another name would call it where Lectern cannot see the name.
     const aliased =
       (node.type === "VariableDeclarator" && isPortRef(node.init as Node)) ||
       (node.type === "AssignmentExpression" && isPortRef(node.right as Node));
     if (aliased) {
-      throw fail(placeOf(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
+      throw fail(placeOfNode(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
     }
     if (node.type !== "CallExpression") return;
     if (!isPortRef(node.callee as Node)) return;
     const arg = (node.arguments as Node[])[0];
     if (!arg || arg.type !== "Literal" || typeof arg.value !== "string") {
-      throw fail(placeOf(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);
+      throw fail(placeOfNode(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);
     }
     if (!PORT_NAME.test(arg.value)) {
-      throw fail(placeOf(node), `cell "${cell.name}": "${arg.value}" is not a port name: start with a letter; letters, digits, - and _ only`);
+      throw fail(placeOfNode(node), `cell "${cell.name}": "${arg.value}" is not a port name: start with a letter; letters, digits, - and _ only`);
     }
     if (!names.includes(arg.value)) names.push(arg.value);
   });
   return names;
+}
+
+/** A place in the cell's code, 0-based; `at` makes it a place in the page (null: the fence's own line). */
+type Place = { line: number; column: number };
+type At = (place: Place | null) => { file: string; line: number; column?: number };
+type Fail = (place: Place | null, message: string, cause?: unknown) => LecternError;
+
+/**
+ * The cell's compiled code as a tree. esbuild passes on what acorn rejects (a regular expression
+ * V8 would refuse, such as /(/ or /a{2,1}/), and acorn gives up on deep nesting: both are the
+ * page's to fix, named at its line, never a crash.
+ */
+function parseForPorts(parse: typeof import("acorn").parse, code: string, placeAt: (line: number, column: number) => Place | null, name: string, at: At, fail: Fail): Node {
+  try {
+    return parse(code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
+  } catch (err) {
+    const loc = (err as { loc?: { line: number; column: number } }).loc;
+    const place = loc ? placeAt(loc.line, loc.column) : null;
+    const what = (err as Error).message.replace(/ \(\d+:\d+\)$/, "");
+    if (err instanceof RangeError || /stack space/.test(what)) throw fail(place, `cell "${name}" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`, err);
+    if (err instanceof SyntaxError) {
+      throw new LecternError("E_COMPILE", `cell "${name}" does not compile: ${what}`, at(place), { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** walk, with a tree too deep to walk said at the cell's line rather than crashing Lectern. */
+function walkForPorts(ast: Node, name: string, fail: Fail, visit: (node: Node) => void): void {
+  try {
+    walk(ast, visit);
+  } catch (err) {
+    if (err instanceof RangeError) throw fail(null, `cell "${name}" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`, err);
+    throw err;
+  }
 }
 
 function walk(node: unknown, visit: (node: Node) => void): void {

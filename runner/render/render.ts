@@ -118,7 +118,7 @@ function statusLine(cell: Cell, result: CellResult | null, note: string | null):
   const parts: string[] = [];
   if (result) {
     const stopped = stoppedServer(cell, result);
-    if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${result.exitCode}</span>`);
+    if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${escapeHtml(String(result.exitCode))}</span>`);
     else if (result.signal !== null) parts.push(`<span class="exit${stopped ? "" : " exit-nonzero"}">${stopped ? "stopped by" : "killed by"} ${escapeHtml(result.signal)}</span>`);
     if (result.status === "skipped") parts.push("skipped: shown, not run");
     else parts.push(formatDuration(result.durationMs) + (result.cached ? " (cached)" : ""));

@@ -71,10 +71,8 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
     const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
     const name = `${names.get(p)}.html`;
     const key = options.pages ? pageKey(p.page, p.result, ctx) : "";
-    if (options.pages?.fresh(join(outDir, name), key)) {
-      written.push(join(outDir, name));
-      continue;
-    }
+    // Unchanged and still there: not written, so not counted as written.
+    if (options.pages?.fresh(join(outDir, name), key)) continue;
     const html = renderPage(p.page, p.result, ctx);
     const release = await writes.acquire();
     // Caught at once (a rejection must not wait unhandled for the loop), thrown below.

@@ -45,13 +45,18 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
     return r;
   });
   show.end();
+  const outDir = (values.out as string | undefined) ?? "site";
+  if (io.signal?.aborted) {
+    // Pages whose cells were cut short would publish "not run" over the good site: none is written.
+    io.stderr.write(`lectern: interrupted: nothing was written to ${outDir}/ (what finished is in the cache for the next build)\n`);
+    return 130;
+  }
   const missing = built.flatMap((b, i) => b.missing.map((c) => `${plans[i]!.page.path}:${c.line} ${c.name}`));
   if (mode === "frozen" && missing.length > 0) {
-    io.stderr.write(`lectern: --frozen, and the cache has no result for:\n${missing.map((m) => `  ${m}\n`).join("")}run \`lectern build\` without --frozen (or \`lectern run\`) to fill it\n`);
+    io.stderr.write(`lectern: --frozen, and these cells must run (the cache has no result, or a server and its clients come from different runs):\n${missing.map((m) => `  ${m}\n`).join("")}run \`lectern build\` without --frozen (or \`lectern run\`) to fill it\n`);
     return 1;
   }
   const results = built.map((b) => b.result!) as PageResult[];
-  const outDir = (values.out as string | undefined) ?? "site";
   let written: string[];
   try {
     const highlight = highlightMemo(options.cacheDir);
@@ -61,7 +66,8 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
     await pages.save();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "ENOTDIR" || code === "EEXIST") throw new LecternError("E_USAGE", `cannot write the site: ${(err as Error).message}`, { file: outDir }, { cause: err });
+    // --out naming a file is a mistake in the command (exit 2); a disk that refuses is not (cli.ts: exit 1).
+    if (code === "ENOTDIR" || code === "EEXIST") throw new LecternError("E_USAGE", `cannot write the site: ${(err as Error).message}`, { file: outDir }, { cause: err });
     throw err;
   }
   const differs = mismatches(plans, results);

@@ -54,7 +54,7 @@ describe("lectern run", () => {
   it("prints each cell under its name and a summary when piped", async () => {
     const { code, stdout } = await lectern(["run", LECTURE, "--cell", "refused", "--cache", cacheDir]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^✓ refused \\(passed, exit 1, \\d+ (ms|s)\\)  ${LECTURE}:\\d+$`, "m"));
+    expect(stdout).toMatch(new RegExp(`^✓ refused \\(passed, exit 1, \\d+(\\.\\d+)? (ms|s)\\)  ${LECTURE}:\\d+$`, "m"));
     expect(stdout).toMatch(/ECONNREFUSED/);
     expect(stdout.trimEnd().split("\n").at(-1)).toMatch(/^1 passed, 0 failed \(\d+(\.\d+)? (ms|s)\)$/);
   });

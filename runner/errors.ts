@@ -12,7 +12,8 @@ export type ErrorCode =
   | "E_NEEDS_CYCLE"
   | "E_PORT_DYNAMIC"
   | "E_PORT_VALUE"
-  | "E_COMPILE";
+  | "E_COMPILE"
+  | "E_SANDBOX";
 
 /** A problem with the user's input (page or command line): exit status 2. */
 export class LecternError extends Error {

@@ -1,5 +1,6 @@
 // Command-line flags -> the options the stages take: parsing, validation, and the defaults
 // every command shares, so each command file only says what is its own.
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
@@ -18,6 +19,7 @@ export const USAGE = `usage:
   lectern serve [PATH]... [--port N] [--host H]
 
 commands that run cells also take: [--max-output SIZE] [--allow-net[=HOST[:PORT],...]] [--allow-env[=NAME,...]]
+  [--allow-read=PATH,...] [--allow-write=PATH,...] [--require-sandbox]
 `;
 
 export const usage = (message: string) => new LecternError("E_USAGE", `${message}\n${USAGE}`);
@@ -84,7 +86,18 @@ export const RUN_FLAGS = {
   "max-output": { type: "string" },
   "allow-net": { type: "string" },
   "allow-env": { type: "string" },
+  "allow-read": { type: "string" },
+  "allow-write": { type: "string" },
+  "require-sandbox": { type: "boolean" },
 } satisfies Options;
+
+/** --allow-read/--allow-write: folders or files that exist, made absolute (the sandbox binds them). */
+function allowedPaths(flag: string, raw: unknown): string[] {
+  return list(raw).map((p) => {
+    if (!existsSync(p)) throw usage(`${flag}: no such file or folder: ${p}`);
+    return resolve(p);
+  });
+}
 
 /** Where results and compiled cells are kept: --cache DIR, or .lectern/ in the current folder. */
 export function cacheDirOf(values: Record<string, unknown>): string {
@@ -102,5 +115,9 @@ export function executeOptions(values: Record<string, unknown>, io: Io): Execute
     graceMs: 1000,
     signal: io.signal,
     allowNet: list(values["allow-net"]),
+    allowRead: allowedPaths("--allow-read", values["allow-read"]),
+    allowWrite: allowedPaths("--allow-write", values["allow-write"]),
+    requireSandbox: Boolean(values["require-sandbox"]),
+    warn: (message) => io.stderr.write(message),
   };
 }

@@ -9,13 +9,14 @@ import { portEnv } from "../plan/plan.ts";
 import { PortSet } from "../plan/ports.ts";
 import { CellProcess } from "./process.ts";
 import { createSandbox, MEMORY_LIMIT_MIB } from "./sandbox.ts";
+import { confineCell, sandboxFor, type ConfineOptions } from "./confine.ts";
 import { mergeTraces, withLazyTrace } from "../trace/trace.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun, verdict } from "./verdict.ts";
 
 
-export interface ExecuteOptions {
+export interface ExecuteOptions extends ConfineOptions {
   cacheDir: string;
   /** Run these cells and what they need; all cells when absent. */
   only?: string[];
@@ -84,7 +85,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const allowNet = options.allowNet ?? [];
   // A pinned port is there to be reached from outside, so such a run stays in our namespace.
   // Made while ports are reserved and cells compiled; the first launch waits for it.
-  const sandboxReady = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0 });
+  const bwrap = await sandboxFor(options);
+  const sandboxReady = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap });
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
   let ports: PortSet;
   try {
@@ -168,8 +170,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     // makes node compile its built-in modules from source: about 6 ms more for every cell.
     const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
     const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
-    const { command, args } = sandbox.wrap(process.execPath, argv);
     const guard = sandbox.net === "guard" && !allowNet.includes("*");
+    const cellEnv = confineCell.env(guard ? { ...env, LECTERN_ALLOW_NET: ["loopback", ...allowNet].join(",") } : env, cell.ports);
+    const { command, args } = sandbox.wrap(process.execPath, argv, cellEnv, confineCell.view(options, page, [file, support]));
     let ready = false;
     const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
     const listening = new Set<number>();
@@ -187,7 +190,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         command,
         args,
         cwd,
-        env: guard ? { ...env, LECTERN_ALLOW_NET: ["loopback", ...allowNet].join(",") } : env,
+        env: cellEnv,
+        wrapped: sandbox.confined,
         stdin: cell.attrs.stdin,
         // A server has no time limit once it listens; until then, the timeout applies.
         timeoutMs: timeoutS * 1000,

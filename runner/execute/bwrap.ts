@@ -14,7 +14,11 @@ export const MISSING_PROTECTIONS =
 // The namespaces and limits every confined cell gets (see README, "Safe defaults").
 const ISOLATION = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL", "--die-with-parent"];
 
-/** Where a cell's scratch folder is, inside its sandbox: its $HOME and $TMPDIR. */
+/**
+ * Where the scratch folder is inside a sandbox: the cells' $HOME and $TMPDIR. One fresh folder
+ * per page run, shared by its cells (processes of one lecture may meet through files), removed
+ * when the page's run ends.
+ */
 export const SCRATCH = "/tmp";
 
 // Root-only secrets that a cell running as root (with no capabilities, but still the owner)
@@ -54,9 +58,10 @@ export function probeSandbox(env: NodeJS.ProcessEnv = process.env): Promise<Prob
     if (env.LECTERN_SANDBOX === "off") return { bwrap: null, why: "LECTERN_SANDBOX=off" };
     const bwrap = onPath("bwrap", env.PATH);
     if (!bwrap) return { bwrap: null, why: "bwrap (Debian's bubblewrap) was not found on PATH" };
-    const args = [...ISOLATION, ...systemMounts(), "--", "/bin/true"];
+    // As a cell is started (sandbox.ts): env(1) makes bwrap ignore SIGTERM.
+    const args = ["--ignore-signal=TERM", bwrap, ...ISOLATION, ...systemMounts(), "--", "/bin/true"];
     const result = await new Promise<string | null>((done) => {
-      const child = spawn(bwrap, args, { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn("env", args, { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";
       child.stderr!.on("data", (d) => (err += d));
       child.on("error", (e) => done(e.message));
@@ -82,7 +87,7 @@ function systemMounts(): string[] {
   out.push("--ro-bind", "/etc", "/etc");
   for (const f of ETC_SECRETS) if (existsSync(f)) out.push("--ro-bind", "/dev/null", f);
   for (const d of ETC_SECRET_DIRS) if (existsSync(d)) out.push("--tmpfs", d);
-  out.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", SCRATCH);
+  out.push("--proc", "/proc", "--dev", "/dev");
   return out;
 }
 
@@ -93,6 +98,8 @@ export interface Confine {
   pageDir: string;
   /** Files the cell's process must read (its compiled file, the preload): read-only, one by one. */
   files: string[];
+  /** The page run's scratch folder on the host, the cells' /tmp (their $HOME and $TMPDIR). */
+  scratch: string;
   /** Folders of the page's folder that hold Lectern's own data (the cache, the site): hidden. */
   hide: string[];
   allowRead: string[];
@@ -118,15 +125,20 @@ function packageDirs(from: string): string[] {
 /** bwrap's arguments for one cell, up to and including the `--` before its command. */
 export function bwrapArgs(c: Confine): string[] {
   systemArgs ??= [...ISOLATION, ...systemMounts()];
-  const args = [...systemArgs];
+  const args = [...systemArgs, "--bind", c.scratch, SCRATCH];
   const node = dirname(dirname(process.execPath));
   if (!inside("/usr", process.execPath)) args.push("--ro-bind", node, node);
   // Lectern's own packages (zx for shell cells), then the page's.
   for (const nm of new Set([join(ROOT_DIR, "node_modules"), ...packageDirs(c.pageDir)])) args.push("--ro-bind", nm, nm);
   args.push("--ro-bind", c.pageDir, c.pageDir);
-  for (const h of c.hide) if (inside(c.pageDir, h) && existsSync(h)) args.push("--tmpfs", h);
   for (const p of c.allowRead) args.push("--ro-bind", p, p);
   for (const p of c.allowWrite) args.push("--bind", p, p);
+  // Lectern's data stays hidden inside what the page or a flag opens, unless a flag names it.
+  const allowed = [...c.allowRead, ...c.allowWrite];
+  for (const h of c.hide) {
+    const opened = inside(c.pageDir, h) || allowed.some((a) => inside(a, h));
+    if (opened && existsSync(h) && !allowed.some((a) => inside(h, a))) args.push("--tmpfs", h);
+  }
   for (const f of c.files) args.push("--ro-bind", f, f);
   args.push("--chdir", c.pageDir, "--clearenv");
   for (const [k, v] of Object.entries({ ...c.env, HOME: SCRATCH, TMPDIR: SCRATCH })) args.push("--setenv", k, v);

@@ -4,7 +4,8 @@
 // process group) and a memory cgroup (caps its memory), both applied from outside.
 // Elsewhere: the preload's loopback guard and V8's heap limit.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
 
@@ -19,7 +20,7 @@ export interface SandboxOptions {
 }
 
 /** What one cell's confinement needs to know besides the command (bwrap.ts). */
-export type CellConfine = Omit<Confine, "env">;
+export type CellConfine = Omit<Confine, "env" | "scratch">;
 
 export interface Sandbox {
   /** What the cells get: "namespace" (only loopback exists) or "guard" (the preload refuses other hosts). */
@@ -201,6 +202,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     return { command: "nsenter", args: [...user, `--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
   };
   const { bwrap } = options;
+  const scratch = bwrap ? mkdtempSync(join(tmpdir(), "lectern-scratch-")) : null;
 
   return {
     net: holder ? "namespace" : "guard",
@@ -208,8 +210,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     confined: bwrap !== null,
     inNet,
     wrap(command, args, env, confine) {
-      if (!bwrap) return inNet(command, args);
-      return inNet(bwrap, [...bwrapArgs({ ...confine, env }), command, ...args]);
+      if (!bwrap || !scratch) return inNet(command, args);
+      const inside = inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]);
+      // bwrap ignores SIGTERM (node and the shells under it reset that), so Lectern's SIGTERM to
+      // the group reaches the cell, which may handle it, and bwrap reports how the cell ended.
+      return { command: "env", args: ["--ignore-signal=TERM", inside.command, ...inside.args] };
     },
     adopt(cell, pid) {
       for (const { root, setup } of hierarchies) {
@@ -241,6 +246,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     sweep,
     close() {
       for (const cell of [...groups.keys()]) sweep(cell);
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
       if (holder) {
         holder.kill("SIGKILL");
         holders.delete(holder);

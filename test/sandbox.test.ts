@@ -125,7 +125,8 @@ console.log("forged", forged);`;
     }, 90_000);
 
     it("6. a cell cannot squat a server's port: it cannot learn the number before the server binds", async () => {
-      const server = `import net from "node:net";\nimport { port } from "lectern";\nnet.createServer((c) => c.end("served\\n")).listen(port("tcp"), "127.0.0.1");`;
+      // A server that takes its time to start (loading data, say): the squatter has every chance.
+      const server = `import net from "node:net";\nimport { port } from "lectern";\nsetTimeout(() => net.createServer((c) => c.end("served\\n")).listen(port("tcp"), "127.0.0.1"), 700);`;
       const squat = `import { readdirSync } from "node:fs";
 import net from "node:net";
 // Every number it can find (Lectern's lock files, its environment), bound before the server does.

@@ -1,6 +1,6 @@
 // Cell results on disk in the cache folder, keyed by everything that can change them, so a
 // rebuild runs only what an edit touched. A missing, corrupt or half-written entry is a miss.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import { compileCell, sha, toolchainKey } from "../execute/compile.ts";
@@ -29,8 +29,9 @@ export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: num
     if (keys.has(name)) return keys.get(name)!;
     const cell = byName.get(name)!;
     let inputs: Record<string, string>;
+    let digest: string;
     try {
-      ({ inputs } = await compileCell(cell, plan.page.path, cacheDir));
+      ({ inputs, digest } = await compileCell(cell, plan.page.path, cacheDir));
     } catch (err) {
       // A cell that does not compile has no key (its run said why), nor do the cells that need it.
       if (!(err instanceof LecternError)) throw err;
@@ -56,6 +57,9 @@ export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: num
       cell.code,
       String(cell.attrs.timeout ?? defaultTimeout),
       JSON.stringify(Object.entries(inputs).sort()),
+      // What runs: a compiled file changed behind Lectern's back is compiled again (compile.ts),
+      // and a result is found only for what Lectern compiled.
+      digest,
       ...deps,
     );
     keys.set(name, key);
@@ -192,14 +196,24 @@ export function highlightMemo(cacheDir: string): HighlightMemo & { save(): Promi
  * The pages a build wrote, by output path, with the key of what they were made from. A page
  * whose key is unchanged and whose file is still there is neither rendered nor written again.
  */
+function fileDigest(file: string): string | null {
+  try {
+    return sha(readFileSync(file, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
 export function pageMemo(cacheDir: string): PageMemo & { save(): Promise<void> } {
   const path = join(cacheDir, "pages.json");
   // None yet, or unreadable: every page is written.
   const known = readMemo(path, "pages");
   const next = { ...known };
   return {
-    fresh: (file, key) => known[resolve(file)] === key && existsSync(file),
-    record: (file, key) => void (next[resolve(file)] = key),
+    // A published page is fresh only while it is byte for byte what Lectern wrote: one edited
+    // since (by hand, or by a cell run without a sandbox) is written again.
+    fresh: (file, key) => known[resolve(file)] === `${key}:${fileDigest(file)}`,
+    record: (file, key) => void (next[resolve(file)] = `${key}:${fileDigest(file)}`),
     async save() {
       await writeAtomic(path, JSON.stringify({ format: FORMAT, pages: next }));
     },

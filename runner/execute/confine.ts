@@ -17,6 +17,8 @@ export interface ConfineOptions {
   allowWrite?: string[];
   /** Where the once-per-run warning goes (stderr for the CLI); not said when absent. */
   warn?: (message: string) => void;
+  /** Run unconfined on purpose, without a warning: the benchmark's baseline (LECTERN_SANDBOX=off for users). */
+  unconfined?: boolean;
 }
 
 // Once per Lectern process: a build of a hundred pages warns once, not a hundred times.
@@ -24,6 +26,7 @@ let warned = false;
 
 /** The bwrap binary to confine cells with, or null (warned once, or an error when required). */
 export async function sandboxFor(options: ConfineOptions): Promise<string | null> {
+  if (options.unconfined && !options.requireSandbox) return null;
   const probe = await probeSandbox();
   if (probe.bwrap) return probe.bwrap;
   if (options.requireSandbox) {

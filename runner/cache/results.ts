@@ -29,9 +29,10 @@ export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: num
     if (keys.has(name)) return keys.get(name)!;
     const cell = byName.get(name)!;
     let inputs: Record<string, string>;
-    let digest: string;
     try {
-      ({ inputs, digest } = await compileCell(cell, plan.page.path, cacheDir));
+      // Also checks the compiled file against the digest Lectern wrote: one changed since is
+      // compiled again (compile.ts), so what runs is always what Lectern compiled.
+      ({ inputs } = await compileCell(cell, plan.page.path, cacheDir));
     } catch (err) {
       // A cell that does not compile has no key (its run said why), nor do the cells that need it.
       if (!(err instanceof LecternError)) throw err;
@@ -57,9 +58,6 @@ export async function cellKeys(plan: Plan, cacheDir: string, defaultTimeout: num
       cell.code,
       String(cell.attrs.timeout ?? defaultTimeout),
       JSON.stringify(Object.entries(inputs).sort()),
-      // What runs: a compiled file changed behind Lectern's back is compiled again (compile.ts),
-      // and a result is found only for what Lectern compiled.
-      digest,
       ...deps,
     );
     keys.set(name, key);

@@ -126,7 +126,7 @@ async function bundle(options: {
 export interface Compiled {
   /** What node runs (for shell cells, the script itself). */
   file: string;
-  /** Its content's digest, checked before reuse; part of the cell's cache key. */
+  /** Its content's digest, checked before reuse. */
   digest: string;
   /** Every local file bundled in, with the hash of its content. */
   inputs: Record<string, string>;

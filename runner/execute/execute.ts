@@ -171,7 +171,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
     const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
     const guard = sandbox.net === "guard" && !allowNet.includes("*");
-    const cellEnv = confineCell.env(guard ? { ...env, LECTERN_ALLOW_NET: ["loopback", ...allowNet].join(",") } : env, cell.ports);
+    // Shell cells and the programs cells start are not traced.
+    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile() : null;
+    const cellEnv = confineCell.env({ ...env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...allowNet].join(",") } : {}), ...(traceFile ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
     const { command, args } = sandbox.wrap(process.execPath, argv, cellEnv, confineCell.view(options, page, [file, support]));
     let ready = false;
     const wantPorts = new Set(cell.ports.map((p) => numbers[p]!));
@@ -183,8 +185,6 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       options.onEvent?.({ type: "ready", page, cell: cell.name });
       schedule();
     };
-    // Shell cells and the programs cells start are not traced.
-    const traceFile = cell.lang === "ts" && options.trace !== false ? new TraceFile() : null;
     const proc = new CellProcess(
       {
         command,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { probeSandbox } from "../runner/execute/bwrap.ts";
+import { createSandbox, spawnInPageNet } from "../runner/execute/sandbox.ts";
 import { allGone, tmp, ts } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -229,4 +230,22 @@ describe("without bubblewrap", () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("(bwrap (Debian's bubblewrap) was not found on PATH)");
   }, 60_000);
+});
+
+describe("spawnInPageNet", () => {
+  it("starts a helper of Lectern's (a packet capture, say) inside the page's network namespace", async () => {
+    const sandbox = await createSandbox({ isolateNet: true, bwrap: null });
+    try {
+      const child = spawnInPageNet(sandbox, "ip", ["-o", "link"], { stdio: ["ignore", "pipe", "ignore"] });
+      let out = "";
+      child.stdout!.on("data", (d) => (out += d));
+      await new Promise((r) => child.once("close", r));
+      const names = out.split("\n").filter(Boolean).map((l) => l.split(":")[1]!.trim());
+      // Where this machine gives Lectern no namespace, the helper runs in Lectern's own.
+      if (sandbox.net === "namespace") expect(names).toEqual(["lo"]);
+      else expect(names).toContain("lo");
+    } finally {
+      sandbox.close();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 // What a rebuild remembers besides results, one memo per stage that asks: the port names of
 // code (planning), highlighted code and the pages written (the build). A bad entry is a miss.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import { sha } from "../execute/compile.ts";
@@ -91,6 +91,15 @@ export function highlightMemo(cacheDir: string): HighlightMemo & { save(): Promi
   };
 }
 
+/** The digest of a published file as it is on disk now; null when it is gone. */
+function fileDigest(file: string): string | null {
+  try {
+    return sha(readFileSync(file, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The pages a build wrote, by output path, with the key of what they were made from. A page
  * whose key is unchanged and whose file is still there is neither rendered nor written again.
@@ -101,8 +110,10 @@ export function pageMemo(cacheDir: string): PageMemo & { save(): Promise<void> }
   const known = readMemo(path, "pages");
   const next = { ...known };
   return {
-    fresh: (file, key) => known[resolve(file)] === key && existsSync(file),
-    record: (file, key) => void (next[resolve(file)] = key),
+    // A published page is fresh only while it is byte for byte what Lectern wrote: one edited
+    // since (by hand, or by a cell run without a sandbox) is written again.
+    fresh: (file, key) => known[resolve(file)] === `${key}:${fileDigest(file)}`,
+    record: (file, key) => void (next[resolve(file)] = `${key}:${fileDigest(file)}`),
     async save() {
       await writeAtomic(path, JSON.stringify({ format: FORMAT, pages: next }));
     },

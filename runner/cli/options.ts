@@ -1,5 +1,6 @@
 // The one table of commands and their flags: parsing, validation, `--help` and the defaults
 // every command shares all come from it, so a flag cannot be parsed without being documented.
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +30,9 @@ export const RUN_FLAGS = {
   "max-output": { type: "string", arg: "SIZE", help: "stop a cell that prints more than this (default 1M)" },
   "allow-net": { type: "string", arg: "HOST[:PORT],...", help: "hosts cells may reach besides loopback; bare: any" },
   "allow-env": { type: "string", arg: "NAME,...", help: "environment variables cells may see; bare: all" },
+  "allow-read": { type: "string", arg: "PATH,...", help: "files or folders cells may read besides their page's folder (sandboxed cells)" },
+  "allow-write": { type: "string", arg: "PATH,...", help: "files or folders cells may write besides their scratch folder (sandboxed cells)" },
+  "require-sandbox": { type: "boolean", help: "fail (exit 2) where cells cannot run in bubblewrap, instead of warning" },
 } satisfies Flags;
 
 const JSON_FLAG = { type: "boolean", help: "print one JSON document on stdout" } satisfies Flag;
@@ -183,6 +187,14 @@ function list(raw: unknown): string[] {
   return raw === undefined ? [] : String(raw).split(",").map((s) => s.trim()).filter(Boolean);
 }
 
+/** --allow-read/--allow-write: folders or files that exist, made absolute (the sandbox binds them). */
+function allowedPaths(flag: string, raw: unknown): string[] {
+  return list(raw).map((p) => {
+    if (!existsSync(p)) throw usage(`${flag}: no such file or folder: ${p}`);
+    return resolve(p);
+  });
+}
+
 /** Bytes, with an optional K or M (powers of 1024): 1M, 512K, 2000000. */
 function byteCount(raw: unknown, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -207,5 +219,9 @@ export function executeOptions(values: Record<string, unknown>, io: Io): Execute
     graceMs: 1000,
     signal: io.signal,
     allowNet: list(values["allow-net"]),
+    allowRead: allowedPaths("--allow-read", values["allow-read"]),
+    allowWrite: allowedPaths("--allow-write", values["allow-write"]),
+    requireSandbox: Boolean(values["require-sandbox"]),
+    warn: (message) => io.stderr.write(message),
   };
 }

@@ -8,11 +8,12 @@ import { portEnv } from "../plan/plan.ts";
 import { PortSet } from "../plan/ports.ts";
 import type { CellProcess } from "./process.ts";
 import { createSandbox } from "./sandbox.ts";
+import { sandboxFor, type ConfineOptions } from "./confine.ts";
 import { Scheduler, selectCells } from "./scheduler.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun } from "./verdict.ts";
 
-export interface ExecuteOptions {
+export interface ExecuteOptions extends ConfineOptions {
   cacheDir: string;
   /** Run these cells, what they need and the cells they run with; all cells when absent. */
   only?: string[];
@@ -57,7 +58,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const allowNet = options.allowNet ?? [];
   // A pinned port is there to be reached from outside, so such a run stays in our namespace.
   // Made while ports are reserved and cells compiled; the first launch waits for it.
-  const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0 });
+  const bwrap = await sandboxFor(options);
+  const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap });
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
   let ports: PortSet;
   try {
@@ -78,6 +80,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     numbers,
     sandbox,
     allowNet,
+    confine: options,
     cacheDir: options.cacheDir,
     timeout: options.timeout,
     maxOutput: options.maxOutput,

@@ -3,6 +3,7 @@
 import { compileCell, compileSupport } from "./compile.ts";
 import { LecternError } from "../errors.ts";
 import type { PortSet } from "../plan/ports.ts";
+import { confineCell, type ConfineOptions } from "./confine.ts";
 import { CellProcess } from "./process.ts";
 import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
@@ -19,6 +20,8 @@ export interface RunContext {
   numbers: Record<string, number>;
   sandbox: Promise<Sandbox>;
   allowNet: string[];
+  /** What the cells may see of the disk (--allow-read, --allow-write) besides their page's folder. */
+  confine: ConfineOptions;
   cacheDir: string;
   /** Seconds, for cells without timeout=. */
   timeout: number;
@@ -58,6 +61,8 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const timeoutS = cell.attrs.timeout ?? run.timeout;
   const sandbox = await run.sandbox;
   if (hooks.aborted()) return interrupted();
+  // Shell cells and the programs cells start are not traced.
+  const traceFile = cell.lang === "ts" && run.trace ? new TraceFile() : null;
   let ready = false;
   const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
   const listening = new Set<number>();
@@ -68,11 +73,10 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     ready = true;
     hooks.ready();
   };
-  // Shell cells and the programs cells start are not traced.
-  const traceFile = cell.lang === "ts" && run.trace ? new TraceFile() : null;
   const proc = new CellProcess(
     {
-      ...command(cell, run, sandbox, file, support),
+      ...command(cell, run, sandbox, file, support, traceFile !== null),
+      wrapped: sandbox.confined,
       cwd: run.cwd,
       stdin: cell.attrs.stdin,
       // A server has no time limit once it listens; until then, the timeout applies.
@@ -126,14 +130,14 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
 }
 
 /** The command line and environment of a cell's process, inside the run's sandbox. */
-function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, file: string, support: string) {
+function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, file: string, support: string, traced: boolean) {
   // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
   // makes node compile its built-in modules from source: about 6 ms more for every cell.
   const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
   const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
   const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
-  const env = guard ? { ...run.env, LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : run.env;
-  return { ...sandbox.wrap(process.execPath, argv), env };
+  const env = confineCell.env({ ...run.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
+  return { ...sandbox.wrap(process.execPath, argv, env, confineCell.view(run.confine, run.page, [file, support])), env };
 }
 
 /** The usual mistake behind a server's timeout: a fixed number instead of port("name"). */

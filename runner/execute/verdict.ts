@@ -27,6 +27,7 @@ export function verdict(
     return { status: "timeout", reason: cell.attrs.server ? `did not listen within ${timeoutS} s` : `still running after ${timeoutS} s` };
   }
   if (end.stopReason === "output-cap") return { status: "failed", reason: "stopped: printed more than the output cap" };
+  if (end.stopReason === "channel-cap") return { status: "failed", reason: `stopped: ${end.channelAbuse ?? "abused Lectern's side channel"}` };
   if (cell.attrs.server && wasReady && (end.stopReason === "stopped" || end.stopReason === "interrupted")) {
     return { status: "passed", reason: null };
   }

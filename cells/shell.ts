@@ -13,5 +13,11 @@ if (!shell || !file) {
   process.stderr.write("usage: shell.mjs SHELL SCRIPT\n");
   process.exit(2);
 }
-const result = await $({ stdio: "inherit", nothrow: true, quiet: true, verbose: false })`${shell} ${file}`;
+// No rc or profile file: a user's ~/.bashrc must not run in a cell, print into its transcript or
+// slow it down. bash reads one when it thinks sshd started it (its stdin is a socket and SHLVL is
+// unset): --norc stops that for the cell, and SHLVL for the shell zx runs it through.
+for (const name of ["BASH_ENV", "ENV"]) delete process.env[name];
+process.env.SHLVL = "1";
+const flags = shell === "bash" ? ["--norc", "--noprofile"] : [];
+const result = await $({ stdio: "inherit", nothrow: true, quiet: true, verbose: false })`${shell} ${flags} ${file}`;
 process.exitCode = result.exitCode ?? (result.signal ? 128 : 1);

@@ -13,6 +13,8 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    // A failed write (ENOSPC) names no file: the one it was for is what the user must hear.
+    if (err instanceof Error) Object.assign(err, { target: path });
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 // The data that flows one way through the stages: Page -> Plan -> PageResult -> HTML.
 import type { TraceRecords } from "./trace/tracefile.ts";
+import type { CaptureInfo } from "./trace/capture.ts";
 import type { Token } from "markdown-it";
 
 /** TypeScript, or a shell script run through zx with this shell. */
@@ -9,6 +10,8 @@ export type Lang = "ts" | "sh" | "bash";
 export interface CellAttrs {
   server: boolean;
   needs: string[];
+  /** Cells that must run at the same time as this one (they wait for each other). */
+  with: string[];
   stdin: string | null;
   /** "error", or an error code such as "ECONNREFUSED". */
   expect: string | null;
@@ -63,6 +66,8 @@ export interface PlannedCell extends Cell {
   deps: string[];
   /** Servers of the same port earlier in the page: this server starts once they have ended. */
   after: string[];
+  /** The other cells of its `with=` group (with= goes both ways, and a with b with c is one group), in page order. */
+  together: string[];
   /** Port names the cell uses, in first-use order. */
   ports: string[];
 }
@@ -121,24 +126,32 @@ export interface CellResult {
   /** Error codes the cell's sockets or uncaught errors raised (e.g. ECONNREFUSED). */
   errors: string[];
   cached: boolean;
-  /** This cell's socket events, times in ms since its page's run began. */
+  /**
+   * This cell's socket events, times in ms since its page's run began, when given as events;
+   * a run gives `traceRecords` instead. Read either through traceOf() (trace/trace.ts).
+   */
   trace?: TraceEvent[];
-  /** The same, as the cell wrote them: what the cache stores (then `trace` is made from them when read). */
+  /** The events as the cell wrote them: what the cache stores, decoded only when read. */
   traceRecords?: TraceRecords;
   /** The numbers of the ports this cell named, in the run that made this result. */
   ports?: Record<string, number>;
   /** When the page run that made this result began (ISO 8601). */
   ranAt?: string;
+  /** The error behind a cell that failed without running (a compile error, an internal error); never stored. */
+  cause?: Error;
 }
 
 export interface PageResult {
   path: string;
   ports: Record<string, number>;
   cells: CellResult[];
-  trace: TraceEvent[];
-  /** The run's packet capture (a pcap file), or null; `captureSkipped` says why, or what it left out. */
+  /** The page's events when given as such; else its cells' or its capture's (read through pageTrace()). */
+  trace?: TraceEvent[];
+  /** The run's packet capture (a pcap file), or null; `captureSkipped` says why (captureNote() adds what it left out). */
   capture?: string | null;
   captureSkipped?: string | null;
+  /** What the capture knows of the run (its clock, the cells' sockets): pageTrace() makes the wire's events of it. */
+  wire?: CaptureInfo;
   startedAt: string;
   durationMs: number;
 }

@@ -1,8 +1,10 @@
 // The built site in a real browser (Debian's Chromium through playwright-core), from file:// and
-// over HTTP: nothing leaves the site, hostile output stays text, navigation, folding, copying,
-// dark theme and phone width work. Screenshots go to $LECTERN_SCREENSHOTS (default: a temp folder).
+// over HTTP: nothing leaves the site, hostile output stays text, navigation, search, folding,
+// copying, the theme toggle and phone width work, and axe-core finds no accessibility violation on
+// any page, light and dark, wide and narrow. Screenshots go to $LECTERN_SCREENSHOTS (default: a temp folder).
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -33,7 +35,10 @@ it("has Chromium where CI needs it", () => {
   if (onCi) expect(haveChromium, `${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`).toBe(true);
 });
 
-const PAGES = ["index.html", "basic.html", "terminal.html", "hostile.html", "megabyte.html", "notrun.html"];
+const PAGES = ["index.html", "basic.html", "terminal.html", "hostile.html", "megabyte.html", "notrun.html", "print.html"];
+// axe-core from npm, run in the page by the test (not by a <script>: the page's own CSP stays as it is).
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"];
 
 /** index.md, the render fixtures, and a page whose one cell printed a megabyte. */
 async function buildSite(out: string): Promise<void> {
@@ -92,7 +97,7 @@ function watch(tab: Tab, base: string) {
 }
 
 // A loaded CI machine can take seconds per page load: the steps are bounded, not timed.
-describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, () => {
+describe.runIf(haveChromium)("the built site in Chromium", { timeout: 60_000 }, () => {
   let browser: Browser;
   let out: string;
   let base: string;
@@ -130,14 +135,14 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
       for (const name of PAGES) {
         const { tab, problems, requests } = await open(context, site + name, site);
         expect(problems, `${site}${name}`).toEqual([]);
-        // The stylesheet and the copy script, both from the site itself, and nothing else.
-        expect(requests.map((r) => r.slice(site.length)).sort(), name).toEqual(["", "assets/copy.js", "assets/lectern.css", name].filter((x) => x !== "").sort());
+        // The stylesheet and the script, both from the site itself, and nothing else (search loads on first use).
+        expect(requests.map((r) => r.slice(site.length)).sort(), name).toEqual(["assets/lectern.js", "assets/lectern.css", name].sort());
         expect(await tab.evaluate(() => getComputedStyle(document.body).fontFamily)).toMatch(/system-ui/);
         await tab.close();
       }
     }
     await context.close();
-  }, 20_000);
+  }, 120_000);
 
   it("shows hostile output as text: no dialog, no injected element, only http(s) links", async () => {
     const context = await browser.newContext();
@@ -149,7 +154,7 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
       schemes: [...new Set([...document.querySelectorAll("a[href]")].map((a) => (a as HTMLAnchorElement).protocol))].sort(),
       text: document.querySelector("#cell-in-list .output")?.textContent,
     }));
-    expect(found).toEqual({ scripts: ["assets/copy.js"], injected: 0, handlers: [], schemes: ["file:", "https:"], text: "</pre><script>alert(1)</script>" });
+    expect(found).toEqual({ scripts: ["assets/lectern.js"], injected: 0, handlers: [], schemes: ["file:", "https:"], text: "</pre><script>alert(1)</script>" });
     // Clicking every output link and summary fires nothing either.
     for (const summary of await tab.locator("main summary").all()) await summary.click();
     expect(problems).toEqual([]);
@@ -159,20 +164,25 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
   it("navigates from the index through the pages, the contents and the cell links", async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const { tab, problems } = await open(context, base + "index.html");
-    // The index lists the pages in the order index.md links them.
-    expect(await tab.locator(".page-list .page-link").allTextContents()).toEqual([
-      "What terminals print", "UDP echo, in two cells", "Hostile <script>alert(\"title\")</script> & \"quotes\"", "A megabyte of output", "First heading becomes the title",
-    ]);
-    expect(await tab.locator(".page-list li").first().locator(".pill-failed").textContent()).toBe("1 failed");
-    await tab.locator(".page-list .page-link").first().click();
+    // The course lists the pages in the order index.md links them; the index lists only the ones its prose does not link.
+    const course = ["Networking notes", "What terminals print", "UDP echo, in two cells", "Hostile <script>alert(\"title\")</script> & \"quotes\"", "A megabyte of output", "First heading becomes the title"];
+    expect(await tab.locator(".course-side .course-pages > li > a").allTextContents()).toEqual(course);
+    expect(await tab.locator(".course-side [aria-current=page]").textContent()).toBe("Networking notes");
+    expect(await tab.locator(".page-list .page-link").allTextContents()).toEqual(course.slice(3));
+    expect(await tab.locator("article p .pill-failed").first().textContent()).toBe("1 failed");
+    await tab.locator("article a", { hasText: "the terminal page" }).click();
     expect(tab.url()).toBe(base + "terminal.html");
     await tab.locator(".pager a[rel=next]").click();
     expect(tab.url()).toBe(base + "basic.html");
     await tab.locator(".pager a[rel=prev]").click();
     expect(tab.url()).toBe(base + "terminal.html");
-    await tab.locator(".toc-side a", { hasText: "Servers and failures" }).click();
+    expect(await tab.locator(".course-side [aria-current=page]").textContent()).toBe("What terminals print");
+    await tab.locator(".course-side .toc a", { hasText: "Servers and failures" }).click();
     expect(tab.url()).toBe(base + "terminal.html#servers-and-failures");
     expect(await tab.locator("#servers-and-failures").isVisible()).toBe(true);
+    // The contents mark the section being read.
+    await expect.poll(() => tab.locator(".course-side .toc a[aria-current=location]").textContent()).toBe("Servers and failures");
+    expect(await tab.locator("#servers-and-failures").evaluate((h) => h.textContent)).toBe("Servers and failures");
     await tab.locator(".run-summary a", { hasText: "slow" }).click();
     expect(tab.url()).toBe(base + "terminal.html#cell-slow");
     expect(await tab.evaluate(() => Math.round(document.querySelector("#cell-slow")!.getBoundingClientRect().top))).toBeLessThan(40);
@@ -183,16 +193,18 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
     await context.close();
   });
 
-  it("folds long outputs until asked, and unfolds a megabyte", async () => {
+  it("folds long outputs until asked, showing their first and last lines, and unfolds a megabyte", async () => {
     const context = await browser.newContext();
     const { tab, problems } = await open(context, base + "megabyte.html");
     const more = tab.locator("#cell-big details.more");
-    expect(await tab.locator("#cell-big .output > pre").textContent()).toMatch(/^starting\nline 1 x+\n[\s\S]*line 19 x+$/);
+    expect(await tab.locator("#cell-big .output > pre").first().textContent()).toMatch(/^starting\nline 1 x+\n[\s\S]*line 19 x+$/);
+    expect(await tab.locator("#cell-big .output > pre").last().textContent()).toMatch(/^line 15993 x+\n[\s\S]*line 16000 x+$/);
+    expect(await tab.locator("#cell-big .output > pre").last().isVisible()).toBe(true);
     expect(await more.locator("pre").isVisible()).toBe(false);
-    expect(await more.locator("summary").textContent()).toMatch(/^Show 15,981 more lines \(\d\.\d MB\)$/);
+    expect(await more.locator("summary").textContent()).toMatch(/^Show 15,973 more lines \(\d\.\d MB\)$/);
     await more.locator("summary").click();
     expect(await more.locator("pre").isVisible()).toBe(true);
-    expect(await more.locator("pre").textContent()).toMatch(/line 16000 x+$/);
+    expect(await more.locator("pre").textContent()).toMatch(/^line 20 x+\n[\s\S]*line 15992 x+$/);
     expect(problems).toEqual([]);
     await context.close();
   });
@@ -265,7 +277,118 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
     expect(await tab.locator(".site-header").isVisible()).toBe(false);
     await tab.screenshot({ path: join(shots, "basic-print.png"), fullPage: true });
     await print.close();
-  }, 20_000);
+  }, 120_000);
+
+  it("searches every page offline, from file://, under the pages' own policy, keyboard first", async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const { tab, problems, requests } = await open(context, base + "notrun.html");
+    const input = tab.locator("#search");
+    // `/` focuses the box; the library and the index come from the site on first use.
+    await tab.keyboard.press("/");
+    expect(await tab.evaluate(() => document.activeElement?.id)).toBe("search");
+    await expect.poll(() => requests.filter((r) => /assets\/(minisearch|search-index)\.js$/.test(r)).length).toBe(2);
+    // A heading, on another page.
+    await input.fill("server");
+    const results = tab.locator("#search-results a");
+    await expect.poll(() => results.count()).toBeGreaterThan(0);
+    expect(await results.evaluateAll((as) => as.map((a) => a.getAttribute("href")))).toContain("terminal.html#servers-and-failures");
+    // A cell by its code, linked as #cell-NAME: "createSocket" is only in udp-server's and udp-client's code.
+    await input.fill("createSock");
+    await expect.poll(async () => (await results.evaluateAll((as) => as.map((a) => a.getAttribute("href")))).sort()).toEqual(["basic.html#cell-udp-client", "basic.html#cell-udp-server"]);
+    expect(await tab.locator("#search-results [role=status]").textContent()).toBe("2 results");
+    // Prose, and a cell name; the arrow keys and Enter open a result.
+    await input.fill("megabyte");
+    await expect.poll(() => results.first().getAttribute("href")).toBe("megabyte.html");
+    await input.fill("echo-server");
+    await expect.poll(() => results.first().getAttribute("href")).toBe("terminal.html#cell-echo-server");
+    await tab.keyboard.press("ArrowDown");
+    expect(await tab.evaluate(() => document.activeElement?.getAttribute("href"))).toBe("terminal.html#cell-echo-server");
+    await tab.keyboard.press("Enter");
+    await tab.waitForURL(base + "terminal.html#cell-echo-server");
+    await input.fill("zzzqqq");
+    await expect.poll(() => tab.locator("#search-results [role=status]").textContent()).toBe("No results");
+    await tab.keyboard.press("Escape");
+    expect(await tab.locator("#search-results").isVisible()).toBe(false);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("remembers a theme chosen with the toggle over the system's", async () => {
+    const context = await browser.newContext({ colorScheme: "light" });
+    const { tab, problems } = await open(context, base + "basic.html");
+    const toggle = tab.locator("button.theme-toggle");
+    expect(await toggle.getAttribute("aria-pressed")).toBe("false");
+    const light = await tab.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await toggle.click();
+    expect(await toggle.getAttribute("aria-pressed")).toBe("true");
+    expect(await tab.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(18, 20, 24)");
+    // Another page of the site, still dark; and code and output stay apart.
+    await tab.goto(base + "terminal.html");
+    expect(await tab.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(18, 20, 24)");
+    const [code, output] = await tab.evaluate(() => [getComputedStyle(document.querySelector("#cell-colours pre")!).backgroundColor, getComputedStyle(document.querySelector("#cell-colours .output")!).backgroundColor]);
+    expect(code).not.toBe(output);
+    await tab.locator("button.theme-toggle").click();
+    expect(await tab.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(light);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("offers each cell's source and the page's Markdown as files, and the whole course on one page", async () => {
+    const context = await browser.newContext();
+    const { tab, problems } = await open(context, base + "basic.html");
+    const href = await tab.locator("#cell-udp-client a.download").getAttribute("href");
+    expect(href).toBe("src/basic/udp-client.ts");
+    expect(await readFile(join(out, "site", href!), "utf8")).toBe(await tab.locator("#cell-udp-client code").textContent());
+    expect(await readFile(join(out, "site", "src/basic/basic.md"), "utf8")).toBe(await readFile(new URL("basic.md", FIXTURES), "utf8"));
+    await tab.locator(".course-side a", { hasText: "The whole course on one page" }).click();
+    expect(tab.url()).toBe(base + "print.html");
+    // A megabyte of one page's output is in it: wait for all of it.
+    await tab.waitForLoadState("load");
+    // Every page, in reading order, with ids that do not clash.
+    expect(await tab.locator(".print-page h1").allTextContents()).toEqual(["Networking notes", "What terminals print", "Sockets: UDP", "Hostile <script>alert(\"title\")</script> & \"quotes\"", "A megabyte of output", "First heading becomes the title"]);
+    expect(await tab.evaluate(() => { const ids = [...document.querySelectorAll("[id]")].map((e) => e.id); return ids.length - new Set(ids).size; })).toBe(0);
+    expect(await tab.locator("#basic--cell-udp-client .cell-name").getAttribute("href")).toBe("#basic--cell-udp-client");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("opens the course menu on a phone, without JavaScript too", async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 }, javaScriptEnabled: false });
+    const { tab, problems } = await open(context, base + "basic.html");
+    expect(await tab.locator(".course-side").isVisible()).toBe(false);
+    await tab.locator(".course-menu summary").click();
+    const current = tab.locator(".course-menu [aria-current=page]");
+    expect(await current.isVisible()).toBe(true);
+    expect(await current.textContent()).toBe("UDP echo, in two cells");
+    await tab.locator(".course-menu a", { hasText: "What terminals print" }).click();
+    expect(tab.url()).toBe(base + "terminal.html");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  // WCAG 2.2 A and AA and axe's best practices, on every page, in both themes, wide and narrow:
+  // one load per page, the width and the theme changed in place.
+  for (const name of PAGES) {
+    it(`has no accessibility violations on ${name}, light and dark, at 1400 and 375 pixels`, async () => {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const { tab, problems } = await open(context, base + name);
+      await tab.evaluate(AXE);
+      const found: string[] = [];
+      for (const [width, scheme] of [[1400, "light"], [1400, "dark"], [375, "dark"], [375, "light"]] as const) {
+        await tab.setViewportSize({ width, height: 900 });
+        await tab.emulateMedia({ colorScheme: scheme });
+        // preload: false, or axe would fetch the stylesheet again, which the page's policy refuses.
+        const violations = await tab.evaluate(async (tags) => {
+          const axe = (window as unknown as { axe: { run(c: Document, o: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+          return (await axe.run(document, { preload: false, runOnly: { type: "tag", values: tags } })).violations;
+        }, AXE_TAGS);
+        for (const v of violations) found.push(`${width} ${scheme}: ${v.id} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+      }
+      expect(found).toEqual([]);
+      expect(problems).toEqual([]);
+      await context.close();
+    }, 180_000);
+  }
 
   it("shows a page that `lectern build` really ran", async () => {
     const dir = join(out, "real");
@@ -283,7 +406,7 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 30_000 }, 
     await tab.screenshot({ path: join(shots, "real.png") });
     expect(problems).toEqual([]);
     await context.close();
-  }, 20_000);
+  }, 60_000);
 
   it("reloads a page served by `lectern serve` when its Markdown is saved", async () => {
     const dir = join(out, "live");

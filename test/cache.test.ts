@@ -6,6 +6,7 @@ import { readPage } from "../runner/extract/extract.ts";
 import { createLimiter } from "../runner/execute/limit.ts";
 import { planPage } from "../runner/plan/plan.ts";
 import { runCached, storeResults, type CacheMode } from "../runner/cache/rebuild.ts";
+import { pageTrace } from "../runner/trace/trace.ts";
 import { tmp, ts } from "./helpers.ts";
 
 const server = (greeting: string) =>
@@ -65,8 +66,8 @@ describe("the result cache", () => {
     const prose = await build(page({ prose: "Other words entirely.\n\nAnd a second paragraph." }));
     expect(prose.cached).toEqual(allCached);
     // The trace comes back from the records the cells wrote, event for event.
-    expect(prose.result!.trace.length).toBeGreaterThan(0);
-    expect(prose.result!.trace).toEqual(first.result!.trace);
+    expect(pageTrace(prose.result!).length).toBeGreaterThan(0);
+    expect(pageTrace(prose.result!)).toEqual(pageTrace(first.result!));
     expect(prose.result!.cells.map((c) => c.line)).toEqual(first.result!.cells.map((c) => c.line + 2));
     expect(prose.result!.ports).toEqual(first.result!.ports);
     expect(prose.result!.cells[3]).toMatchObject({ status: "failed", exitCode: 2, output: "oops\n", cached: true });

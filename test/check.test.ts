@@ -24,7 +24,9 @@ describe("lectern check", () => {
         `${ERRORS}:14:10: error TS2322: Type 'number' is not assignable to type 'string'. (cell in-list)`,
         `${ERRORS}:23:10: error TS2551: Property 'sendTo' does not exist on type 'Socket'. Did you mean 'send'? (cell in-quote)`,
         `${ERRORS}:29:11: error TS2304: Cannot find name 'missing'. (cell deep)`,
+        `${ERRORS}:14: warning: cell "in-list" uses port "udp", which no server cell of this page serves, so nobody will answer; if that is the point, say so with expect=ECONNREFUSED (or expect=error)`,
         "4 errors in 6 cells of 2 pages",
+        "1 warning (--strict makes them errors)",
         "",
       ].join("\n"),
     );
@@ -40,7 +42,7 @@ describe("lectern check", () => {
 
   it("exits 2 on an invalid page, checking nothing", async () => {
     const { code, stdout, stderr } = await lectern(["check", CLEAN, "test/fixtures/pages/invalid-attr.md"]);
-    expect(stderr).toBe('lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, stdin, expect, exit, timeout, skip, ready, nocheck\n');
+    expect(stderr).toBe('lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck [E_ATTR_UNKNOWN]\n');
     expect(stdout).toBe("");
     expect(code).toBe(2);
   });

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { LecternError } from "../runner/errors.ts";
 import { executePlan } from "../runner/execute/execute.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { createLimiter } from "../runner/execute/limit.ts";
 import { planPage } from "../runner/plan/plan.ts";
 import { cacheDir, cell, runSource, tmp, ts } from "./helpers.ts";
-import { gone } from "./helpers.ts";
+import { allGone } from "./helpers.ts";
 
 const udpServer = ts(
   "name=srv server",
@@ -91,7 +92,8 @@ describe("executePlan", () => {
       graceMs: 500,
     });
     expect(cell(r, "uses").status).toBe("failed");
-    expect(cell(r, "uses").reason).toMatch(/helper\.ts:2: cell "uses" imports .*helper\.ts, which does not compile: Unexpected ";"$/);
+    expect(cell(r, "uses").reason).toMatch(/helper\.ts:2: cell "uses" imports .*helper\.ts, which does not compile: Unexpected ";" \[E_COMPILE\]$/);
+    expect(cell(r, "uses").cause).toBeInstanceOf(LecternError);
   });
 
   it("checks exit=N and expect=error", async () => {
@@ -117,21 +119,22 @@ describe("executePlan", () => {
     const r = await runSource(
       ts(
         "name=parent",
-        `import { spawn } from "node:child_process";\nconst c = spawn("sleep", ["30"], { stdio: "ignore" });\nc.unref();\nconsole.log(c.pid);`,
+        `import { spawn } from "node:child_process";\nconst c = spawn("sleep", ["30.0417"], { stdio: "ignore" });\nc.unref();\nconsole.log(c.pid);`,
       ) +
         ts(
           "name=stubborn server",
-          `import net from "node:net";\nimport { port } from "lectern";\nprocess.on("SIGTERM", () => console.log("ignoring SIGTERM"));\nnet.createServer().listen(port("tcp"), "127.0.0.1");\nconsole.log(process.pid);`,
+          `import net from "node:net";\nimport { port } from "lectern";\nprocess.title = "lectern-stubborn-0417";\nprocess.on("SIGTERM", () => console.log("ignoring SIGTERM"));\nnet.createServer().listen(port("tcp"), "127.0.0.1");\nconsole.log(process.pid);`,
         ) +
         ts("name=client", `import { port } from "lectern";\nconsole.log(port("tcp") > 0);`),
     );
     const orphan = Number(cell(r, "parent").output.trim());
     expect(orphan).toBeGreaterThan(0);
-    expect(await gone(orphan)).toBe(true);
+    // Looked up by their marks: a sandboxed cell prints its pid in its own PID namespace.
+    expect(await allGone("sleep 30.0417")).toBe(true);
     const stubborn = cell(r, "stubborn");
     expect(stubborn).toMatchObject({ status: "passed", signal: "SIGKILL" });
     expect(stubborn.output).toContain("ignoring SIGTERM");
-    expect(await gone(Number(stubborn.output.split("\n")[0]))).toBe(true);
+    expect(await allGone("lectern-stubborn-0417")).toBe(true);
   });
 
   it("reports a server's clients as not started, at once, when it crashes before listening", async () => {
@@ -152,10 +155,11 @@ describe("executePlan", () => {
   });
 
   it("runs independent cells at the same time", async () => {
-    // Each waits (boundedly) for a file the other writes: both pass only if they overlap.
+    // Each waits (boundedly) for a file the other writes in the scratch folder (the page's own
+    // folder is read-only to its cells): both pass only if they overlap.
     const meet = (mine: string, theirs: string) =>
-      `import { existsSync, writeFileSync } from "node:fs";\nwriteFileSync("${mine}", "");\nfor (let i = 0; i < 200 && !existsSync("${theirs}"); i++) await new Promise((r) => setTimeout(r, 25));\nconsole.log(existsSync("${theirs}"));`;
-    const r = await runSource(ts("name=a", meet("a.flag", "b.flag")) + ts("name=b", meet("b.flag", "a.flag")));
+      `import { existsSync, writeFileSync } from "node:fs";\nimport { tmpdir } from "node:os";\nprocess.chdir(tmpdir());\nwriteFileSync("${mine}", "");\nfor (let i = 0; i < 200 && !existsSync("${theirs}"); i++) await new Promise((r) => setTimeout(r, 25));\nconsole.log(existsSync("${theirs}"));`;
+    const r = await runSource(ts("name=a", meet(`a-${process.pid}.flag`, `b-${process.pid}.flag`)) + ts("name=b", meet(`b-${process.pid}.flag`, `a-${process.pid}.flag`)));
     expect(r.cells.map((c) => c.output)).toEqual(["true\n", "true\n"]);
   });
 

@@ -1,5 +1,5 @@
 // Shared by the runner tests: a page written to a temporary folder and run for real.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
@@ -63,4 +63,28 @@ export const ts = (info: string, code: string) => "```ts " + info + "\n" + code.
 export async function gone(pid: number): Promise<boolean> {
   for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   return !alive(pid);
+}
+
+/**
+ * Host pids of the processes whose command line contains `marker`. A sandboxed cell sees only
+ * its own PID namespace, so the pid it prints means nothing here: tests mark processes instead
+ * (`sleep 30.123`, `process.title = "..."`) and look them up in the host's /proc.
+ */
+export function hostPids(marker: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").includes(marker) && alive(Number(entry))) out.push(Number(entry));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return out;
+}
+
+/** Every process marked `marker` is gone within two seconds. */
+export async function allGone(marker: string): Promise<boolean> {
+  for (let i = 0; i < 40 && hostPids(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return hostPids(marker).length === 0;
 }

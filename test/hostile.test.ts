@@ -2,7 +2,7 @@
 // passes once the defect is fixed; each asserts what a user should see.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { get } from "node:http";
 import { join } from "node:path";
@@ -279,4 +279,36 @@ describe("hostile QA: defects", () => {
     expect(lines).toContain("beta");
     expect(lines.indexOf("alpha")).toBeLessThan(lines.indexOf("got alpha"));
   }, 20_000);
+
+  it("a published page edited behind Lectern's back is written again, by a plain and by a --frozen build", async () => {
+    const dir = tmp("lectern-hostile-");
+    writeFileSync(join(dir, "a.md"), "# A\n\n" + ts("name=genuine", 'console.log("genuine");'));
+    const build = (...flags: string[]) => lectern(["build", "a.md", "--cache", join(dir, ".lectern"), ...flags], dir);
+    expect((await build()).code).toBe(0);
+    const page = join(dir, "site", "a.html");
+    const written = readFileSync(page, "utf8");
+    for (const flags of [[], ["--frozen"]]) {
+      writeFileSync(page, written.replaceAll("genuine", "FORGED"));
+      expect((await build(...flags)).code).toBe(0);
+      const html = readFileSync(page, "utf8");
+      expect(html).not.toContain("FORGED");
+      expect(html).toContain("genuine");
+    }
+  }, 40_000);
+
+  it("a compiled cell or preload changed in the cache is compiled again, never run", async () => {
+    const dir = tmp("lectern-hostile-");
+    writeFileSync(join(dir, "a.md"), ts("name=genuine", 'console.log("genuine");'));
+    const cache = join(dir, ".lectern");
+    const build = (...flags: string[]) => lectern(["build", "a.md", "--cache", cache, "--json", ...flags], dir);
+    expect((await build()).code).toBe(0);
+    const trojan = 'console.log("FORGED");\n';
+    for (const sub of ["compiled", "support"]) {
+      for (const f of readdirSync(join(cache, sub)).filter((f) => /\.(mjs|cjs)$/.test(f))) writeFileSync(join(cache, sub, f), trojan);
+    }
+    const rerun = await build("--rerun");
+    const cell = JSON.parse(rerun.stdout).pages[0].cells[0];
+    expect(cell).toMatchObject({ status: "passed", output: "genuine\n", cached: false });
+    expect(readFileSync(join(dir, "site", "a.html"), "utf8")).not.toContain("FORGED");
+  }, 40_000);
 });

@@ -55,12 +55,12 @@ describe("planPage", () => {
   it("rejects a port name that is not a string literal, at its line in the page", async () => {
     const err = await failure("# T\n\n" + ts("name=dyn", 'import { port } from "lectern";\nconst name = "udp";\n\nport(name);'));
     expect(err.code).toBe("E_PORT_DYNAMIC");
-    expect(err.describe()).toBe('lec.md:7: cell "dyn": port() takes the port\'s name as a string literal, as in port("udp"), so Lectern knows it before the cell runs');
+    expect(err.describe()).toBe('lec.md:7:1: cell "dyn": port() takes the port\'s name as a string literal, as in port("udp"), so Lectern knows it before the cell runs');
   });
 
   it("rejects port() under another name, which it could not follow", async () => {
     const err = await failure(ts("name=alias", 'import { port } from "lectern";\nconst p = port;\nconsole.log(p("zzz"));'));
-    expect(err.describe()).toBe('lec.md:3: cell "alias": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs');
+    expect(err.describe()).toBe('lec.md:3:7: cell "alias": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs');
   });
 
   it("rejects unknown needs, naming the cells there are", async () => {
@@ -89,6 +89,13 @@ describe("planPage", () => {
   it("reports code that does not compile at its page line", async () => {
     const err = await failure("\n" + ts("name=broken", "const x = ;"));
     expect(err.code).toBe("E_COMPILE");
-    expect(err.describe()).toBe('lec.md:3: cell "broken" does not compile: Unexpected ";"');
+    expect(err.describe()).toBe('lec.md:3:11: cell "broken" does not compile: Unexpected ";"');
+  });
+
+  it("counts list indentation and block-quote markers in a column", async () => {
+    const listed = await failure("- a list item\n\n  ```ts name=broken\n  const x = ;\n  ```\n");
+    expect(listed.describe()).toBe('lec.md:4:13: cell "broken" does not compile: Unexpected ";"');
+    const quoted = await failure('> ```ts name=dyn\n> import { port } from "lectern";\n> const n = "a"; port(n);\n> ```\n');
+    expect(quoted.describe()).toBe('lec.md:3:18: cell "dyn": port() takes the port\'s name as a string literal, as in port("udp"), so Lectern knows it before the cell runs');
   });
 });

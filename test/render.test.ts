@@ -14,6 +14,8 @@ const UPDATE = process.env["UPDATE_GOLDEN"] === "1" && !process.env["CI"];
 const NAV: PageContext = {
   index: "index.html", assets: "assets/", siteTitle: "Networking <notes>", node: "v20.0.0",
   prev: { href: "intro.html", title: "Intro" }, next: { href: "tcp.html", title: "TCP <next>" },
+  pages: [{ href: "index.html", title: "Networking <notes>" }, { href: "intro.html", title: "Intro" }, { href: "page.html", title: "This page" }, { href: "tcp.html", title: "TCP <next>" }],
+  current: "page.html", sources: "src/page/", print: "print.html",
 };
 
 async function golden(name: string, html: string): Promise<void> {
@@ -46,8 +48,8 @@ describe("renderPage golden files", () => {
 describe("hostile output", () => {
   it("comes out inert", async () => {
     const html = await render("hostile");
-    // The only script is the site's own copy button, by file; no inline script, no handler attribute.
-    expect(html.match(/<script[^>]*>/gi)).toEqual([`<script src="assets/copy.js" defer>`]);
+    // The only script is the site's own, by file; no inline script, no handler attribute.
+    expect(html.match(/<script[^>]*>/gi)).toEqual([`<script src="assets/lectern.js">`]);
     // Escaped text and quoted attribute values may still read `onerror=`; no real tag may carry it.
     expect(html.replace(/="[^"]*"/g, '=""')).not.toMatch(/<[^>]*\son\w+=/i);
     expect(html).toContain("&lt;img src=x onerror=alert(1)&gt; &quot;&#39;&gt;&lt;");
@@ -91,11 +93,33 @@ describe("cells", () => {
     expect(html).toContain(`<span class="exit exit-nonzero">exit 1</span>`);
   });
 
-  it("folds a long transcript into <details>, the first lines still visible", async () => {
+  it("folds the middle of a long transcript into <details>, its first and last lines still visible", async () => {
     const html = await render("terminal");
     const long = html.slice(html.indexOf(`id="cell-long"`), html.indexOf(`id="cell-echo-server"`));
-    expect(long).toContain("line 20</pre><details class=\"more\"><summary>Show 40 more lines <span class=\"size\">(");
-    expect(long).toMatch(/<pre>\nline 21\n[\s\S]*line 60<\/pre><\/details>/);
+    expect(long).toContain("line 20</pre><details class=\"more\"><summary>Show 32 more lines <span class=\"size\">(");
+    expect(long).toMatch(/<pre>\nline 21\n[\s\S]*line 52<\/pre><\/details><pre>\nline 53\n[\s\S]*line 60<\/pre><\/div>/);
+  });
+
+  it("keeps table-like output in columns, scrolling inside its block", () => {
+    const ss = "State  Recv-Q Send-Q Local Address:Port  Peer Address:Port\nLISTEN 0      511    127.0.0.1:41234     0.0.0.0:*\nESTAB  0      0      127.0.0.1:41234     127.0.0.1:50000\n";
+    expect(transcriptHtml([{ stream: "stdout", text: ss }])).toMatch(/^<div class="output output-table"><pre tabindex="0">\nState {2}Recv-Q/);
+    expect(transcriptHtml([{ stream: "stdout", text: "hello  there\nplain prose, wrapped\nmore\n" }])).toMatch(/^<div class="output"><pre>/);
+  });
+
+  it("makes headings links to themselves, named by their own text, and an empty header cell a plain cell", () => {
+    const html = renderPage(extractPage("h.md", "# T\n\n## Ports\n\n## See [RFC](https://x.org)\n\n| | UDP |\n| --- | --- |\n| port | 53 |\n"), null, NAV);
+    expect(html).toContain(`<h2 id="ports"><a class="heading-link" href="#ports">Ports</a></h2>`);
+    expect(html).toContain(`<h2 id="see-rfc">See <a href="https://x.org">RFC</a> <a class="anchor" href="#see-rfc" aria-hidden="true" tabindex="-1">#</a></h2>`);
+    expect(html).toContain(`<tr>\n<td></td>\n<th>UDP</th>`);
+  });
+
+  it("lists the course with the current page marked, its contents under it, and offers the sources", async () => {
+    const html = await render("terminal");
+    expect(html).toMatch(/<nav class="course-side" aria-label="Course"><ol class="course-pages"><li><a href="index.html">Networking &lt;notes&gt;<\/a><\/li><li><a href="intro.html">Intro<\/a><\/li><li class="current"><a href="page.html" aria-current="page">This page<\/a><ol class="toc">/);
+    expect(html).toContain(`<details class="course-menu"><summary>`);
+    expect(html).toContain(`<a class="download" href="src/page/long.ts" download>long.ts</a>`);
+    expect(html).toContain(`Built by Lectern from <a href="src/page/terminal.md" download>terminal.md</a>.`);
+    expect(html).toContain(`<a href="print.html">The whole course on one page</a>`);
   });
 
   it("links the run summary to failed cells, and the table of contents to sections and cells", async () => {
@@ -103,8 +127,10 @@ describe("cells", () => {
     expect(html).toContain(`<strong>1 of 9 cells failed</strong> (8 passed)`);
     expect(html).toContain(`Failed: <a href="#cell-slow">slow</a>`);
     expect(html).toContain(`Node.js v20.0.0`);
-    expect(html).toMatch(/<nav class="toc toc-side"[^>]*>[\s\S]*<a href="#progress">Progress<\/a>[\s\S]*<ol><li><a href="#a-two-line-progress-display">/);
-    expect(html).toContain(`<a class="dot dot-timeout" href="#cell-slow"`);
+    expect(html).toMatch(/<nav class="course-side"[^>]*>[\s\S]*<a href="#progress">Progress<\/a>[\s\S]*<ol><li><a href="#a-two-line-progress-display">/);
+    // A mark per cell, its shape (not only its colour) saying how it ended, and said in words.
+    expect(html).toContain(`<span class="mark mark-timeout" title="slow: timed out">◷</span>`);
+    expect(html).toMatch(/<span class="visually-hidden">: [^<]*slow timed out/);
   });
 });
 
@@ -156,7 +182,7 @@ describe("terminal output", () => {
     const started = performance.now();
     const html = transcriptHtml([{ stream: "stdout", text: "\x1b[32mok\x1b[0m 0123456789012345678901234567890123456789\n".repeat(20_000) }]);
     expect(performance.now() - started).toBeLessThan(10_000);
-    expect(html).toContain("Show 19,980 more lines");
+    expect(html).toContain("Show 19,972 more lines");
   });
 });
 
@@ -170,11 +196,17 @@ describe("page metadata", () => {
     expect(html).not.toContain("<hr>");
   });
 
+  it("cuts a summary between sentences", () => {
+    const long = `${"A first sentence that says what the page is about. ".repeat(3)}And a last one, long enough to go past the two hundred characters a summary may take.`;
+    expect(pageSummary(extractPage("s.md", long))).toBe("A first sentence that says what the page is about. ".repeat(3).trim());
+    expect(pageSummary(extractPage("s.md", `${"word ".repeat(120)}end.`))).toMatch(/^(word ){30,}word…$/);
+  });
+
   it("falls back to the first heading, the first paragraph and the file name", async () => {
     const page = extractPage("notrun.md", await readFile(new URL("notrun.md", FIXTURES), "utf8"));
     expect(pageTitle(page)).toBe("First heading becomes the title");
-    expect(pageSummary(page).length).toBeLessThanOrEqual(201);
-    expect(pageSummary(page)).toMatch(/^Just a paragraph .*\w…$/);
+    // One long sentence is kept whole rather than cut in the middle.
+    expect(pageSummary(page)).toMatch(/^Just a paragraph .*keeps going past that\.$/);
     expect(pageTitle(extractPage("notes/plain.md", "no heading here\n"))).toBe("plain");
     expect(pageTitle(extractPage("h.md", "# Sockets *and* `ports`\n"))).toBe("Sockets and ports");
   });

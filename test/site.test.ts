@@ -58,13 +58,18 @@ function links(html: string, file: string): { url: string; target: string | null
 }
 
 describe("writeSite", () => {
-  it("writes the index, every page and the stylesheet, atomically", async () => {
+  it("writes the index, every page with its sources, the course to print, the search and the assets, atomically", async () => {
     const out = await tempDir();
     const written = await writeSite(join(out, "site"), site(false));
     const files = await listFiles(join(out, "site"));
     expect(written.slice().sort()).toEqual(files);
     expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(
-      ["site/assets/lectern.css", "site/assets/copy.js", "site/index.html", "site/intro.html", "site/tcp-lab.html", "site/udp-lab.html", "site/Übung-1.html"].sort(),
+      [
+        "site/assets/lectern.css", "site/assets/lectern.js", "site/assets/minisearch.js", "site/assets/search-index.js",
+        "site/index.html", "site/print.html", "site/intro.html", "site/tcp-lab.html", "site/udp-lab.html", "site/Übung-1.html",
+        "site/src/intro/intro.md", "site/src/intro/cell-1.ts", "site/src/udp-lab/lab.md", "site/src/udp-lab/cell-1.ts", "site/src/udp-lab/cell-2.ts",
+        "site/src/tcp-lab/lab.md", "site/src/Übung-1/Übung 1.md",
+      ].sort(),
     );
     expect(written.at(-1)).toBe(join(out, "site", "index.html"));
     expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
@@ -78,7 +83,13 @@ describe("writeSite", () => {
     await writeSite(out, site(false));
     const index = await readFile(join(out, "index.html"), "utf8");
     const hrefs = links(index, join(out, "index.html")).map((l) => l.url);
-    expect(hrefs).toEqual(["data:,", "assets/lectern.css", "assets/copy.js", "#content", "index.html", "intro.html", "intro.html", "udp-lab.html", "tcp-lab.html", "%C3%9Cbung-1.html", "intro.html"]);
+    const course = ["index.html", "intro.html", "udp-lab.html", "tcp-lab.html", "%C3%9Cbung-1.html"];
+    // The course in the narrow screen's menu, the title and the next page, the course beside the page, the list.
+    expect(hrefs).toEqual([
+      "data:,", "assets/lectern.css", "assets/lectern.js", "#content", ...course, "print.html", "index.html", "intro.html", ...course, "print.html",
+      "intro.html", "udp-lab.html", "tcp-lab.html", "%C3%9Cbung-1.html", "intro.html",
+    ]);
+    expect(index).toContain(`<li class="current"><a href="index.html" aria-current="page">Lectern</a></li>`);
     expect(index).toMatch(/href="udp-lab.html">UDP lab<\/a>.*<span class="pill pill-passed">1 passed<\/span> <span class="pill pill-failed">1 failed<\/span>/);
     expect(index).toContain("<p class=\"summary\">Exercises, no heading.</p>");
   });
@@ -94,7 +105,7 @@ describe("writeSite", () => {
       // Assets (stylesheets, scripts, images Lectern adds) are local; prose may still link out.
       expect(html).not.toMatch(/<link[^>]*href="https?:/i);
       expect(html).not.toMatch(/\ssrc="https?:/i);
-      expect(html.match(/<script[^>]*>/gi)).toEqual([`<script src="assets/copy.js" defer>`]);
+      expect(html.match(/<script[^>]*>/gi)).toEqual([`<script src="assets/lectern.js">`]);
     }
     const udp = await readFile(join(out, "udp-lab.html"), "utf8");
     expect(udp).toMatch(/<a rel="prev" href="intro.html">.*Intro<\/span><\/a>/);
@@ -109,27 +120,33 @@ describe("writeSite", () => {
     expect(written.map((f) => f.slice(out.length + 1))).not.toContain("index-2.html");
     const index = await readFile(join(out, "index.html"), "utf8");
     expect(index).toContain("<title>Socket programming</title>");
-    expect(index).toMatch(/<p>Start here.<\/p>[\s\S]*<ol class="page-list">[\s\S]*href="intro.html"/);
+    expect(index).toMatch(/<p>Start here.<\/p>[\s\S]*<h2 id="site-pages">More pages<\/h2>\n<ol class="page-list">[\s\S]*href="intro.html"/);
     expect(index).toMatch(/<a rel="next" href="intro.html">.*Intro<\/span><\/a>/);
     const udp = await readFile(join(out, "udp-lab.html"), "utf8");
     expect(udp).toContain(`<a class="site-title" href="index.html">Socket programming</a>`);
   });
 
-  it("orders the pages as index.md links to them, by .md or .html name", async () => {
+  it("orders the pages as index.md links to them, by .md or .html name, and lists only the others again", async () => {
     const pages = site(false);
     pages.unshift({ page: extractPage("notes/index.md", "# Notes\n\n1. [TCP](tcp/lab.md)\n2. [UDP](udp-lab.html#top)\n3. [TCP again](tcp-lab.html)\n"), result: null });
     const files = new Map<string, string>();
     await writeSite("out", pages, async (path, data) => void files.set(path, data));
     const index = files.get(join("out", "index.html"))!;
+    const side = index.slice(index.indexOf(`<nav class="course-side"`), index.indexOf("</nav>", index.indexOf(`<nav class="course-side"`)));
+    expect([...side.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1])).toEqual(["index.html", "tcp-lab.html", "udp-lab.html", "intro.html", "%C3%9Cbung-1.html", "print.html"]);
+    // The pages the prose links to get their counts beside the link, and are not listed twice.
+    expect(index).toContain(`<a href="udp-lab.html#top">UDP</a> <span class="pill pill-passed">1 passed</span> <span class="pill pill-failed">1 failed</span>`);
+    // A link to a page's Markdown goes to its HTML.
+    expect(index).toContain(`<a href="tcp-lab.html">TCP</a> <span class="pill">no cells</span>`);
     const listed = [...index.matchAll(/class="page-link" href="([^"]+)"/g)].map((m) => m[1]);
-    expect(listed).toEqual(["tcp-lab.html", "udp-lab.html", "intro.html", "%C3%9Cbung-1.html"]);
+    expect(listed).toEqual(["intro.html", "%C3%9Cbung-1.html"]);
     expect(files.get(join("out", "udp-lab.html"))).toMatch(/rel="prev" href="tcp-lab.html"[\s\S]*rel="next" href="intro.html"/);
   });
 
   it("takes its file writer from the caller", async () => {
     const files = new Map<string, string>();
     const written = await writeSite("out", site(false), async (path, data) => void files.set(path, data));
-    expect([...files.keys()]).toEqual(written);
+    expect([...files.keys()].sort()).toEqual(written.slice().sort());
     expect(written).toContain(join("out", "intro.html"));
   });
 });

@@ -66,7 +66,7 @@ describe("lectern test", () => {
 
   it("exits 2 for an output block naming a port the page does not have, before running anything", async () => {
     const { code, stdout, stderr } = await lectern(["test", "test/fixtures/expect/badport.md"]);
-    expect(stderr).toBe('lectern: test/fixtures/expect/badport.md:6: the output block of cell "a" has {port:nope}, but this page has no port "nope" (it has none)\n');
+    expect(stderr).toBe('lectern: test/fixtures/expect/badport.md:6: the output block of cell "a" has {port:nope}, but this page has no port "nope" (it has none) [E_PORT_VALUE]\n');
     expect(stdout).toBe("");
     expect(code).toBe(2);
   });

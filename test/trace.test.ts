@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { traceDiagram } from "../runner/trace/diagram.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { renderPage } from "../runner/render/render.ts";
-import { eventsOf, matchMessages, textTimeline, traceGroups } from "../runner/trace/trace.ts";
+import { eventsOf, matchMessages, pageTrace, textTimeline, traceGroups, traceOf } from "../runner/trace/trace.ts";
 import { tcpdumpReads } from "../runner/trace/capture.ts";
 import { readPcap } from "../runner/trace/pcap.ts";
 import { wireTrace } from "../runner/trace/wiretrace.ts";
@@ -129,7 +129,7 @@ rx.close(); tx.close(); c.close();`;
     const r = await runSource("```ts name=shapes\n" + code + "\n```\n");
     expect(cell(r, "shapes").output).toBe('["one","two","three","four\\n"] 1 6\n');
     // The cell's own socket events (the page's trace is the wire's where there is a capture).
-    const own = cell(r, "shapes").trace!;
+    const own = traceOf(cell(r, "shapes"));
     const rx = own.find((e) => e.kind === "bind")!.local!;
     const sends = own.filter((e) => e.kind === "send").map((e) => [e.remote, e.bytes, e.preview]);
     // A host name is recorded as the address it resolved to; no address means the loopback.
@@ -156,7 +156,7 @@ server.listen(path, () => {
 });`;
     const r = await runSource("```ts name=unix\n" + code + "\n```\n");
     expect(cell(r, "unix")).toMatchObject({ status: "passed", output: "HELLO\n" });
-    expect(r.trace).toEqual([]);
+    expect(pageTrace(r)).toEqual([]);
   }, 30_000);
 
   it("ends the trace where a cell wrote into the trace file itself, and runs on", async () => {
@@ -172,9 +172,9 @@ s.bind(0, "127.0.0.1", () => {
 s.on("close", () => console.log("done"));`;
     const r = await runSource("```ts name=scribbler\n" + code + "\n```\n");
     expect(cell(r, "scribbler")).toMatchObject({ status: "passed", output: "done\n" });
-    expect(cell(r, "scribbler").trace).toEqual([]);
+    expect(traceOf(cell(r, "scribbler"))).toEqual([]);
     // The wire saw the datagram all the same.
-    if (r.capture) expect(r.trace.map((e) => [e.kind, e.preview])).toEqual([["send", "after"]]);
+    if (r.capture) expect(pageTrace(r).map((e) => [e.kind, e.preview])).toEqual([["send", "after"]]);
   }, 30_000);
 });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { extractPage } from "../runner/extract/extract.ts";
 import { expectedText, outputBlock, rewriteBlocks, updatePage } from "../runner/doctest/update.ts";
+import { lines, matches } from "../runner/doctest/expect.ts";
 import { tmp } from "./helpers.ts";
 
 /** Rewrites every cell of `raw` whose name is in `texts`. */
@@ -112,5 +113,33 @@ describe("updatePage", () => {
     writeFileSync(path, raw + "edited\n");
     expect(await updatePage(page, [{ cell: page.cells[0]!, text: "2\n" }])).toBe("changed");
     expect(readFileSync(path, "utf8")).toBe(raw + "edited\n");
+  });
+});
+
+describe("expectedText with the block a cell had (test --update)", () => {
+  const ports = { p: 41234 };
+  // A small alphabet, so blocks and transcripts share lines often; a fixed seed, so a failure repeats.
+  let seed = 21;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const actualLines = ["a", "b", "c", "port 41234", "x 17", "{any}"];
+  const patternLines = ["a", "b", "c", "...", "{any}", "x {any}", "port {port:p}", "port 1", "\\{any}", "d"];
+  const pick = (from: string[], n: number) => Array.from({ length: n }, () => from[random(from.length)]!);
+
+  it("always matches the transcript, and leaves a block that matched as it was", () => {
+    for (let k = 0; k < 2000; k++) {
+      const previous = pick(patternLines, random(7)).join("\n") + "\n";
+      const output = pick(actualLines, random(8)).join("\n") + "\n";
+      const merged = expectedText(output, ports, previous);
+      expect(matches(merged, output, ports), `${JSON.stringify(previous)} + ${JSON.stringify(output)} -> ${JSON.stringify(merged)}`).toBe(true);
+      if (matches(previous, output, ports)) expect(merged).toBe(lines(previous).map((l) => l + "\n").join(""));
+    }
+  });
+
+  it("keeps every line that still matches and changes only the one that differs", () => {
+    const previous = "listening on {port:p}\npid {any}\n...\nline 5\nthe end\n";
+    const output = "listening on 41234\npid 999\nline 1\nline 2\nline 5\nthe end, changed\n";
+    expect(expectedText(output, ports, previous)).toBe("listening on {port:p}\npid {any}\n...\nline 5\nthe end, changed\n");
+    // A line added in the middle comes in where it is; the wildcards around it stay.
+    expect(expectedText("a 1\nnew 41234\nb 2\n", ports, "a {any}\nb {any}\n")).toBe("a {any}\nnew {port:p}\nb {any}\n");
   });
 });

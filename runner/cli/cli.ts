@@ -1,5 +1,6 @@
-// The command line: picks the command, turns a LecternError into `lectern: file:line: message`
-// and exit status 2, and returns the exit status (it never calls process.exit).
+// The command line: picks the command (or help, or the version), turns a LecternError into
+// `lectern: file:line: message` and exit status 2, and returns the exit status (it never calls
+// process.exit). Commands and their flags are one table, in options.ts.
 import { buildCommand } from "./commands/build.ts";
 import { checkCommand } from "./commands/check.ts";
 import { listCommand } from "./commands/list.ts";
@@ -7,12 +8,15 @@ import { runCommand } from "./commands/run.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { testCommand } from "./commands/test.ts";
 import { LecternError } from "../errors.ts";
+import { describeWriteFailure } from "../writefailure.ts";
 import type { Io } from "../io.ts";
-import { usage, USAGE } from "./options.ts";
+import { commandHelp, generalHelp, usageLine, version, wantsHelp } from "./help.ts";
+import { COMMANDS, isCommand, usage, type CommandName } from "./options.ts";
+import { didYouMean } from "../plan/lint.ts";
 
 export type { Io } from "../io.ts";
 
-const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+const HANDLERS: Record<CommandName, (args: string[], io: Io) => Promise<number>> = {
   run: runCommand,
   build: buildCommand,
   list: listCommand,
@@ -21,20 +25,51 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   check: checkCommand,
 };
 
+const unknownCommand = (name: string) =>
+  usage(`unknown command "${name}"${didYouMean(name, [...Object.keys(COMMANDS), "help"])}; run \`lectern help\` for the commands`);
+
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === "help" || command === "--help" || command === "-h") {
-      io.stdout.write(USAGE);
+    if (command === undefined) {
+      // The commands, where a script's mistake is still seen as one (exit 2).
+      io.stderr.write(generalHelp());
+      return 2;
+    }
+    if (command === "--version" || command === "-V") {
+      io.stdout.write(`lectern ${version()}\n`);
       return 0;
     }
-    const run = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command]! : null;
-    if (!run) throw usage(command === undefined ? "no command given" : `unknown command "${command}"`);
-    return await run(rest, io);
+    if (command === "help" || command === "--help" || command === "-h") {
+      const topic = command === "help" ? rest[0] : undefined;
+      if (topic !== undefined && !isCommand(topic) && topic !== "help") throw unknownCommand(topic);
+      io.stdout.write(isCommand(topic) ? commandHelp(topic) : generalHelp());
+      return 0;
+    }
+    if (!isCommand(command)) throw unknownCommand(command);
+    if (wantsHelp(rest)) {
+      io.stdout.write(commandHelp(command));
+      return 0;
+    }
+    try {
+      return await HANDLERS[command](rest, io);
+    } catch (err) {
+      // A mistake on the command line (not in a page) is shown with the command's usage.
+      if (err instanceof LecternError && err.code === "E_USAGE" && err.file === null) {
+        throw usage(`${err.message}\nusage: ${usageLine(command)} (lectern ${command} --help for more)`);
+      }
+      throw err;
+    }
   } catch (err) {
-    if (err instanceof LecternError) {
-      io.stderr.write(`lectern: ${err.describe()}\n`);
+    const errors = err instanceof AggregateError ? err.errors : [err];
+    if (errors.length > 0 && errors.every((e) => e instanceof LecternError)) {
+      for (const e of errors as LecternError[]) io.stderr.write(`lectern: ${e.report()}\n`);
       return 2;
+    }
+    const unwritten = describeWriteFailure(err);
+    if (unwritten) {
+      io.stderr.write(`lectern: ${unwritten}\n`);
+      return 1;
     }
     throw err;
   }

@@ -1,10 +1,12 @@
 // A live preview: the site kept in memory and served on loopback; saving a page re-plans it,
 // reruns only the cells whose key changed, re-renders, and tells open browsers to reload.
 import { watch, type FSWatcher } from "node:fs";
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { dirname, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
 import type { ExecuteOptions } from "../execute/execute.ts";
+import { pageOptions } from "./settings.ts";
+import { formatWarning, lintPlan } from "../plan/lint.ts";
 import { readPage } from "../extract/extract.ts";
 import { planPage } from "../plan/plan.ts";
 import { runCached } from "../cache/rebuild.ts";
@@ -37,28 +39,9 @@ export interface ServeOptions {
   log: (line: string) => void;
 }
 
-export async function serve(plans: Plan[], options: ServeOptions): Promise<Preview> {
-  const files = new Map<string, string>();
-  const current = new Map<string, { plan: Plan; result: PageResult }>();
-  const clients = new Set<ServerResponse>();
-  const listeners: ((paths: string[]) => void)[] = [];
-
-  const render = async () => {
-    const next = new Map<string, string>();
-    const pages = plans.map((p) => current.get(p.page.path)!).map(({ plan, result }) => ({ page: plan.page, result }));
-    await writeSite("", pages, async (path, data) => void next.set(path, data));
-    files.clear();
-    for (const [k, v] of next) files.set(k, v);
-  };
-
-  const runPage = async (plan: Plan) => {
-    const { result } = await runCached(plan, options.execute, "use");
-    current.set(plan.page.path, { plan, result: result! });
-  };
-  for (const plan of plans) await runPage(plan);
-  await render();
-
-  const server: Server = createServer((req, res) => {
+/** Answers from the pages in memory, and keeps the reload channel of each open page. */
+function respond(files: Map<string, string>, clients: Set<ServerResponse>): RequestListener {
+  return (req, res) => {
     let path: string;
     try {
       path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "") || "index.html";
@@ -85,16 +68,37 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
     const ext = path.slice(path.lastIndexOf(".") + 1);
     res.writeHead(200, { "content-type": TYPES[ext] ?? "application/octet-stream", "cache-control": "no-store" });
     res.end(ext === "html" ? preview(body) : body);
-  });
+  };
+}
+
+export async function serve(plans: Plan[], options: ServeOptions): Promise<Preview> {
+  const files = new Map<string, string>();
+  const current = new Map<string, { plan: Plan; result: PageResult }>();
+  const clients = new Set<ServerResponse>();
+  const listeners: ((paths: string[]) => void)[] = [];
+
+  const render = async () => {
+    const next = new Map<string, string>();
+    const pages = plans.map((p) => current.get(p.page.path)!).map(({ plan, result }) => ({ page: plan.page, result }));
+    await writeSite("", pages, async (path, data) => void next.set(path, data));
+    files.clear();
+    for (const [k, v] of next) files.set(k, v);
+  };
+
+  const runPage = async (plan: Plan) => {
+    const { result } = await runCached(plan, pageOptions(plan, options.execute), "use");
+    current.set(plan.page.path, { plan, result: result! });
+  };
+  for (const plan of plans) await runPage(plan);
+  await render();
+
+  const server: Server = createServer(respond(files, clients));
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(options.port, options.host, () => ok());
   });
   const address = server.address() as { port: number };
 
-  // Editors save by writing a new file and renaming it over the old one, so watch folders.
-  const pending = new Set<string>();
-  let timer: NodeJS.Timeout | null = null;
   let busy: Promise<void> = Promise.resolve();
   const byFile = new Map(plans.map((p, i) => [resolve(p.page.path), i]));
   const rebuild = async (changed: string[]) => {
@@ -104,13 +108,14 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
       const path = plans[i]!.page.path;
       try {
         const plan = await planPage(await readPage(path));
+        for (const w of await lintPlan(plan)) options.log(`lectern: ${formatWarning(w)}`);
         plans[i] = plan;
         await runPage(plan);
         rebuilt.push(path);
       } catch (err) {
         if (!(err instanceof LecternError)) throw err;
         // The page as it was stays served until the mistake is mended.
-        options.log(`lectern: ${err.describe()}`);
+        options.log(`lectern: ${err.report()}`);
       }
     }
     if (rebuilt.length === 0) return;
@@ -119,27 +124,15 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
     for (const res of clients) res.write("data: reload\n\n");
     for (const l of listeners) l(rebuilt);
   };
-  const watchers: FSWatcher[] = [...new Set([...byFile.keys()].map((f) => dirname(f)))].map((dir) =>
-    watch(dir, (_event, name) => {
-      const file = name ? resolve(dir, name.toString()) : null;
-      if (!file || !byFile.has(file)) return;
-      pending.add(file);
-      if (timer) clearTimeout(timer);
-      // Saves come in bursts of events: wait for them to settle, then rebuild once.
-      timer = setTimeout(() => {
-        const changed = [...pending];
-        pending.clear();
-        busy = busy.then(() => rebuild(changed)).catch((err) => options.log(`lectern: rebuild failed: ${(err as Error).message}`));
-      }, 100);
-    }),
-  );
+  const watcher = watchPages([...byFile.keys()], (changed) => {
+    busy = busy.then(() => rebuild(changed)).catch((err) => options.log(`lectern: rebuild failed: ${(err as Error).message}`));
+  });
 
   return {
     url: `http://${options.host}:${address.port}/`,
     onRebuild: (listener) => void listeners.push(listener),
     async close() {
-      if (timer) clearTimeout(timer);
-      for (const w of watchers) w.close();
+      watcher.close();
       for (const res of clients) res.end();
       // Half-sent requests and idle keep-alive connections must not hold the stop up.
       const closed = new Promise<void>((ok) => server.close(() => ok()));
@@ -150,3 +143,28 @@ export async function serve(plans: Plan[], options: ServeOptions): Promise<Previ
   };
 }
 
+/** Calls `onChange` with the files saved, once a burst of events has settled. */
+function watchPages(files: string[], onChange: (changed: string[]) => void): { close(): void } {
+  const pending = new Set<string>();
+  let timer: NodeJS.Timeout | null = null;
+  // Editors save by writing a new file and renaming it over the old one, so watch folders.
+  const watchers: FSWatcher[] = [...new Set(files.map((f) => dirname(f)))].map((dir) =>
+    watch(dir, (_event, name) => {
+      const file = name ? resolve(dir, name.toString()) : null;
+      if (!file || !files.includes(file)) return;
+      pending.add(file);
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        const changed = [...pending];
+        pending.clear();
+        onChange(changed);
+      }, 100);
+    }),
+  );
+  return {
+    close() {
+      if (timer) clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
+}

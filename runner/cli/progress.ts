@@ -1,10 +1,11 @@
 // Progress for a person, as cells start and end: in a terminal a live line, piped plain lines.
 import { StringDecoder } from "node:string_decoder";
 import type { ExecuteEvent } from "../execute/execute.ts";
+import { isFailure } from "../outcome.ts";
 import type { Io } from "../io.ts";
 import { formatDuration } from "../duration.ts";
 import { allOk, summaryLine, textCell } from "./report.ts";
-import type { PageResult, Plan } from "../types.ts";
+import type { CellResult, PageResult, Plan } from "../types.ts";
 
 /**
  * For `run`: each finished cell as a block under its name, and a live line of what runs. With
@@ -77,7 +78,7 @@ export function buildProgress(io: Io, quiet: boolean, plans: Plan[]) {
         running.delete(`${event.page}#${event.result.name}`);
         counts.done++;
         if (event.result.cached) counts.cached++;
-        if (event.result.status === "failed" || event.result.status === "timeout") {
+        if (isFailure(event.result.status)) {
           counts.failed++;
           print(textCell(event.page, event.result));
           return;
@@ -98,6 +99,23 @@ export function buildProgress(io: Io, quiet: boolean, plans: Plan[]) {
     },
     end(): void {
       if (tty) out.write("\r\x1b[K");
+    },
+  };
+}
+
+/** In a terminal, one live line of what runs; piped, nothing until the report. */
+export function runningLine(io: Io, quiet: boolean) {
+  const running = new Set<string>();
+  const tty = Boolean(io.stdout.isTTY) && !quiet;
+  return {
+    event(e: { type: string; page: string; cell?: string; result?: CellResult }) {
+      if (!tty) return;
+      if (e.type === "start") running.add(e.cell!);
+      if (e.type === "end") running.delete(e.result!.name);
+      io.stdout.write(`\r\x1b[K${running.size > 0 ? `running: ${[...running].join(", ")}` : ""}`);
+    },
+    end() {
+      if (tty) io.stdout.write("\r\x1b[K");
     },
   };
 }

@@ -1,6 +1,9 @@
 // What the command line prints: the JSON document (README "Commands"), a finished cell as a
 // block of text, the summary line, and the list of a page's cells.
 import { formatDuration } from "../duration.ts";
+import { allPass, judgedPages, passes, type Judged } from "../doctest/judge.ts";
+import { tally } from "../outcome.ts";
+import { captureNote, pageTrace } from "../trace/trace.ts";
 import type { CellResult, PageResult, Plan } from "../types.ts";
 
 export function jsonCell(cell: CellResult, withCached: boolean) {
@@ -19,7 +22,7 @@ export function jsonCell(cell: CellResult, withCached: boolean) {
 }
 
 export function allOk(pages: PageResult[]): boolean {
-  return pages.every((p) => p.cells.every((c) => c.status === "passed" || c.status === "skipped"));
+  return tally(pages.flatMap((p) => p.cells)).failed === 0;
 }
 
 /** The document `--json` prints (design.md: contract). */
@@ -31,7 +34,7 @@ export function jsonReport(pages: PageResult[], mode: "run" | "build"): string {
         path: p.path,
         ports: p.ports,
         cells: p.cells.map((c) => jsonCell(c, mode === "build")),
-        ...(mode === "run" ? { trace: p.trace, capture: p.capture ?? null, captureSkipped: p.captureSkipped ?? null } : {}),
+        ...(mode === "run" ? { trace: pageTrace(p), capture: p.capture ?? null, captureSkipped: captureNote(p) } : {}),
       })),
     },
     null,
@@ -75,9 +78,50 @@ export function textCell(page: string, cell: CellResult): string {
 }
 
 export function summaryLine(pages: PageResult[]): string {
-  const cells = pages.flatMap((p) => p.cells);
-  const count = (s: CellResult["status"]) => cells.filter((c) => c.status === s).length;
-  const failed = count("failed") + count("timeout");
-  const skipped = count("skipped");
-  return `${count("passed")} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
+  const { passed, failed, skipped } = tally(pages.flatMap((p) => p.cells));
+  return `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
+}
+
+/** The report of one cell: a line with its mark, name and place; for a failure, why, and the diff or the transcript. */
+export function textVerdict(page: string, j: Judged): string {
+  const where = `${page}:${j.cell.line}`;
+  const { result } = j;
+  if (result.status === "skipped") return `- ${result.name}  ${where} (skipped)\n`;
+  if (j.updated) return `✎ ${result.name}  ${where} (output block ${j.updated})\n`;
+  if (passes(j)) return `✓ ${result.name}  ${where}\n`;
+  let out = `✗ ${result.name}  ${where}\n`;
+  if (result.status !== "passed") out += `  ${result.status}${result.reason ? `: ${result.reason}` : ""}\n`;
+  if (j.diff !== null) {
+    out += `  output does not match the block at ${page}:${j.cell.expected!.line}\n`;
+    out += indent(j.diff, "  ");
+  } else if (result.output !== "") {
+    out += indent(result.output, "  │ ");
+  }
+  return out;
+}
+
+function indent(text: string, prefix: string): string {
+  const body = text.endsWith("\n") ? text.slice(0, -1) : text;
+  return body.split("\n").map((l) => prefix + l).join("\n") + "\n";
+}
+
+/** The document of `run --json`, verdicts in the statuses, and a "diff" on each cell whose output does not match. */
+export function jsonTestReport(pages: PageResult[], judged: Judged[][]): string {
+  const verdicts = judgedPages(pages, judged);
+  return JSON.stringify(
+    {
+      ok: allPass(judged),
+      pages: verdicts.map((p, i) => ({
+        path: p.path,
+        ports: p.ports,
+        cells: p.cells.map((c, k) => {
+          const diff = judged[i]![k]!.diff;
+          return { ...jsonCell(c, false), ...(diff !== null ? { diff } : {}) };
+        }),
+        trace: pageTrace(p),
+      })),
+    },
+    null,
+    2,
+  );
 }

@@ -56,8 +56,9 @@ type Op = { kind: "same"; e: number; a: number } | { kind: "skip"; e: number; co
 /**
  * Aligns expected (patterns) with actual lines by dynamic programming: a generalised LCS in
  * which a pattern line pairs with an actual line it matches, and `...` absorbs any run of lines.
+ * `del` is what leaving out an expected line costs (an added actual line costs 1).
  */
-function align(expected: string[], actual: string[], ports: Record<string, number>): { ops: Op[]; cost: number } {
+function align(expected: string[], actual: string[], ports: Record<string, number>, del = 1): { ops: Op[]; cost: number } {
   const n = expected.length;
   const m = actual.length;
   const regexes = expected.map((p) => (p === ELLIPSIS ? null : linePattern(p, ports)));
@@ -75,7 +76,7 @@ function align(expected: string[], actual: string[], ports: Record<string, numbe
         cost[i]![j] = Math.min(cost[i + 1]![j]!, j < m ? cost[i]![j + 1]! : Infinity);
         continue;
       }
-      let best = cost[i + 1]![j]! + 1;
+      let best = cost[i + 1]![j]! + del;
       if (j < m) {
         best = Math.min(best, cost[i]![j + 1]! + 1);
         if (re.test(actual[j]!)) best = Math.min(best, cost[i + 1]![j + 1]!);
@@ -102,7 +103,7 @@ function align(expected: string[], actual: string[], ports: Record<string, numbe
       ops.push({ kind: "same", e: i, a: j });
       i++;
       j++;
-    } else if (i < n && cost[i + 1]![j]! + 1 === here) {
+    } else if (i < n && cost[i + 1]![j]! + del === here) {
       ops.push({ kind: "del", e: i });
       i++;
     } else {
@@ -111,6 +112,26 @@ function align(expected: string[], actual: string[], ports: Record<string, numbe
     }
   }
   return { ops, cost: cost[0]![0]! };
+}
+
+/**
+ * An expected block brought up to date with a transcript (`test --update`): every line that still
+ * matches stays as written (`...`, `{any}` and `{port:NAME}` included), lines that no longer
+ * match go, and the transcript's lines that nothing matched come in, as `literal` writes them.
+ * The result matches the transcript: the alignment it follows is one of cost 0 once the
+ * differences are taken out.
+ */
+export function mergeExpected(expected: string, actual: string, ports: Record<string, number>, literal: (line: string) => string): string {
+  const e = lines(expected);
+  const a = lines(actual);
+  const out: string[] = [];
+  // Dropping a line of the block costs more than any number of added ones: whatever can stay, stays.
+  for (const op of align(e, a, ports, a.length + 1).ops) {
+    if (op.kind === "skip") out.push(ELLIPSIS);
+    else if (op.kind === "same") out.push(e[op.e]!);
+    else if (op.kind === "add") out.push(literal(a[op.a]!));
+  }
+  return out.map((l) => l + "\n").join("");
 }
 
 /** True when the transcript matches the expected block under the run's ports. */

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import type * as TS from "typescript";
 import { CELLS_DIR } from "../paths.ts";
+import { placeInPage } from "../errors.ts";
 import type { Cell, Page } from "../types.ts";
 
 const RUNTIME = join(CELLS_DIR, "lectern.ts");
@@ -101,15 +102,12 @@ export async function checkPages(pages: Page[]): Promise<CheckResult> {
 /** A diagnostic at its place in the page: the cell's fence line plus the line in the cell; the column after the container's prefix. */
 function toPage(d: TS.Diagnostic, page: Page, cell: Cell): CheckDiagnostic {
   const at = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
-  const line = cell.line + 1 + at.line;
-  const codeLine = cell.code.split("\n")[at.line] ?? "";
-  const pageLine = page.source.split(/\r\n|\r|\n/)[line - 1] ?? "";
-  const prefix = pageLine.endsWith(codeLine) ? pageLine.length - codeLine.length : Math.max(0, pageLine.length - codeLine.length);
+  const { line, column } = placeInPage(page.source, cell, at.line, at.character);
   return {
     page: page.path,
     cell: cell.name,
     line,
-    column: prefix + at.character + 1,
+    column,
     category: ts.DiagnosticCategory[d.category].toLowerCase() as CheckDiagnostic["category"],
     code: d.code,
     message: ts.flattenDiagnosticMessageText(d.messageText, "\n"),

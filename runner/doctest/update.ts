@@ -1,17 +1,21 @@
 // `lectern test --update`: the actual transcripts written into the cells' `output` blocks,
 // every other byte of the page kept as it was.
-import { readFile } from "node:fs/promises";
 import { writeAtomic } from "../atomic.ts";
-import { lines, literalLine } from "./expect.ts";
+import { readPageBytes } from "../extract/source.ts";
+import { lines, literalLine, mergeExpected } from "./expect.ts";
 import type { Cell, Page } from "../types.ts";
 
-/** A transcript as an expected block: trailing whitespace gone, port numbers as `{port:NAME}`. */
-export function expectedText(output: string, ports: Record<string, number>): string {
+/**
+ * A transcript as an expected block: trailing whitespace gone, port numbers as `{port:NAME}`.
+ * Given the block the cell had, only what differs changes: its lines that still match stay.
+ */
+export function expectedText(output: string, ports: Record<string, number>, previous?: string): string {
   const byNumber = new Map<string, string>();
   for (const [name, port] of Object.entries(ports)) if (!byNumber.has(String(port))) byNumber.set(String(port), name);
   // Escaped first, so the {port:NAME} put in below are the only tokens.
-  const body = lines(output).map((line) => literalLine(line).replace(/\d+/g, (digits) => (byNumber.has(digits) ? `{port:${byNumber.get(digits)}}` : digits)));
-  return body.map((l) => l + "\n").join("");
+  const literal = (line: string) => literalLine(line).replace(/\d+/g, (digits) => (byNumber.has(digits) ? `{port:${byNumber.get(digits)}}` : digits));
+  if (previous !== undefined) return mergeExpected(previous, output, ports, literal);
+  return lines(output).map((l) => literal(l) + "\n").join("");
 }
 
 /** One physical line of the file with its own line ending (CRLF files stay CRLF). */
@@ -84,7 +88,7 @@ export type UpdateOutcome = "written" | "changed";
  * cells ran is left alone ("changed"), so the user's edit is never lost.
  */
 export async function updatePage(page: Page, updates: { cell: Cell; text: string }[]): Promise<UpdateOutcome> {
-  const raw = await readFile(page.path, "utf8");
+  const raw = (await readPageBytes(page.path)).toString("utf8");
   if ((raw.startsWith("\uFEFF") ? raw.slice(1) : raw) !== page.source) return "changed";
   await writeAtomic(page.path, rewriteBlocks(raw, page, updates));
   return "written";

@@ -57,6 +57,8 @@ function resolvePlugin(): Plugin {
 
 interface Manifest {
   inputs: Record<string, string>;
+  /** The compiled file's own digest: a file changed since Lectern wrote it is compiled again. */
+  digest: string;
 }
 
 // Content hashes of local files, remembered while their size and modification time stay the same.
@@ -76,11 +78,14 @@ function fileHash(file: string): string | null {
   return hash;
 }
 
-/** The earlier build's manifest, if every local file it read still has the content it had. */
-function freshManifest(manifestPath: string): Manifest | null {
+/**
+ * The earlier build's manifest, if every local file it read still has the content it had and
+ * the compiled file is still what Lectern wrote.
+ */
+function freshManifest(manifestPath: string, file: string): Manifest | null {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
-    const fresh = Object.entries(manifest.inputs).every(([file, hash]) => fileHash(file) === hash);
+    const fresh = fileHash(file) === manifest.digest && Object.entries(manifest.inputs).every(([input, hash]) => fileHash(input) === hash);
     return fresh ? manifest : null;
   } catch {
     return null;
@@ -121,6 +126,8 @@ async function bundle(options: {
 export interface Compiled {
   /** What node runs (for shell cells, the script itself). */
   file: string;
+  /** Its content's digest, checked before reuse. */
+  digest: string;
   /** Every local file bundled in, with the hash of its content. */
   inputs: Record<string, string>;
 }
@@ -129,16 +136,18 @@ export interface Compiled {
 export async function compileCell(cell: Cell, pagePath: string, cacheDir: string): Promise<Compiled> {
   const dir = join(cacheDir, "compiled");
   if (cell.lang !== "ts") {
-    const file = join(dir, `${sha(cell.code)}.${cell.lang}`);
-    if (!existsSync(file)) await writeAtomic(file, cell.code);
-    return { file, inputs: {} };
+    const digest = sha(cell.code);
+    const file = join(dir, `${digest}.${cell.lang}`);
+    // Named by its content: one that no longer has it was changed by someone else, and is rewritten.
+    if (fileHash(file) !== digest) await writeAtomic(file, cell.code);
+    return { file, digest, inputs: {} };
   }
   const resolveDir = dirname(resolve(pagePath));
   const key = sha(cell.code, String(cell.line), resolve(pagePath), toolchainKey());
   const file = join(dir, `${key}.mjs`);
   const manifestPath = join(dir, `${key}.json`);
-  const manifest = existsSync(file) ? freshManifest(manifestPath) : null;
-  if (manifest) return { file, inputs: manifest.inputs };
+  const manifest = existsSync(file) ? freshManifest(manifestPath, file) : null;
+  if (manifest) return { file, digest: manifest.digest, inputs: manifest.inputs };
   let out;
   try {
     // Blank lines up to the fence put the code at its own lines, so with the source map (the
@@ -160,8 +169,9 @@ export async function compileCell(cell: Cell, pagePath: string, cacheDir: string
   for (const input of out.inputs) inputs[input] = fileHash(input)!;
   // The code first: a manifest is only ever found next to the file it describes.
   await writeAtomic(file, out.code);
-  await writeAtomic(manifestPath, JSON.stringify({ inputs } satisfies Manifest));
-  return { file, inputs };
+  const digest = sha(out.code);
+  await writeAtomic(manifestPath, JSON.stringify({ inputs, digest } satisfies Manifest));
+  return { file, digest, inputs };
 }
 
 const support = new Map<string, Promise<string>>();
@@ -175,9 +185,14 @@ export function compileSupport(name: "preload" | "shell", cacheDir: string): Pro
       const source = join(CELLS_DIR, `${name}.ts`);
       const format = name === "preload" ? "cjs" : "esm";
       const file = join(cacheDir, "support", `${name}-${toolchainKey()}.${format === "cjs" ? "cjs" : "mjs"}`);
-      if (existsSync(file)) return file;
+      // Checked against the digest Lectern wrote beside it: a preload changed since is rebuilt,
+      // never run (it goes into every cell).
+      const digestFile = `${file}.sha`;
+      const known = existsSync(digestFile) ? readFileSync(digestFile, "utf8") : null;
+      if (known !== null && fileHash(file) === known) return file;
       const out = await bundle({ contents: readFileSync(source, "utf8"), resolveDir: CELLS_DIR, sourcefile: source, format, outfile: file });
       await writeAtomic(file, out.code);
+      await writeAtomic(digestFile, sha(out.code));
       return file;
     })();
     // A failed compile is not remembered: the next call tries again.

@@ -2,9 +2,10 @@
 // closed, stdout/stderr into a Transcript, side-channel messages, and an end that is
 // SIGTERM to the whole group, then SIGKILL after a grace period.
 import { spawn, type ChildProcess } from "node:child_process";
+import { constants } from "node:os";
 import { Transcript } from "./transcript.ts";
 
-export type StopReason = "timeout" | "stopped" | "interrupted" | "output-cap";
+export type StopReason = "timeout" | "stopped" | "interrupted" | "output-cap" | "channel-cap";
 
 export interface ProcessSpec {
   command: string;
@@ -17,6 +18,11 @@ export interface ProcessSpec {
   graceMs: number;
   /** The cell's trace file (tracefile.ts), handed to it as fd 4 and named in LECTERN_TRACE. */
   traceFd: number | null;
+  /**
+   * Started through bwrap, which exits with 128+N when the cell was killed by signal N (as a
+   * shell reports it): read back as that signal.
+   */
+  wrapped?: boolean;
 }
 
 export interface ProcessHooks {
@@ -35,12 +41,27 @@ export interface ProcessEnd {
   errors: string[];
   transcript: Transcript;
   spawnError: Error | null;
+  /** How the cell abused the side channel, when that is why Lectern stopped it. */
+  channelAbuse?: string | null;
 }
 
 /** How long a traced cell has to write out its trace before it is stopped anyway. */
 const FLUSH_WAIT_MS = 100;
-/** The longest side-channel message Lectern holds. */
-const MAX_LINE = 1 << 20;
+/**
+ * What the side channel may carry: the preload's messages are small (a listening port, an error
+ * code, a line of typed input), so a longer message or more in all is a cell writing on fd 3
+ * itself. Typed input is counted with room for JSON's escapes.
+ */
+export const CHANNEL_MESSAGE_MAX = 64 * 1024;
+export const CHANNEL_TOTAL_MAX = 4 * 1024 * 1024;
+const inputRoom = (stdin: string | null) => 6 * Buffer.byteLength(stdin ?? "");
+
+/** bwrap's 128+N back to signal N. */
+function unwrapStatus(code: number | null, signal: NodeJS.Signals | null): [number | null, NodeJS.Signals | null] {
+  if (signal !== null || code === null || code <= 128) return [code, signal];
+  const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
+  return name ? [null, name as NodeJS.Signals] : [code, signal];
+}
 
 // Every group still alive, so that Lectern exiting for any reason takes them along.
 const liveGroups = new Set<number>();
@@ -92,7 +113,7 @@ export class CellProcess {
         hooks.onOutput?.(this.transcript, stream, buf);
       });
     }
-    this.readChannel(child, hooks);
+    this.readChannel(child, hooks, CHANNEL_MESSAGE_MAX + inputRoom(spec.stdin), CHANNEL_TOTAL_MAX + inputRoom(spec.stdin));
 
     if (spec.timeoutMs !== null) this.timeout = setTimeout(() => this.stop("timeout"), spec.timeoutMs);
     this.graceMs = spec.graceMs;
@@ -117,7 +138,8 @@ export class CellProcess {
         for (const s of streams) s?.on("data", arm);
         child.once("close", () => clearTimeout(idle));
       });
-      child.once("close", (code, signal) => {
+      child.once("close", (rawCode, rawSignal) => {
+        const [code, signal] = spec.wrapped ? unwrapStatus(rawCode, rawSignal) : [rawCode, rawSignal];
         this.clearTimeout();
         for (const t of this.timers) clearTimeout(t);
         if (pgid !== undefined) liveGroups.delete(pgid);
@@ -127,6 +149,7 @@ export class CellProcess {
           exitCode: code,
           signal,
           stopReason: this.stopReason,
+          channelAbuse: this.channelAbuse,
           durationMs,
           errors: this.errors,
           transcript: this.transcript,
@@ -176,20 +199,34 @@ export class CellProcess {
   private flushed: (() => void) | null = null;
   private traced = false;
 
-  private readChannel(child: ChildProcess, hooks: ProcessHooks): void {
+  /** What the cell sent on its side channel beyond its bounds, for the reason it was stopped. */
+  channelAbuse: string | null = null;
+
+  private readChannel(child: ChildProcess, hooks: ProcessHooks, messageMax: number, totalMax: number): void {
     const channel = child.stdio[3];
     if (!channel) return;
     let pending = "";
+    let total = 0;
     (channel as NodeJS.ReadableStream).setEncoding("utf8");
     channel.on("error", () => {});
+    const abuse = (what: string) => {
+      this.channelAbuse ??= what;
+      pending = "";
+      (channel as NodeJS.ReadableStream).pause();
+      this.stop("channel-cap");
+    };
     channel.on("data", (data: string) => {
+      if (this.channelAbuse !== null) return;
+      total += data.length;
       pending += data;
-      // A line this long is no message of the preload's: whatever writes it is not heard.
-      if (pending.length > MAX_LINE && pending.indexOf("\n") < 0) pending = "";
+      if (total > totalMax) return abuse(`sent more than ${totalMax} bytes on Lectern's side channel (fd 3)`);
+      // No message of the preload's is this long: something else writes on fd 3.
+      if (pending.length > messageMax && pending.lastIndexOf("\n", messageMax) < 0) return abuse(`sent a message longer than ${messageMax} bytes on Lectern's side channel (fd 3)`);
       let nl: number;
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
+        if (line.length > messageMax) return abuse(`sent a message longer than ${messageMax} bytes on Lectern's side channel (fd 3)`);
         let msg: { type?: string; [k: string]: unknown };
         try {
           msg = JSON.parse(line);

@@ -1,10 +1,13 @@
 // Where a page's cells run, on Linux where the machine allows it: one network namespace per page
-// run with only loopback in it, and per cell a pids cgroup (caps forks, finds every process the
-// cell started even if it left its process group) and a memory cgroup (caps its memory).
+// run with only loopback in it, each cell confined by bubblewrap inside it (bwrap.ts), and per
+// cell a pids cgroup (caps forks, finds every process the cell started even if it left its
+// process group) and a memory cgroup (caps its memory), both applied from outside.
 // Elsewhere: the preload's loopback guard and V8's heap limit.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bwrapArgs, type Confine } from "./bwrap.ts";
 
 const MAX_PIDS = 256;
 export const MEMORY_LIMIT_MIB = 512;
@@ -12,15 +15,27 @@ export const MEMORY_LIMIT_MIB = 512;
 export interface SandboxOptions {
   /** Give the cells their own network namespace (off with --allow-net or pinned ports). */
   isolateNet: boolean;
+  /** The bwrap binary that confines each cell (probeSandbox), or null: cells run unconfined. */
+  bwrap: string | null;
 }
+
+/** What one cell's confinement needs to know besides the command (bwrap.ts). */
+export type CellConfine = Omit<Confine, "env" | "scratch">;
 
 export interface Sandbox {
   /** What the cells get: "namespace" (only loopback exists) or "guard" (the preload refuses other hosts). */
   readonly net: "namespace" | "guard";
   /** True when a memory cgroup caps each cell; otherwise the runner asks V8 for a heap limit. */
   readonly memoryCapped: boolean;
-  /** The command line that starts `command args` inside the page's network namespace, if any. */
-  wrap(command: string, args: string[]): { command: string; args: string[] };
+  /** True when each cell runs inside bubblewrap. */
+  readonly confined: boolean;
+  /**
+   * The command line that starts `command args` for a cell: inside the page's network namespace,
+   * if any, and inside bubblewrap with `confine`'s view of the disk and `env`, if confined.
+   */
+  wrap(command: string, args: string[], env: Record<string, string>, confine: CellConfine): { command: string; args: string[] };
+  /** The command line that starts a helper of Lectern's (not a cell) in the page's network namespace. */
+  inNet(command: string, args: string[]): { command: string; args: string[] };
   /**
    * Puts a just-spawned cell into cgroups of its own. Called as soon as spawn() returns: the
    * process is still starting node then, long before its code could fork or allocate much.
@@ -110,13 +125,17 @@ function findControllers(): Controller[] {
   return controllers;
 }
 
+// Not root: the namespace is made inside a user namespace of our own, which joining it enters too.
+const ROOTLESS = process.getuid?.() !== 0;
+
 /** Starts a process that holds a fresh network namespace with loopback up; null if not allowed here. */
 function holdNamespace(): Promise<ChildProcess | null> {
   return new Promise((resolve) => {
     let holder: ChildProcess;
     // setpriv --pdeathsig: the holder dies with Lectern, even if Lectern is SIGKILLed.
     const hold = "ip link set lo up && echo up && exec sleep 2147483647";
-    const argv = existsSync("/usr/bin/setpriv") ? ["--net", "--", "setpriv", "--pdeathsig", "KILL", "--", "sh", "-c", hold] : ["--net", "--", "sh", "-c", hold];
+    const own = ROOTLESS ? ["--user", "--map-root-user", "--net"] : ["--net"];
+    const argv = existsSync("/usr/bin/setpriv") ? [...own, "--", "setpriv", "--pdeathsig", "KILL", "--", "sh", "-c", hold] : [...own, "--", "sh", "-c", hold];
     try {
       holder = spawn("unshare", argv, { stdio: ["ignore", "pipe", "ignore"], detached: true });
     } catch {
@@ -176,12 +195,26 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     else groups.delete(cell);
   };
 
+  // A cell joins the page's namespace (nsenter) before bwrap confines it: bwrap cannot join one.
+  const inNet = (command: string, args: string[]) => {
+    if (!holder) return { command, args };
+    const user = ROOTLESS ? [`--user=/proc/${holder.pid}/ns/user`, "--preserve-credentials"] : [];
+    return { command: "nsenter", args: [...user, `--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
+  };
+  const { bwrap } = options;
+  const scratch = bwrap ? mkdtempSync(join(tmpdir(), "lectern-scratch-")) : null;
+
   return {
     net: holder ? "namespace" : "guard",
     memoryCapped: memory !== undefined,
-    wrap(command, args) {
-      if (!holder) return { command, args };
-      return { command: "nsenter", args: [`--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
+    confined: bwrap !== null,
+    inNet,
+    wrap(command, args, env, confine) {
+      if (!bwrap || !scratch) return inNet(command, args);
+      const inside = inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]);
+      // bwrap ignores SIGTERM (node and the shells under it reset that), so Lectern's SIGTERM to
+      // the group reaches the cell, which may handle it, and bwrap reports how the cell ended.
+      return { command: "env", args: ["--ignore-signal=TERM", inside.command, ...inside.args] };
     },
     adopt(cell, pid) {
       for (const { root, setup } of hierarchies) {
@@ -213,10 +246,21 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     sweep,
     close() {
       for (const cell of [...groups.keys()]) sweep(cell);
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
       if (holder) {
         holder.kill("SIGKILL");
         holders.delete(holder);
       }
     },
   };
+}
+
+/**
+ * Spawns a helper program of Lectern's (tcpdump for the wire trace, say) inside the page's
+ * network namespace, unconfined: it sees the cells' traffic on the namespace's loopback.
+ * Without a namespace it runs in Lectern's own.
+ */
+export function spawnInPageNet(sandbox: Sandbox, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+  const wrapped = sandbox.inNet(command, args);
+  return spawn(wrapped.command, wrapped.args, options);
 }

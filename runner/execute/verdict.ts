@@ -1,7 +1,8 @@
 // How a cell's run ended -> its status and the reason in words: the one place this is decided.
+import { readFileSync } from "node:fs";
 import type { ProcessEnd } from "./process.ts";
 import { MEMORY_LIMIT_MIB } from "./sandbox.ts";
-import type { CellResult, PlannedCell, Status } from "../types.ts";
+import type { CellResult, PlannedCell, Status, TraceEvent } from "../types.ts";
 
 // What V8 prints to stderr right before it aborts on a full heap.
 const HEAP_FULL = "JavaScript heap out of memory";
@@ -26,6 +27,7 @@ export function verdict(
     return { status: "timeout", reason: cell.attrs.server ? `did not listen within ${timeoutS} s` : `still running after ${timeoutS} s` };
   }
   if (end.stopReason === "output-cap") return { status: "failed", reason: "stopped: printed more than the output cap" };
+  if (end.stopReason === "channel-cap") return { status: "failed", reason: `stopped: ${end.channelAbuse ?? "abused Lectern's side channel"}` };
   if (cell.attrs.server && wasReady && (end.stopReason === "stopped" || end.stopReason === "interrupted")) {
     return { status: "passed", reason: null };
   }
@@ -51,6 +53,94 @@ export function verdict(
   return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
 }
 
+/**
+ * Whether to ask the memory cgroup if a cell was killed for memory: it died by SIGKILL, or it is
+ * a shell cell whose command did (the shell then exits with 128 + 9).
+ */
+export function mayBeOutOfMemory(cell: PlannedCell, end: ProcessEnd): boolean {
+  if (end.stopReason !== null) return false;
+  return end.signal === "SIGKILL" || (cell.lang !== "ts" && end.exitCode === 137);
+}
+
 export function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {
   return { name: cell.name, line: cell.line, status, exitCode: null, signal: null, durationMs: 0, output: "", chunks: [], reason, errors: [], cached: false };
+}
+
+// ---- Why, in words a student can act on: what a timed-out cell still had open, which port a
+// server could not take, where a server listened instead of its own port. ----
+
+const portOf = (address: string | null) => Number(address?.slice(address.lastIndexOf(":") + 1));
+
+/** The sockets a cell still had open at its end, from its trace (opened and never closed). */
+export function openSockets(events: TraceEvent[]): string[] {
+  const udp = new Map<string, string | null>();
+  const tcp = new Map<string, string>();
+  for (const e of events) {
+    if (e.proto === "udp") {
+      if (e.kind === "bind" && e.local) udp.set(e.local, null);
+      else if (e.kind === "send" && e.local && udp.has(e.local)) udp.set(e.local, e.remote);
+      else if (e.kind === "recv" && e.local && udp.has(e.local)) udp.set(e.local, null);
+      else if (e.kind === "close" && e.local) udp.delete(e.local);
+    } else {
+      const key = `${e.local}>${e.remote}`;
+      if ((e.kind === "connect" || e.kind === "accept") && e.local && e.remote) tcp.set(key, e.kind === "connect" ? `a TCP connection from ${e.local} to ${e.remote}` : `a TCP connection from ${e.remote} to ${e.local}`);
+      else if (e.kind === "close") tcp.delete(key);
+    }
+  }
+  const sockets = [...udp].map(([local, unanswered]) => `a UDP socket on ${local}${unanswered ? ` (its last datagram went to ${unanswered} and no reply came)` : ""}`);
+  return [...sockets, ...tcp.values()];
+}
+
+/** A timeout, with what the cell still had open: the usual reason a client never ends. */
+export function explainTimeout(reason: string | null, events: TraceEvent[]): string | null {
+  const open = openSockets(events);
+  if (open.length === 0) return reason;
+  const shown = open.slice(0, 3).join("; ") + (open.length > 3 ? `; and ${open.length - 3} more` : "");
+  return `${reason}: ${shown} ${open.length === 1 ? "is" : "are"} still open; did the cell close ${open.length === 1 ? "it" : "them"}?`;
+}
+
+/** A failure to bind, said with the port's name: `EADDRINUSE: port tcp=34921 is taken`. */
+export function explainBind(reason: string | null, errors: string[], events: TraceEvent[], ports: Record<string, number>): string | null {
+  const code = errors.find((c) => c === "EADDRINUSE" || c === "EACCES");
+  if (code === undefined || reason === null) return reason;
+  const tried = events.find((e) => e.kind === "error" && e.code === code);
+  const number = tried ? portOf(tried.remote) : Object.values(ports).length === 1 ? Object.values(ports)[0]! : NaN;
+  const name = Object.keys(ports).find((n) => ports[n] === number);
+  const what = Number.isNaN(number) ? "its port" : name ? `port ${name}=${number}` : `port ${number}`;
+  return `${code}: ${what} ${code === "EADDRINUSE" ? "is taken" : "may not be used by this user"}; ${reason}`;
+}
+
+/** The operating system's range of ports for port 0: a bind there is a socket's own, not a mistake. */
+function ephemeral(port: number): boolean {
+  let [low, high] = [32768, 60999];
+  try {
+    [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number) as [number, number];
+  } catch {
+    // Not Linux: the usual range.
+  }
+  return port >= low && port <= high;
+}
+
+/**
+ * A server that listens on a fixed number instead of its named port: said as soon as it
+ * listens there (null when this listen is not such a mistake).
+ */
+export function listenedElsewhere(cell: PlannedCell, port: number, ports: Record<string, number>): string | null {
+  const mine = cell.ports.map((n) => ports[n]).filter((p) => p !== undefined);
+  if (!cell.attrs.server || cell.attrs.ready || mine.length === 0 || mine.includes(port) || ephemeral(port)) return null;
+  const named = cell.ports.map((n) => `${n}=${ports[n]}`).join(", ");
+  return `it listened on ${port}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}: listen on port("${cell.ports[0]}") so its clients find it`;
+}
+
+/** The verdict with its reason made specific: the one call execute makes once a cell has ended. */
+export function explain(
+  cell: PlannedCell,
+  decided: { status: Status; reason: string | null },
+  facts: { events: TraceEvent[]; errors: string[]; ports: Record<string, number>; misplaced: string | null },
+): { status: Status; reason: string | null } {
+  if (facts.misplaced !== null) return { status: "failed", reason: facts.misplaced };
+  if (decided.status === "passed") return decided;
+  let reason = decided.reason;
+  if (decided.status === "timeout" && !cell.attrs.server) reason = explainTimeout(reason, facts.events);
+  return { status: decided.status, reason: explainBind(reason, facts.errors, facts.events, facts.ports) };
 }

@@ -1,24 +1,13 @@
 // Markdown -> Page: the cells of a page, found by markdown-it exactly where a reader sees them.
-import { readFile } from "node:fs/promises";
 import { LecternError } from "../errors.ts";
 import { cellLang, parseInfo, tokenizeInfo } from "./info.ts";
-import { createMarkdown } from "./markdown.ts";
+import { parseMarkdown } from "./markdown.ts";
+import { readPageBytes } from "./source.ts";
 import type { Cell, ExpectedOutput, Page, TraceBlock } from "../types.ts";
 
-const md = createMarkdown();
-
-/** Reads a page from disk: missing files and bytes that are not UTF-8 are the user's to fix. */
+/** Reads a page from disk (regular files only, see source.ts); bytes that are not UTF-8 are the user's to fix. */
 export async function readPage(path: string): Promise<Page> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new LecternError("E_NO_FILE", "no such page", { file: path }, { cause: err });
-    if (code === "EISDIR") throw new LecternError("E_NO_FILE", "is a folder, not a page", { file: path }, { cause: err });
-    throw err;
-  }
-  return extractPage(path, decodeUtf8(path, bytes));
+  return extractPage(path, decodeUtf8(path, await readPageBytes(path)));
 }
 
 /** Decodes strictly, naming the line of the first byte that is not UTF-8. */
@@ -49,8 +38,7 @@ function firstInvalid(b: Buffer): number {
 /** The cells of a page, with their 1-based fence lines, their code and any expected output. */
 export function extractPage(path: string, text: string): Page {
   const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  const tokens = md.parse(source, {});
-  const lines = source.split(/\r\n|\r|\n/);
+  const tokens = parseMarkdown(source);
   const cells: Cell[] = [];
   const traces: TraceBlock[] = [];
   const names = new Map<string, number>();
@@ -65,8 +53,8 @@ export function extractPage(path: string, text: string): Page {
     if (lang === null) continue;
     const line = token.map[0] + 1;
     const where = { file: path, line };
-    if (!isClosed(token.markup, lines, token.map)) {
-      throw new LecternError("E_ATTR_VALUE", `this cell's fence is never closed: end it with ${token.markup}`, where);
+    if (!isClosed(token)) {
+      throw new LecternError("E_FENCE_UNCLOSED", `this cell's fence is never closed: end it with ${token.markup}`, where);
     }
     const { name: given, attrs } = parseInfo(token.info, where);
     const name = given ?? `cell-${cells.length + 1}`;
@@ -105,14 +93,14 @@ function expectedAfter(tokens: Page["tokens"], i: number): ExpectedOutput | null
   return { text: next.content, line: next.map[0] + 1, token: i + 1 };
 }
 
-/** CommonMark lets a fence run to the end of its container; for a cell that is a mistake. */
-function isClosed(markup: string, lines: string[], map: [number, number]): boolean {
-  if (map[1] - map[0] < 2) return false;
-  const last = lines[map[1] - 1] ?? "";
-  // The closing line may sit behind block-quote markers or list indentation.
-  const stripped = last.replace(/^(\s*>)*\s*/, "");
-  const char = markup[0]!;
-  let run = 0;
-  while (stripped[run] === char) run++;
-  return run >= markup.length && stripped.slice(run).trim() === "";
+/**
+ * CommonMark lets a fence run to the end of its container; for a cell that is a mistake. A
+ * closed fence's lines are its opener, its content and its closer; an open one has no closer,
+ * so its last line is content (markdown-it keeps no other record of it).
+ */
+export function isClosed(token: Page["tokens"][number]): boolean {
+  const [start, end] = token.map!;
+  const content = token.content;
+  const lines = content === "" ? 0 : content.split("\n").length - (content.endsWith("\n") ? 1 : 0);
+  return lines === end - start - 2;
 }

@@ -70,7 +70,48 @@ export function tokenizeInfo(rest: string, where: Where): [string, string | null
   return out;
 }
 
-const KNOWN = ["name", "server", "needs", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck"];
+const KNOWN = ["name", "server", "needs", "with", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck"];
+
+type Bad = (what: string) => LecternError;
+
+/** Cell names separated by commas, as needs= and with= take them. */
+function names(value: string, bad: Bad): string[] {
+  const list = value.split(",").map((s) => s.trim());
+  for (const name of list) {
+    if (!NAME_PATTERN.test(name)) throw bad(`"${name}" is not a cell name`);
+  }
+  return list;
+}
+
+/** What each attribute that takes a value does with it, on attributes already defaulted. */
+const VALUED: Record<string, (attrs: CellAttrs, value: string, bad: Bad) => void> = {
+  needs: (attrs, v, bad) => void (attrs.needs = names(v, bad)),
+  with: (attrs, v, bad) => void (attrs.with = names(v, bad)),
+  expect: (attrs, v, bad) => {
+    if (v !== "error" && !/^[A-Z][A-Z0-9_]*$/.test(v)) throw bad('expect takes "error" or an error code such as ECONNREFUSED');
+    attrs.expect = v;
+  },
+  exit: (attrs, v, bad) => {
+    if (!/^\d{1,3}$/.test(v) || Number(v) > 255) throw bad("exit takes a status from 0 to 255");
+    attrs.exit = Number(v);
+  },
+  timeout: (attrs, raw, bad) => {
+    const v = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+    if (!(v >= 0.01 && v <= 3600)) throw bad("timeout takes a number of seconds, from 0.01 to 3600");
+    attrs.timeout = v;
+  },
+  ready: (attrs, v, bad) => {
+    const m = /^\/(.*)\/([imsu]*)$/s.exec(v);
+    if (!m) throw bad("ready takes a regular expression between slashes, as in ready=/listening/");
+    try {
+      attrs.ready = new RegExp(m[1]!, m[2]);
+    } catch (err) {
+      throw bad(`not a valid regular expression (${(err as Error).message})`);
+    }
+  },
+};
+
+const FLAGS = ["server", "skip", "nocheck"] as const;
 
 /** Parses a cell's info string; the name is returned apart because it has a page default. */
 export function parseInfo(info: string, where: Where): { lang: Lang; name: string | null; attrs: CellAttrs } {
@@ -78,17 +119,7 @@ export function parseInfo(info: string, where: Where): { lang: Lang; name: strin
   const lang = cellLang(trimmed);
   if (lang === null) throw new LecternError("E_ATTR_VALUE", `"${trimmed}" is not a cell language`, where);
   const rest = trimmed.slice(trimmed.split(/\s+/)[0]!.length);
-  const attrs: CellAttrs = {
-    server: false,
-    needs: [],
-    stdin: null,
-    expect: null,
-    exit: null,
-    timeout: null,
-    skip: false,
-    nocheck: false,
-    ready: null,
-  };
+  const attrs: CellAttrs = { server: false, needs: [], with: [], stdin: null, expect: null, exit: null, timeout: null, skip: false, nocheck: false, ready: null };
   let name: string | null = null;
   const seen = new Set<string>();
   for (const [key, value] of tokenizeInfo(rest, where)) {
@@ -98,66 +129,18 @@ export function parseInfo(info: string, where: Where): { lang: Lang; name: strin
     if (seen.has(key)) throw new LecternError("E_ATTR_VALUE", `attribute ${key} is given twice`, where);
     seen.add(key);
     const bad = (what: string) => new LecternError("E_ATTR_VALUE", `${key}=${value ?? ""}: ${what}`, where);
-    const flag = () => {
+    if ((FLAGS as readonly string[]).includes(key)) {
       if (value !== null) throw bad(`${key} is a flag and takes no value`);
-      return true;
-    };
-    const required = (): string => {
+      attrs[key as (typeof FLAGS)[number]] = true;
+    } else if (key === "stdin") {
+      attrs.stdin = value ?? "";
+    } else {
       if (value === null || value === "") throw bad(`${key} needs a value, as in ${key}=...`);
-      return value;
-    };
-    switch (key) {
-      case "name":
-        name = required();
-        if (!NAME_PATTERN.test(name)) throw bad("a name starts with a letter and has only letters, digits, - and _ (at most 64)");
-        break;
-      case "server":
-        attrs.server = flag();
-        break;
-      case "skip":
-        attrs.skip = flag();
-        break;
-      case "nocheck":
-        attrs.nocheck = flag();
-        break;
-      case "needs":
-        attrs.needs = required().split(",").map((s) => s.trim());
-        for (const need of attrs.needs) {
-          if (!NAME_PATTERN.test(need)) throw bad(`"${need}" is not a cell name`);
-        }
-        break;
-      case "stdin":
-        attrs.stdin = value ?? "";
-        break;
-      case "expect": {
-        const v = required();
-        if (v !== "error" && !/^[A-Z][A-Z0-9_]*$/.test(v)) throw bad('expect takes "error" or an error code such as ECONNREFUSED');
-        attrs.expect = v;
-        break;
-      }
-      case "exit": {
-        const v = required();
-        if (!/^\d{1,3}$/.test(v) || Number(v) > 255) throw bad("exit takes a status from 0 to 255");
-        attrs.exit = Number(v);
-        break;
-      }
-      case "timeout": {
-        const raw = required();
-        const v = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-        if (!(v >= 0.01 && v <= 3600)) throw bad("timeout takes a number of seconds, from 0.01 to 3600");
-        attrs.timeout = v;
-        break;
-      }
-      case "ready": {
-        const v = required();
-        const m = /^\/(.*)\/([imsu]*)$/s.exec(v);
-        if (!m) throw bad("ready takes a regular expression between slashes, as in ready=/listening/");
-        try {
-          attrs.ready = new RegExp(m[1]!, m[2]);
-        } catch (err) {
-          throw bad(`not a valid regular expression (${(err as Error).message})`);
-        }
-        break;
+      if (key === "name") {
+        if (!NAME_PATTERN.test(value)) throw bad("a name starts with a letter and has only letters, digits, - and _ (at most 64)");
+        name = value;
+      } else {
+        VALUED[key]!(attrs, value, bad);
       }
     }
   }

@@ -1,8 +1,9 @@
 // Page -> Plan: which ports each cell uses and which cells each one waits for, all known
 // before anything runs.
-import { LecternError } from "../errors.ts";
+import type { PortMemo } from "../cache/memo.ts";
+import { LecternError, placeInPage } from "../errors.ts";
 import { NAME_PATTERN } from "../extract/info.ts";
-import { originalLine } from "./sourcemap.ts";
+import { originalPlace } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "../types.ts";
 
 // Port names are spelled like cell names.
@@ -13,19 +14,13 @@ export function portEnv(name: string): string {
   return "LECTERN_PORT_" + name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }
 
-/** Remembers the port names of code already analysed (the cache keeps them on disk). */
-export interface PortMemo {
-  get(code: string): string[] | undefined;
-  set(code: string, names: string[]): void;
-}
-
 export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
   const used = new Map<Cell, string[]>();
   for (const cell of page.cells) {
     if (cell.lang !== "ts") continue;
     let names = memo?.get(cell.code);
     if (!names) {
-      names = await tsPorts(page.path, cell);
+      names = await tsPorts(page, cell);
       memo?.set(cell.code, names);
     }
     used.set(cell, names);
@@ -78,26 +73,66 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
         if (server && !deps.includes(server.name)) deps.push(server.name);
       }
     }
-    return { ...cell, deps, after, ports: used.get(cell)! };
+    return { ...cell, deps, after, together: [], ports: used.get(cell)! };
   });
+  groupCells(page.path, cells);
   checkCycles(page.path, cells);
   return { page, cells, ports };
 }
 
 /**
+ * with= groups: cells that start together, whatever --jobs is. with= goes both ways and joins
+ * groups (a with b, b with c: one group of three). A group starts as one, so none of its cells
+ * may wait for another of them, and they are skipped together or not at all.
+ */
+function groupCells(path: string, cells: PlannedCell[]): void {
+  const byName = new Map(cells.map((c) => [c.name, c]));
+  const groupOf = new Map(cells.map((c) => [c.name, new Set([c.name])]));
+  for (const cell of cells) {
+    const where = { file: path, line: cell.line };
+    for (const other of cell.attrs.with) {
+      if (other === cell.name) throw new LecternError("E_ATTR_VALUE", `cell "${cell.name}" runs with itself: with= names the other cells of its group`, where);
+      if (!byName.has(other)) {
+        const names = cells.map((c) => c.name).join(", ");
+        throw new LecternError("E_NEEDS_UNKNOWN", `cell "${cell.name}" runs with "${other}", which this page does not have (its cells: ${names})`, where);
+      }
+      const [mine, theirs] = [groupOf.get(cell.name)!, groupOf.get(other)!];
+      for (const name of theirs) groupOf.set(name, mine.add(name));
+    }
+  }
+  for (const cell of cells) {
+    const group = groupOf.get(cell.name)!;
+    cell.together = cells.filter((c) => c !== cell && group.has(c.name)).map((c) => c.name);
+    const where = { file: path, line: cell.line };
+    const other = cell.together.map((n) => byName.get(n)!).find((c) => c.attrs.skip !== cell.attrs.skip);
+    if (other && cell.attrs.skip) {
+      throw new LecternError("E_ATTR_VALUE", `cell "${cell.name}" is skip, but runs with "${other.name}": skip the whole group or none of it`, where);
+    }
+    const waited = [...cell.deps, ...cell.after].find((n) => group.has(n));
+    if (waited !== undefined) {
+      const why = cell.attrs.needs.includes(waited) ? "needs it" : "uses a port it serves";
+      throw new LecternError("E_NEEDS_CYCLE", `cell "${cell.name}" runs with "${waited}" but also waits for it (it ${why}): cells that start together cannot wait for each other`, where);
+    }
+  }
+}
+
+/**
  * A cell waits for its needs, and a server for the earlier server of its port, which in turn
- * waits for all of its own clients: none of these may come round to the cell itself.
+ * waits for all of its own clients: none of these may come round to the cell itself. A with=
+ * group waits for whatever any of its cells waits for.
  */
 function checkCycles(path: string, cells: PlannedCell[]): void {
   const byName = new Map(cells.map((c) => [c.name, c]));
   const clientsOf = (server: string) => cells.filter((c) => c.deps.includes(server)).map((c) => c.name);
-  const waitsFor = (cell: PlannedCell) => [...cell.deps, ...cell.after, ...cell.after.flatMap(clientsOf)];
+  const own = (cell: PlannedCell) => [...cell.deps, ...cell.after, ...cell.after.flatMap(clientsOf)];
+  const waitsFor = (cell: PlannedCell) => [cell, ...cell.together.map((n) => byName.get(n)!)].flatMap(own);
   const state = new Map<string, "visiting" | "done">();
   const visit = (cell: PlannedCell, trail: string[]): void => {
     if (state.get(cell.name) === "done") return;
     if (state.get(cell.name) === "visiting") {
       const loop = [...trail.slice(trail.indexOf(cell.name)), cell.name].join(" -> ");
-      throw new LecternError("E_NEEDS_CYCLE", `these cells wait for each other: ${loop}`, { file: path, line: cell.line });
+      const grouped = trail.some((n) => byName.get(n)!.together.length > 0) ? " (a with= group waits for what any of its cells waits for)" : "";
+      throw new LecternError("E_NEEDS_CYCLE", `these cells wait for each other: ${loop}${grouped}`, { file: path, line: cell.line });
     }
     state.set(cell.name, "visiting");
     for (const dep of waitsFor(cell)) visit(byName.get(dep)!, [...trail, cell.name]);
@@ -119,9 +154,10 @@ function shellPorts(code: string, spelled: Map<string, string>): string[] {
 type Node = { type: string; start: number; end: number; loc?: { start: { line: number; column: number } }; [key: string]: unknown };
 
 /** Port names a TypeScript cell passes to port() from "lectern": string literals only. */
-async function tsPorts(path: string, cell: Cell): Promise<string[]> {
-  const fail = (line: number | null, message: string, cause?: unknown) =>
-    new LecternError("E_PORT_DYNAMIC", message, { file: path, line: line === null ? cell.line : cell.line + line }, { cause });
+async function tsPorts(page: Page, cell: Cell): Promise<string[]> {
+  const path = page.path;
+  const at: At = (place) => (place ? { file: path, ...placeInPage(page.source, cell, place.line, place.column) } : { file: path, line: cell.line });
+  const fail: Fail = (place, message, cause) => new LecternError("E_PORT_DYNAMIC", message, at(place), { cause });
   // Loaded on first use: plans of cells seen before come from the cache's memo.
   const [{ parse }, { transform }] = await Promise.all([import("acorn"), import("esbuild")]);
   let js;
@@ -129,15 +165,15 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     js = await transform(cell.code, { loader: "ts", format: "esm", sourcemap: "external", target: "node20", logLevel: "silent" });
   } catch (err) {
     const first = (err as { errors?: { text: string; location?: { line: number; column: number } | null }[] }).errors?.[0];
-    throw new LecternError(
-      "E_COMPILE",
-      `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`,
-      { file: path, line: cell.line + (first?.location?.line ?? 0) },
-      { cause: err },
-    );
+    const place = first?.location ? { line: first.location.line - 1, column: first.location.column } : null;
+    throw new LecternError("E_COMPILE", `cell "${cell.name}" does not compile: ${first?.text ?? String(err)}`, at(place), { cause: err });
   }
   const map = JSON.parse(js.map) as { mappings: string };
-  const ast = parse(js.code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
+  const placeOf = (line: number, column: number): Place | null => {
+    const p = originalPlace(map.mappings, line, column);
+    return p && { line: p.line - 1, column: p.column };
+  };
+  const ast = parseForPorts(parse, js.code, placeOf, cell.name, at, fail);
   const direct = new Set<string>();
   const namespaces = new Set<string>();
   for (const stmt of ast.body as Node[]) {
@@ -149,7 +185,7 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
     }
   }
   const names: string[] = [];
-  const lineOf = (node: Node) => originalLine(map.mappings, node.loc!.start.line, node.loc!.start.column);
+  const placeOfNode = (node: Node) => placeOf(node.loc!.start.line, node.loc!.start.column);
   const isPortRef = (n: Node | undefined) =>
     !!n &&
     ((n.type === "Identifier" && direct.has(n.name as string)) ||
@@ -157,26 +193,61 @@ async function tsPorts(path: string, cell: Cell): Promise<string[]> {
         (n.object as Node).type === "Identifier" &&
         namespaces.has((n.object as Node).name as string) &&
         ((n.property as Node).name === "port" || (n.property as Node).value === "port")));
-  walk(ast, (node) => {
+  walkForPorts(ast, cell.name, fail, (node) => {
     // port handed on under another name would call it where Lectern cannot see the name.
     const aliased =
       (node.type === "VariableDeclarator" && isPortRef(node.init as Node)) ||
       (node.type === "AssignmentExpression" && isPortRef(node.right as Node));
     if (aliased) {
-      throw fail(lineOf(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
+      throw fail(placeOfNode(node), `cell "${cell.name}": call port("name") itself; under another name Lectern cannot see which port it means before the cell runs`);
     }
     if (node.type !== "CallExpression") return;
     if (!isPortRef(node.callee as Node)) return;
     const arg = (node.arguments as Node[])[0];
     if (!arg || arg.type !== "Literal" || typeof arg.value !== "string") {
-      throw fail(lineOf(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);
+      throw fail(placeOfNode(node), `cell "${cell.name}": port() takes the port's name as a string literal, as in port("udp"), so Lectern knows it before the cell runs`);
     }
     if (!PORT_NAME.test(arg.value)) {
-      throw fail(lineOf(node), `cell "${cell.name}": "${arg.value}" is not a port name: start with a letter; letters, digits, - and _ only`);
+      throw fail(placeOfNode(node), `cell "${cell.name}": "${arg.value}" is not a port name: start with a letter; letters, digits, - and _ only`);
     }
     if (!names.includes(arg.value)) names.push(arg.value);
   });
   return names;
+}
+
+/** A place in the cell's code, 0-based; `at` makes it a place in the page (null: the fence's own line). */
+type Place = { line: number; column: number };
+type At = (place: Place | null) => { file: string; line: number; column?: number };
+type Fail = (place: Place | null, message: string, cause?: unknown) => LecternError;
+
+/**
+ * The cell's compiled code as a tree. esbuild passes on what acorn rejects (a regular expression
+ * V8 would refuse, such as /(/ or /a{2,1}/), and acorn gives up on deep nesting: both are the
+ * page's to fix, named at its line, never a crash.
+ */
+function parseForPorts(parse: typeof import("acorn").parse, code: string, placeAt: (line: number, column: number) => Place | null, name: string, at: At, fail: Fail): Node {
+  try {
+    return parse(code, { ecmaVersion: "latest", sourceType: "module", locations: true, allowAwaitOutsideFunction: true }) as unknown as Node;
+  } catch (err) {
+    const loc = (err as { loc?: { line: number; column: number } }).loc;
+    const place = loc ? placeAt(loc.line, loc.column) : null;
+    const what = (err as Error).message.replace(/ \(\d+:\d+\)$/, "");
+    if (err instanceof RangeError || /stack space/.test(what)) throw fail(place, `cell "${name}" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`, err);
+    if (err instanceof SyntaxError) {
+      throw new LecternError("E_COMPILE", `cell "${name}" does not compile: ${what}`, at(place), { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** walk, with a tree too deep to walk said at the cell's line rather than crashing Lectern. */
+function walkForPorts(ast: Node, name: string, fail: Fail, visit: (node: Node) => void): void {
+  try {
+    walk(ast, visit);
+  } catch (err) {
+    if (err instanceof RangeError) throw fail(null, `cell "${name}" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`, err);
+    throw err;
+  }
 }
 
 function walk(node: unknown, visit: (node: Node) => void): void {

@@ -2,7 +2,7 @@
 // UDP alike, held until the server cell that uses them starts, and fenced off from other
 // Lectern processes by a lock file per number.
 import dgram from "node:dgram";
-import { mkdirSync, openSync, readFileSync, closeSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, openSync, readdirSync, readFileSync, closeSync, unlinkSync, writeSync } from "node:fs";
 import net from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -89,6 +89,31 @@ export function claim(dir: string, port: number): string | null {
   return null;
 }
 
+const swept = new Set<string>();
+
+/**
+ * Removes the lock files of Lecterns that are gone (killed with SIGKILL, they never cleaned up),
+ * once per folder and process: claim() only ever takes over the one number it happens to draw.
+ */
+export function sweepStaleLocks(dir: string): number {
+  if (swept.has(dir)) return 0;
+  swept.add(dir);
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const owner = Number(readFileSync(join(dir, name), "utf8"));
+      // An empty file is a claim being written: not stale.
+      if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+      unlinkSync(join(dir, name));
+      removed++;
+    } catch {
+      // Gone already, or taken over by another Lectern meanwhile.
+    }
+  }
+  return removed;
+}
+
 export class PortSet {
   private held = new Map<string, Held>();
 
@@ -101,6 +126,7 @@ export class PortSet {
   static async allocate(names: string[], served: Set<string>, options: PortOptions = {}): Promise<PortSet> {
     const set = new PortSet(options.lockDir ?? defaultLockDir());
     mkdirSync(set.lockDir, { recursive: true });
+    sweepStaleLocks(set.lockDir);
     try {
       for (const name of names) {
         const pinned = options.pinned?.[name];

@@ -1,5 +1,5 @@
 // Just enough of the source map format to turn a line of esbuild's output back into the
-// line of the cell it came from, so messages point into the page.
+// line of the cell it came from (and a column of a cell to its page column), so messages point into the page.
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -21,10 +21,14 @@ function decodeVlq(segment: string): number[] {
   return out;
 }
 
-/** Maps a 1-based generated line and 0-based column to the 1-based original line, if mapped. */
-export function originalLine(mappings: string, line: number, column: number): number | null {
+/**
+ * Maps a 1-based generated line and 0-based column to the 1-based original line and 0-based
+ * column: the last mapping at or before the column, else the line's first; null if unmapped.
+ */
+export function originalPlace(mappings: string, line: number, column: number): { line: number; column: number } | null {
   let origLine = 0;
-  let found: number | null = null;
+  let origCol = 0;
+  let found: { line: number; column: number } | null = null;
   const lines = mappings.split(";");
   for (let l = 0; l < lines.length && l < line; l++) {
     let genCol = 0;
@@ -34,8 +38,8 @@ export function originalLine(mappings: string, line: number, column: number): nu
       genCol += f[0] ?? 0;
       if (f.length >= 4) {
         origLine += f[2]!;
-        if (l === line - 1 && genCol <= column) found = origLine + 1;
-        else if (l === line - 1 && found === null) found = origLine + 1;
+        origCol += f[3]!;
+        if (l === line - 1 && (genCol <= column || found === null)) found = { line: origLine + 1, column: origCol };
       }
     }
   }

@@ -2,6 +2,7 @@
 // and OSC 8 links kept, `\r`, backspace, tabs, erase-line and cursor moves applied, every other
 // escape sequence and control character dropped. Produces plain data; output.ts makes the HTML.
 import { httpUrl } from "./html.ts";
+import { applySgr, PLAIN, type Pen } from "./sgr.ts";
 import type { Stream } from "../types.ts";
 
 /** A palette index 0-255, or `#rrggbb` from a 24-bit colour. */
@@ -28,9 +29,6 @@ export interface Segment {
 
 export type Line = Segment[];
 
-type Pen = Omit<Style, "stream" | "href">;
-const PLAIN: Pen = { fg: null, bg: null, bold: false, dim: false, italic: false, underline: false, strike: false, inverse: false };
-
 interface StreamState {
   stream: Stream;
   pen: Pen;
@@ -40,10 +38,8 @@ interface StreamState {
   styleId: number;
 }
 
-interface Row {
-  chars: string[];
-  styles: number[];
-}
+/** A line of the screen: a character and a style id per column. */
+type Row = { chars: string[]; styles: number[] };
 
 // Cursor moves and tabs may pad a line with spaces; this much padding in all, so a few bytes of
 // `ESC[999C` cannot turn into megabytes of HTML.
@@ -282,60 +278,9 @@ export class Terminal {
   }
 
   private sgr(params: string, state: StreamState): void {
-    const pen = state.pen;
     state.styleId = -1;
-    const parts = params === "" ? ["0"] : params.split(";");
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      // 38:5:n and 38:2::r:g:b (colon form) or 38;5;n and 38;2;r;g;b (semicolon form).
-      if (part.startsWith("38") || part.startsWith("48") || part.startsWith("58")) {
-        const sub = part.includes(":") ? part.split(":").slice(1) : null;
-        const args = sub ?? parts.slice(i + 1);
-        const { color, used } = extendedColor(args, sub !== null);
-        if (sub === null) i += used;
-        if (part.startsWith("38")) pen.fg = color;
-        else if (part.startsWith("48")) pen.bg = color;
-        continue;
-      }
-      const code = part === "" ? 0 : Number.parseInt(part, 10);
-      if (code === 0) Object.assign(pen, PLAIN);
-      else if (code === 1) pen.bold = true;
-      else if (code === 2) pen.dim = true;
-      else if (code === 3) pen.italic = true;
-      else if (code === 4 || code === 21) pen.underline = true;
-      else if (code === 7) pen.inverse = true;
-      else if (code === 9) pen.strike = true;
-      else if (code === 22) pen.bold = pen.dim = false;
-      else if (code === 23) pen.italic = false;
-      else if (code === 24) pen.underline = false;
-      else if (code === 27) pen.inverse = false;
-      else if (code === 29) pen.strike = false;
-      else if (code >= 30 && code <= 37) pen.fg = code - 30;
-      else if (code === 39) pen.fg = null;
-      else if (code >= 40 && code <= 47) pen.bg = code - 40;
-      else if (code === 49) pen.bg = null;
-      else if (code >= 90 && code <= 97) pen.fg = code - 90 + 8;
-      else if (code >= 100 && code <= 107) pen.bg = code - 100 + 8;
-      // blink, conceal, fonts, overline...: ignored, the text stays readable
-    }
+    applySgr(state.pen, params);
   }
-}
-
-function extendedColor(args: string[], colon: boolean): { color: Color | null; used: number } {
-  const byte = (s: string | undefined) => {
-    const v = Number.parseInt(s ?? "", 10);
-    return Number.isInteger(v) && v >= 0 && v <= 255 ? v : null;
-  };
-  if (args[0] === "5") return { color: byte(args[1]), used: 2 };
-  if (args[0] === "2") {
-    // The colon form may carry a colour-space id before r:g:b.
-    const rgb = colon && args.length >= 5 ? args.slice(2, 5) : args.slice(1, 4);
-    const [r, g, b] = rgb.map(byte);
-    const hex = (v: number) => v.toString(16).padStart(2, "0");
-    const color = r != null && g != null && b != null ? `#${hex(r)}${hex(g)}${hex(b)}` : null;
-    return { color, used: 4 };
-  }
-  return { color: null, used: args.length };
 }
 
 /** What a terminal shows, without any styling. */

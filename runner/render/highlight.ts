@@ -1,6 +1,7 @@
 // Code -> highlighted HTML at build time with highlight.js; no script or stylesheet of its own reaches the page.
 import { createRequire } from "node:module";
 import type { HLJSApi, LanguageFn } from "highlight.js";
+import type { HighlightMemo } from "../cache/memo.ts";
 import { escapeHtml } from "./html.ts";
 
 // Loaded on first use: a rebuild whose pages are all unchanged never needs it.
@@ -23,12 +24,10 @@ const GRAMMARS: Record<string, string> = {
 };
 
 /** Highlighted code remembered between builds (the cache keeps it): highlighting is most of rendering. */
-export interface HighlightMemo {
-  get(key: string): string | undefined;
-  set(key: string, html: string): void;
-}
-
-/** A code block in the wrapper the copy button (assets/copy.js) attaches to. */
+/**
+ * A code block in the wrapper the copy button (assets/lectern.js) attaches to. It scrolls sideways
+ * where a line is too long, so it can be focused and scrolled from the keyboard.
+ */
 export function codeBlock(code: string, lang: string, memo?: HighlightMemo): string {
   const grammar = Object.hasOwn(GRAMMARS, lang) ? GRAMMARS[lang]! : null;
   // highlight.js escapes the code it is given; plain text is escaped here.
@@ -44,6 +43,6 @@ export function codeBlock(code: string, lang: string, memo?: HighlightMemo): str
   const label = lang && /^[\w+#.-]{1,20}$/.test(lang) ? lang : "";
   return (
     `<div class="code"${label ? ` data-lang="${escapeHtml(label)}"` : ""}>` +
-    `<pre><code class="hljs language-${escapeHtml(grammar ?? (label || "text"))}">${html}</code></pre></div>\n`
+    `<pre tabindex="0"><code class="hljs language-${escapeHtml(grammar ?? (label || "text"))}">${html}</code></pre></div>\n`
   );
 }

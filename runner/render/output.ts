@@ -1,28 +1,61 @@
 // A cell's transcript -> HTML: the terminal's lines (ansi.ts), escaped, then styled; long ones
-// show their first lines and fold the rest into a <details>, which needs no script.
+// show their first and last lines (the end is where the result or the error is) and fold the
+// middle into a <details>, which needs no script. Table-like output keeps its columns.
 import { screen, type Color, type Line, type Segment, type Style } from "./ansi.ts";
+import { palette256, readableColor } from "./contrast.ts";
 import { escapeHtml } from "./html.ts";
 import type { Chunk } from "../types.ts";
 
 /** More than this many lines, or characters, and the rest is folded. */
 const FOLD_LINES = 40;
 const FOLD_CHARS = 12_000;
-/** What stays visible of a folded transcript. */
+/** What stays visible of a folded transcript: its first lines, and its last. */
 const HEAD_LINES = 20;
 const HEAD_CHARS = 3_000;
+const TAIL_LINES = 8;
+const TAIL_CHARS = 1_500;
 
-/** The transcript as one block: `<div class="output">` with one or two <pre>s. */
+/** The transcript as one block: `<div class="output">` with its <pre>s. */
 export function transcriptHtml(chunks: Chunk[], extraClass = ""): string {
   const lines = screen(chunks);
   const chars = lines.reduce((n, line) => n + lineLength(line) + 1, 0);
-  const cls = `output${extraClass ? ` ${extraClass}` : ""}`;
+  const table = tableLike(lines);
+  const cls = `output${extraClass ? ` ${extraClass}` : ""}${table ? " output-table" : ""}`;
+  // Table-like output scrolls sideways inside its block, so the keyboard must be able to reach it.
+  // (The newline after <pre> is eaten by the HTML parser, so a transcript's own first blank line survives.)
+  const pre = (part: Line[]) => `<pre${table ? ` tabindex="0"` : ""}>\n${part.map(lineHtml).join("\n")}</pre>`;
   if (lines.length <= FOLD_LINES && chars <= FOLD_CHARS) return `<div class="${cls}">${pre(lines)}</div>\n`;
   const [head, rest] = split(lines);
-  const restLines = rest.length;
-  const restChars = rest.reduce((n, line) => n + lineLength(line) + 1, 0);
-  const what = `${restLines.toLocaleString("en-US")} more line${restLines === 1 ? "" : "s"}`;
-  const summary = `Show ${what} <span class="size">(${formatSize(restChars)})</span>`;
-  return `<div class="${cls}">${pre(head)}<details class="more"><summary>${summary}</summary>${pre(rest)}</details></div>\n`;
+  const [middle, tail] = splitTail(rest);
+  const midChars = middle.reduce((n, line) => n + lineLength(line) + 1, 0);
+  const what = `${middle.length.toLocaleString("en-US")} more line${middle.length === 1 ? "" : "s"}`;
+  const summary = `Show ${what} <span class="size">(${formatSize(midChars)})</span>`;
+  const end = tail.length ? pre(tail) : "";
+  return `<div class="${cls}">${pre(head)}<details class="more"><summary>${summary}</summary>${pre(middle)}</details>${end}</div>\n`;
+}
+
+/** The last lines, as many as fit (at least one line stays in the middle, folded). */
+function splitTail(rest: Line[]): [Line[], Line[]] {
+  let budget = TAIL_CHARS;
+  let n = 0;
+  while (n < TAIL_LINES && n < rest.length - 1) {
+    const length = lineLength(rest[rest.length - 1 - n]!);
+    if (length > budget) break;
+    budget -= length + 1;
+    n++;
+  }
+  return [rest.slice(0, rest.length - n), rest.slice(rest.length - n)];
+}
+
+/**
+ * Columns lined up with runs of spaces, as `ss`, `netstat` or `ls -l` print them: at least three
+ * lines, most of them with a gap of two or more spaces between words. Wrapped, they read as nonsense.
+ */
+function tableLike(lines: Line[]): boolean {
+  const text = lines.map((l) => l.map((s) => s.text).join("")).filter((l) => l.trim() !== "");
+  if (text.length < 3) return false;
+  const gapped = text.filter((l) => /\S {2,}\S/.test(l)).length;
+  return gapped >= Math.max(3, text.length * 0.6);
 }
 
 /** The first lines, cut inside a line if even those are too long; the cut line goes on in the rest. */
@@ -66,11 +99,6 @@ function lineLength(line: Line): number {
   return line.reduce((n, s) => n + s.text.length, 0);
 }
 
-// The newline after <pre> is eaten by the HTML parser, so a transcript's own first blank line survives.
-function pre(lines: Line[]): string {
-  return `<pre>\n${lines.map(lineHtml).join("\n")}</pre>`;
-}
-
 /** One line; every element opened on it is closed on it, so lines can be split between blocks. */
 function lineHtml(line: Line): string {
   return line.map(segmentHtml).join("");
@@ -99,6 +127,9 @@ function look(style: Style): { classes: string[]; css: string } {
   const bg = style.inverse ? (style.fg ?? "fg") : style.bg;
   color(fg, "fg", "color", classes, css);
   color(bg, "bg", "background-color", classes, css);
+  // A colour pair the program chose that cannot be read is made readable (contrast.ts).
+  const readable = readableColor(fg, bg, style.stream);
+  if (readable) css.push(`color:${readable}`);
   if (style.bold) classes.push("ansi-bold");
   if (style.dim) classes.push("ansi-dim");
   if (style.italic) classes.push("ansi-italic");
@@ -112,18 +143,6 @@ function color(value: Color | "fg" | "bg" | null, kind: "fg" | "bg", property: s
   if (value === "fg" || value === "bg") classes.push(`ansi-${kind}-default-${value}`);
   else if (typeof value === "number" && value < 16) classes.push(`ansi-${kind}-${value}`);
   else css.push(`${property}:${typeof value === "number" ? palette256(value) : value}`);
-}
-
-/** xterm's 256-colour palette above the first 16: a 6x6x6 cube, then 24 greys. */
-function palette256(n: number): string {
-  const hex = (v: number) => v.toString(16).padStart(2, "0");
-  if (n >= 232) {
-    const v = 8 + (n - 232) * 10;
-    return `#${hex(v)}${hex(v)}${hex(v)}`;
-  }
-  const i = n - 16;
-  const level = (v: number) => (v === 0 ? 0 : 55 + v * 40);
-  return `#${hex(level(Math.floor(i / 36)))}${hex(level(Math.floor(i / 6) % 6))}${hex(level(i % 6))}`;
 }
 
 function formatSize(chars: number): string {

@@ -81,19 +81,28 @@ export function pageTitle(page: Page): string {
   return basename(page.path).replace(/\.md$/i, "");
 }
 
-/** Front matter `description`, else the first paragraph's text, cut to about 200 characters. */
+/** Front matter `description`, else the first paragraph's whole sentences, about 200 characters. */
 export function pageSummary(page: Page): string {
   const description = frontMatter(page.source).data["description"];
   if (description) return description;
   const tokens = page.tokens;
   for (let i = bodyStart(page); i < tokens.length - 1; i++) {
-    if (tokens[i]!.type === "paragraph_open") return truncate(inlineText(tokens[i + 1]!).replace(/\s+/g, " ").trim(), 200);
+    if (tokens[i]!.type === "paragraph_open") return sentences(inlineText(tokens[i + 1]!).replace(/\s+/g, " ").trim(), 200);
   }
   return "";
 }
 
-function truncate(text: string, max: number): string {
+/**
+ * As many whole sentences as fit in `max` characters, never cut mid-sentence; a first sentence
+ * longer than that is kept whole up to twice as long, and only beyond that cut at a word, with "…".
+ */
+function sentences(text: string, max: number): string {
   if (text.length <= max) return text;
+  const ends = [...text.matchAll(/[.!?](?=\s+[^a-z\s]|$)/g)].map((m) => m.index + 1);
+  const fits = ends.filter((e) => e <= max).at(-1);
+  if (fits !== undefined) return text.slice(0, fits);
+  const first = ends[0];
+  if (first !== undefined && first <= max * 2) return text.slice(0, first);
   const cut = text.slice(0, max);
   const space = cut.lastIndexOf(" ");
   return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;

@@ -1,15 +1,19 @@
 // Page + results -> HTML: prose through markdown-it, each cell with its code, transcript and
 // status, a run summary and a table of contents. The frame around it is layout.ts.
+// Every id and in-page link carries a prefix, so that pages can share one document (print.html).
 import type { Env, Token } from "markdown-it";
 import { formatDuration } from "../duration.ts";
-import { codeBlock, type HighlightMemo } from "./highlight.ts";
+import type { HighlightMemo } from "../cache/memo.ts";
+import { codeBlock } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
 import { traceDiagram, traceSourceOf } from "../trace/diagram.ts";
 import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
+import { differsBadge, differsBlock, outputDiff } from "./differs.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
-import { eventsOf, traceGroups } from "../trace/trace.ts";
+import { isFailure, pairResults, tally } from "../outcome.ts";
+import { eventsOf, pageTrace, traceGroups } from "../trace/trace.ts";
 import type { Cell, CellResult, Page, PageResult } from "../types.ts";
 
 export { formatDuration } from "../duration.ts";
@@ -25,12 +29,16 @@ interface RenderState {
   ids: Map<Token, Heading>;
   /** The heading_close of the page's h1, after which the run summary goes. */
   titleClose: Token | null;
+  /** A page's first heading that is its title but not an h1 is shown as its h1. */
+  promoted: Token | null;
   afterTitle: string;
   renderCell: (cell: Cell) => string;
   /** Network diagrams: in place of ```trace fences, or after the last cell of each group that talked. */
   traces: Map<Token, string>;
   afterCell: Map<Cell, string>;
   highlight?: HighlightMemo;
+  /** Links to the site's pages (by their href in lower case, without `./` and `#...`). */
+  siteLinks?: Map<string, SiteLink>;
 }
 const STATE = Symbol("lectern render state");
 const stateOf = (env: unknown) => (env as Record<symbol, RenderState> | undefined)?.[STATE];
@@ -48,19 +56,59 @@ md.renderer.rules.fence = (tokens, idx, _options, env) => {
   if (state && cell) return state.renderCell(cell) + (state.afterCell.get(cell) ?? "");
   return codeBlock(token.content, token.info.trim().split(/\s+/)[0] ?? "", state?.highlight);
 };
+// A heading is a link to itself, so its accessible name is its own text; one that holds a link of
+// its own (links do not nest) gets a "#" beside it instead, hidden from screen readers.
 md.renderer.rules.heading_open = (tokens, idx, _options, env) => {
   const token = tokens[idx]!;
-  const heading = stateOf(env)?.ids.get(token);
-  return `<${token.tag}${heading ? ` id="${escapeHtml(heading.id)}"` : ""}>`;
+  const state = stateOf(env);
+  const heading = state?.ids.get(token);
+  if (!heading) return `<${token.tag}>`;
+  const open = `<${token === state!.promoted ? "h1" : token.tag} id="${escapeHtml(heading.id)}">`;
+  if (tokens[idx + 2] === state!.titleClose || hasLink(tokens[idx + 1]!)) return open;
+  return `${open}<a class="heading-link" href="#${escapeHtml(heading.id)}">`;
 };
 md.renderer.rules.heading_close = (tokens, idx, _options, env) => {
   const token = tokens[idx]!;
   const state = stateOf(env);
-  if (state && token === state.titleClose) return `</${token.tag}>\n${state.afterTitle}`;
+  if (state && token === state.titleClose) return `</${state.promoted ? "h1" : token.tag}>\n${state.afterTitle}`;
   const heading = state?.ids.get(tokens[idx - 2]!);
-  const anchor = heading ? ` <a class="anchor" href="#${escapeHtml(heading.id)}" aria-label="Link to this section">#</a>` : "";
-  return `${anchor}</${token.tag}>\n`;
+  if (!heading) return `</${token.tag}>\n`;
+  if (!hasLink(tokens[idx - 1]!)) return `</a></${token.tag}>\n`;
+  return ` <a class="anchor" href="#${escapeHtml(heading.id)}" aria-hidden="true" tabindex="-1">#</a></${token.tag}>\n`;
 };
+/** Where a link from the front page's prose to one of the site's pages goes, and what follows it. */
+export interface SiteLink {
+  /** The page's file in the site: a link to `lec3.md` goes to `lec3.html`. */
+  href: string;
+  /** HTML after the link: how the page's cells did. */
+  note: string;
+}
+const siteLink = (env: unknown, token: Token | undefined) => {
+  const href = String(token?.attrGet("href") ?? "");
+  return stateOf(env)?.siteLinks?.get(href.split("#")[0]!.replace(/^\.\//, "").toLowerCase());
+};
+md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+  const token = tokens[idx]!;
+  const target = siteLink(env, token);
+  if (!target) return self.renderToken(tokens, idx, options);
+  // A copy with the new href: tokens are never changed.
+  const hash = String(token.attrGet("href")).replace(/^[^#]*/, "");
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(token) as object) as Token, token, { attrs: (token.attrs ?? []).map(([k, v]) => [k, k === "href" ? target.href + hash : v]) });
+  return self.renderToken([copy], 0, options);
+};
+md.renderer.rules.link_close = (tokens, idx, options, env, self) => {
+  let open = idx;
+  while (open > 0 && tokens[open]!.type !== "link_open") open--;
+  return self.renderToken(tokens, idx, options) + (siteLink(env, tokens[open])?.note ?? "");
+};
+// A header cell with nothing in it (the corner of a table) is an ordinary cell: an empty header
+// names no column for a screen reader.
+const blank = (t: Token | undefined) => t?.type === "inline" && t.content.trim() === "";
+md.renderer.rules.th_open = (tokens, idx, options, _env, self) =>
+  tokens[idx + 1]?.type === "th_close" || blank(tokens[idx + 1]) ? "<td>" : self.renderToken(tokens, idx, options);
+md.renderer.rules.th_close = (tokens, idx, options, _env, self) =>
+  tokens[idx - 1]?.type === "th_open" || blank(tokens[idx - 1]) ? "</td>\n" : self.renderToken(tokens, idx, options);
+const hasLink = (inline: Token) => (inline.children ?? []).some((c) => c.type === "link_open");
 // An image from another site would be a request leaving the page: it becomes a link to the image.
 const image = md.renderer.rules.image!;
 md.renderer.rules.image = (tokens, idx, options, env, self) => {
@@ -94,15 +142,23 @@ function stoppedServer(cell: Cell, result: CellResult): boolean {
   return cell.attrs.server && result.status === "passed" && result.exitCode === null && result.signal !== null;
 }
 
-const cellId = (name: string) => `cell-${name}`;
-const cellLink = (name: string, text = name) => `<a href="#${escapeHtml(encodeURIComponent(cellId(name)))}">${escapeHtml(text)}</a>`;
+/** A cell's id in a document whose ids carry `prefix` (empty for a page of its own). */
+const cellId = (prefix: string, name: string) => `${prefix}cell-${name}`;
+const cellHref = (prefix: string, name: string) => `#${escapeHtml(encodeURIComponent(cellId(prefix, name)))}`;
+const cellLink = (prefix: string, name: string, text = name) => `<a href="${cellHref(prefix, name)}">${escapeHtml(text)}</a>`;
+
+/** The file a cell's source is offered as: its name and its language's extension. */
+export function cellFileName(cell: Cell): string {
+  const ext: Record<string, string> = { ts: "ts", typescript: "ts", sh: "sh", bash: "sh", python: "py", py: "py", c: "c" };
+  return `${cell.name}.${ext[cell.lang] ?? "txt"}`;
+}
 
 /** What the fence says about the cell, beyond its name: small tags in its header. */
-function tags(cell: Cell): string {
+function tags(cell: Cell, prefix: string): string {
   const a = cell.attrs;
   const out = [`<span class="tag tag-lang">${escapeHtml(cell.lang)}</span>`];
   if (a.server) out.push(`<span class="tag">server</span>`);
-  if (a.needs.length) out.push(`<span class="tag">needs ${a.needs.map((n) => cellLink(n)).join(", ")}</span>`);
+  if (a.needs.length) out.push(`<span class="tag">needs ${a.needs.map((n) => cellLink(prefix, n)).join(", ")}</span>`);
   if (a.expect !== null) out.push(`<span class="tag">expect ${escapeHtml(a.expect)}</span>`);
   if (a.exit !== null) out.push(`<span class="tag">exit ${a.exit}</span>`);
   if (a.timeout !== null) out.push(`<span class="tag">timeout ${a.timeout} s</span>`);
@@ -115,7 +171,7 @@ function statusLine(cell: Cell, result: CellResult | null, note: string | null):
   const parts: string[] = [];
   if (result) {
     const stopped = stoppedServer(cell, result);
-    if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${result.exitCode}</span>`);
+    if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${escapeHtml(String(result.exitCode))}</span>`);
     else if (result.signal !== null) parts.push(`<span class="exit${stopped ? "" : " exit-nonzero"}">${stopped ? "stopped by" : "killed by"} ${escapeHtml(result.signal)}</span>`);
     if (result.status === "skipped") parts.push("skipped: shown, not run");
     else parts.push(formatDuration(result.durationMs) + (result.cached ? " (cached)" : ""));
@@ -125,13 +181,17 @@ function statusLine(cell: Cell, result: CellResult | null, note: string | null):
   return `<footer class="cell-status">${parts.join(" · ")}</footer>\n`;
 }
 
-function renderCell(cell: Cell, result: CellResult | null, highlight?: HighlightMemo): string {
-  const id = escapeHtml(cellId(cell.name));
+function renderCell(cell: Cell, result: CellResult | null, ctx: PageContext, prefix: string): string {
+  const id = escapeHtml(cellId(prefix, cell.name));
   const status = cellStatus(cell, result);
+  const file = cellFileName(cell);
+  // The source as a file, so a student can run the cell by hand (README: "Running a cell by hand").
+  const download = ctx.sources !== undefined ? ` <a class="download" href="${escapeHtml(ctx.sources + encodeURIComponent(file))}" download>${escapeHtml(file)}</a>` : "";
   let html = `<section class="cell cell-${status.kind}" id="${id}">\n`;
-  html += `<header class="cell-header"><a class="cell-name" href="#${escapeHtml(encodeURIComponent(cellId(cell.name)))}">${escapeHtml(cell.name)}</a> ${tags(cell)}`;
-  html += ` <span class="status status-${status.kind}">${status.label}</span></header>\n`;
-  html += codeBlock(cell.code, cell.lang, highlight);
+  html += `<header class="cell-header"><a class="cell-name" href="${cellHref(prefix, cell.name)}">${escapeHtml(cell.name)}</a> ${tags(cell, prefix)}`;
+  const diff = outputDiff(cell, result);
+  html += `${download} <span class="status status-${status.kind}">${status.label}</span>${differsBadge(diff)}</header>\n`;
+  html += codeBlock(cell.code, cell.lang, ctx.highlight);
   const chunks = result?.chunks.length ? result.chunks : result?.output ? [{ stream: "stdout" as const, text: result.output }] : [];
   const ran = result !== null && result.status !== "skipped";
   let note: string | null = null;
@@ -144,7 +204,7 @@ function renderCell(cell: Cell, result: CellResult | null, highlight?: Highlight
     html += transcriptHtml([{ stream: "stdout", text: cell.expected.text }], "expected");
     note = "expected output shown";
   }
-  return `${html}${statusLine(cell, result, note)}</section>\n`;
+  return `${html}${differsBlock(cell, diff)}${statusLine(cell, result, note)}</section>\n`;
 }
 
 /** UTC, so the same run renders the same HTML on every machine. */
@@ -156,14 +216,15 @@ function formatWhen(iso: string): string {
 }
 
 /** When it ran, on what, for how long, and how many cells passed; failures linked. */
-function runSummary(page: Page, result: PageResult | null, ctx: PageContext): string {
+function runSummary(page: Page, result: PageResult | null, ctx: PageContext, prefix: string): string {
   if (page.cells.length === 0) return "";
   if (!result) return `<div class="run-summary run-notrun"><p>Not run: the cells show their code only.</p></div>\n`;
-  const statuses = page.cells.map((c) => ({ cell: c, status: cellStatus(c, result.cells.find((r) => r.name === c.name) ?? null) }));
-  const failed = statuses.filter((s) => s.status.kind === "failed" || s.status.kind === "timeout");
-  const skipped = statuses.filter((s) => s.status.kind === "skipped" || s.status.kind === "notrun").length;
-  const ran = statuses.length - skipped;
-  const passed = ran - failed.length;
+  const pairs = pairResults(page.cells, result);
+  const count = tally(pairs.map((p) => p.result));
+  const failed = pairs.filter((p) => p.result !== null && isFailure(p.result.status));
+  const skipped = count.skipped + count.notRun;
+  const ran = count.total - skipped;
+  const passed = count.passed;
   const cached = result.cells.filter((c) => c.cached).length;
   const cells = (n: number) => `${n} cell${n === 1 ? "" : "s"}`;
   const headline =
@@ -178,13 +239,20 @@ function runSummary(page: Page, result: PageResult | null, ctx: PageContext): st
     formatDuration(result.durationMs),
   ];
   if (cached) facts.push(`${cells(cached)} from cache`);
-  const failures = failed.length ? `<p class="failures">Failed: ${failed.map((s) => cellLink(s.cell.name)).join(", ")}</p>` : "";
+  const differs = pairs.filter((p) => outputDiff(p.cell, p.result) !== null).map((p) => p.cell);
+  if (differs.length) facts.push(`<span class="differs">${cells(differs.length)} with output that differs from the page</span>`);
+  const failures =
+    (failed.length ? `<p class="failures">Failed: ${failed.map((s) => cellLink(prefix, s.cell.name)).join(", ")}</p>` : "") +
+    (differs.length ? `<p class="failures">Output differs: ${differs.map((c) => cellLink(prefix, c.name)).join(", ")}</p>` : "");
   // Each fact stays on one line; the line breaks between them.
   const line = facts.map((f) => `<span class="fact">${f}</span>`).join(" · ");
   return `<div class="run-summary ${failed.length ? "run-failed" : "run-passed"}"><p>${line}</p>${failures}</div>\n`;
 }
 
-/** Sections (h2) and subsections (h3); each section with a dot per cell it holds, coloured by its status. */
+/** A cell's status as a mark of its own shape (not colour alone), for the table of contents. */
+const MARKS: Record<string, string> = { passed: "✓", failed: "✗", timeout: "◷", expected: "✓", stopped: "■", skipped: "–", notrun: "○" };
+
+/** Sections (h2) and subsections (h3); each section with a mark per cell it holds, by its status. */
 function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: string; label: string }): string {
   const entries = outline.filter((h) => h.level === 2 || h.level === 3);
   if (entries.length < 2) return "";
@@ -197,18 +265,13 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
   const link = (h: Heading) => `<a href="#${escapeHtml(h.id)}">${escapeHtml(h.text)}</a>`;
   const items = sections.map(({ head, subs }, i) => {
     const end = sections[i + 1]?.head.token ?? Infinity;
-    const dots = page.cells
-      .filter((c) => c.token > head.token && c.token < end)
-      .map((c) => {
-        const { kind, label } = status(c);
-        const href = escapeHtml(encodeURIComponent(cellId(c.name)));
-        return `<a class="dot dot-${kind}" href="#${href}" title="${escapeHtml(`${c.name}: ${label}`)}" aria-label="${escapeHtml(`cell ${c.name}: ${label}`)}"></a>`;
-      })
-      .join("");
+    const cells = page.cells.filter((c) => c.token > head.token && c.token < end).map((c) => ({ name: c.name, ...status(c) }));
+    const marks = cells.map((c) => `<span class="mark mark-${c.kind}" title="${escapeHtml(`${c.name}: ${c.label}`)}">${MARKS[c.kind] ?? "○"}</span>`).join("");
+    const said = cells.map((c) => `${c.name} ${c.label}`).join(", ");
     const nested = subs.length ? `<ol>${subs.map((h) => `<li>${link(h)}</li>`).join("")}</ol>` : "";
-    return `<li>${link(head)}${dots ? ` <span class="dots">${dots}</span>` : ""}${nested}</li>`;
+    return `<li>${link(head)}${marks ? ` <span class="marks" aria-hidden="true">${marks}</span><span class="visually-hidden">: ${escapeHtml(said)}</span>` : ""}${nested}</li>`;
   });
-  return `<ol>${items.join("")}</ol>`;
+  return `<ol class="toc">${items.join("")}</ol>`;
 }
 
 /**
@@ -220,11 +283,11 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
  * other clients' cached results still talk to the old one.) A fence draws the latest run of
  * its cells, and names the cells it leaves out.
  */
-function diagrams(page: Page, result: PageResult | null, capture?: string): Pick<RenderState, "traces" | "afterCell"> {
+function diagrams(page: Page, result: PageResult | null, prefix: string, capture?: string): Pick<RenderState, "traces" | "afterCell"> {
   const source = traceSourceOf(result, capture);
   const traces = new Map<Token, string>();
   const afterCell = new Map<Cell, string>();
-  const events = result?.trace ?? [];
+  const events = result ? pageTrace(result) : [];
   const order = page.cells.map((c) => c.name);
   const runOf = new Map(result?.cells.map((c) => [c.name, c.ranAt ?? ""]));
   const traced = [...new Set(events.map((e) => e.cell))];
@@ -236,7 +299,7 @@ function diagrams(page: Page, result: PageResult | null, capture?: string): Pick
     const run = runs.find((r) => named.some((c) => runOf.get(c) === r)) ?? "";
     const earlier = named.filter((c) => runOf.get(c) !== run);
     const drawn = named.filter((c) => runOf.get(c) === run);
-    const diagram = drawn.length > 0 ? traceDiagram(eventsOf(ofRun(run), drawn), `trace-${i + 1}`, order, source) : "";
+    const diagram = drawn.length > 0 ? traceDiagram(eventsOf(ofRun(run), drawn), `${prefix}trace-${i + 1}`, order, source) : "";
     const note = earlier.length > 0 ? `<p class="trace-empty">Not drawn with them: ${escapeHtml(earlier.join(", "))}, whose result${earlier.length > 1 ? "s come" : " comes"} from an earlier run (cached). <code>lectern build --rerun</code> runs them together.</p>\n` : "";
     const none = `<p class="trace-empty">No network events recorded${t.cells ? ` for ${escapeHtml(t.cells.join(", "))}` : ""}.</p>\n`;
     traces.set(page.tokens[t.token]!, diagram || note ? diagram + note : none);
@@ -247,39 +310,58 @@ function diagrams(page: Page, result: PageResult | null, capture?: string): Pick
       const mine = ofRun(run);
       for (const group of traceGroups(mine, order)) {
         const last = page.cells.filter((c) => group.includes(c.name)).at(-1)!;
-        afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(eventsOf(mine, group), `trace-${++n}`, order, source));
+        afterCell.set(last, (afterCell.get(last) ?? "") + traceDiagram(eventsOf(mine, group), `${prefix}trace-${++n}`, order, source));
       }
     }
   }
   return { traces, afterCell };
 }
 
-/** A whole page as an HTML document; `listing`, when given, is appended as the site's page list. */
-export function renderPage(page: Page, result: PageResult | null, ctx: PageContext, listing?: IndexEntry[]): string {
-  const byName = new Map(result?.cells.map((c) => [c.name, c]));
-  const outline = headings(page);
+/** A page's own part, without the frame: its title, its contents list and its article. */
+export interface Article {
+  title: string;
+  toc: string;
+  html: string;
+}
+
+/** The article of a page; every id in it starts with `prefix` (empty for a page of its own). */
+export function renderArticle(page: Page, result: PageResult | null, ctx: PageContext, prefix = "", siteLinks?: Map<string, SiteLink>): Article {
+  const resultOf = new Map(pairResults(page.cells, result).map((p) => [p.cell, p.result]));
+  const outline = headings(page).map((h) => ({ ...h, id: prefix + h.id }));
   const title = pageTitle(page);
-  const contents = toc(page, outline, (c) => cellStatus(c, byName.get(c.name) ?? null));
-  const h1 = outline.find((h) => h.level === 1);
-  const header = runSummary(page, result, ctx) + (contents ? `<details class="toc toc-inline"><summary>On this page</summary>${contents}</details>\n` : "");
+  // Every page has one h1: its own, or its first heading when that is its title, or its title.
+  const own = outline.find((h) => h.level === 1);
+  const promoted = !own && outline[0]?.text === title && !frontMatter(page.source).data["title"] ? outline[0] : undefined;
+  const h1 = own ?? promoted;
+  const contents = toc(page, outline.filter((h) => h !== promoted), (c) => cellStatus(c, resultOf.get(c) ?? null));
+  const header = runSummary(page, result, ctx, prefix) + (contents ? `<details class="toc-inline"><summary>On this page</summary>${contents}</details>\n` : "");
   const state: RenderState = {
     cells: new Map(page.cells.map((c) => [page.tokens[c.token]!, c])),
     hidden: new Set(page.cells.flatMap((c) => (c.expected ? [page.tokens[c.expected.token]!] : []))),
     ids: new Map(outline.map((h) => [page.tokens[h.token]!, h])),
     titleClose: h1 ? page.tokens[h1.token + 2]! : null,
+    promoted: promoted ? page.tokens[promoted.token]! : null,
     afterTitle: header,
-    renderCell: (cell) => renderCell(cell, byName.get(cell.name) ?? null, ctx.highlight),
+    renderCell: (cell) => renderCell(cell, resultOf.get(cell) ?? null, ctx, prefix),
     highlight: ctx.highlight,
-    ...diagrams(page, result, ctx.capture),
+    ...diagrams(page, result, prefix, ctx.capture),
+    siteLinks,
   };
   const env: Env = { [STATE]: state };
   const prose = md.renderer.render(page.tokens.slice(bodyStart(page)), md.options, env);
-  // Without an h1 of its own, a page titled by its front matter or file name gets one.
-  const titled = outline[0]?.text === title && !frontMatter(page.source).data["title"];
-  const top = h1 ? "" : (titled ? "" : `<h1>${escapeHtml(title)}</h1>\n`) + header;
-  const main = `<article class="page">\n${top}${prose}</article>\n${listing ? `<section class="site-pages" aria-label="Pages">\n<h2>Pages</h2>\n${pageList(listing)}</section>\n` : ""}`;
-  const aside = contents ? `<nav class="toc toc-side" aria-label="On this page"><p class="toc-title">On this page</p>${contents}</nav>\n` : "";
+  const top = h1 ? "" : `<h1>${escapeHtml(title)}</h1>\n${header}`;
+  return { title, toc: contents, html: `<article class="page">\n${top}${prose}</article>\n` };
+}
+
+/**
+ * A whole page as an HTML document. On the front page, `listing` is appended as a list of pages,
+ * and its prose's links to the site's pages go to their HTML, followed by how their cells did.
+ */
+export function renderPage(page: Page, result: PageResult | null, ctx: PageContext, listing?: IndexEntry[], siteLinks?: Map<string, SiteLink>): string {
+  const { title, toc: contents, html } = renderArticle(page, result, ctx, "", siteLinks);
+  const main = `${html}${listing?.length ? `<section class="site-pages" aria-labelledby="site-pages">\n<h2 id="site-pages">${ctx.pages?.length ? "More pages" : "Pages"}</h2>\n${pageList(listing)}</section>\n` : ""}`;
   const source = page.path.split(/[\\/]/).at(-1) ?? page.path;
-  const footer = `<p class="built">Built by Lectern from <code>${escapeHtml(source)}</code>.</p>\n`;
-  return documentShell(ctx, { title, description: pageSummary(page), aside, main, footer });
+  const file = ctx.sources !== undefined ? `<a href="${escapeHtml(ctx.sources + encodeURIComponent(source))}" download>${escapeHtml(source)}</a>` : `<code>${escapeHtml(source)}</code>`;
+  const footer = `<p class="built">Built by Lectern from ${file}.</p>\n`;
+  return documentShell(ctx, { title, description: pageSummary(page), toc: contents, main, footer });
 }

@@ -1,17 +1,20 @@
-// Pages + results -> a static site on disk: index.html, one HTML file per page, the assets.
+// Pages + results -> a static site on disk: index.html, one HTML file per page with its sources,
+// the printable course, the search index and the assets.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "../atomic.ts";
-import type { HighlightMemo } from "./highlight.ts";
+import type { HighlightMemo, PageMemo } from "../cache/memo.ts";
 import { createLimiter } from "../execute/limit.ts";
 import { ASSETS_DIR } from "../paths.ts";
-import { cellStatus, renderIndex, renderPage } from "./render.ts";
-import { SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
+import { pairResults, tally } from "../outcome.ts";
+import { cellFileName, renderIndex, renderPage } from "./render.ts";
+import { counts as countsHtml, SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
+import { renderPrint } from "./print.ts";
+import { minisearchVersion, searchDocuments, searchIndexScript, searchLibrary } from "./search.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
-import { withoutLazyTrace } from "../trace/trace.ts";
 import { copyCapture } from "../trace/capture.ts";
-import type { Page, PageResult } from "../types.ts";
+import type { Cell, Page, PageResult } from "../types.ts";
 
 export type WriteFile = (path: string, data: string) => Promise<void>;
 
@@ -28,93 +31,145 @@ export interface SiteOptions {
   pages?: PageMemo;
 }
 
-/** What a build remembers of the pages it wrote (the cache keeps it): a key of their inputs. */
-export interface PageMemo {
-  fresh(path: string, key: string): boolean;
-  record(path: string, key: string): void;
-}
-
 // The renderer's own version is in the key: the bundle's file name carries the hash of its sources.
 const RENDERER = import.meta.url;
 
 function pageKey(page: Page, result: PageResult | null, ctx: PageContext): string {
   const { highlight: _, ...rest } = ctx;
   // A cell's events are in the key as a digest of its records (TraceRecords.toJSON), not decoded.
-  const results = result && { ...withoutLazyTrace(result), cells: result.cells.map(withoutLazyTrace) };
-  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(results)).update("\0").update(JSON.stringify(rest)).digest("hex");
+  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(result)).update("\0").update(JSON.stringify(rest)).digest("hex");
 }
 
 const ASSETS = "assets/";
+const SOURCES = "src/";
+const SEARCH_LIBRARY = "minisearch.js";
+const SEARCH_INDEX = "search-index.js";
+export const PRINT_PAGE = "print.html";
+
+const hash = (...parts: string[]) => parts.reduce((h, p) => h.update(p).update("\0"), createHash("sha256")).digest("hex");
 
 /**
- * Writes the site and returns the paths written: the assets, every page, and index.html last.
+ * Writes the site and returns the paths written: the assets, every page with its Markdown and its
+ * cells' sources under src/NAME/, the search index, the printable course, and index.html last.
  * Pages come in the order index.md links to them, then the rest in the order given.
  */
 export async function writeSite(outDir: string, pages: SitePage[], write: WriteFile = writeAtomic, options: SiteOptions = {}): Promise<string[]> {
   const home = pages.find((p) => basename(p.page.path).toLowerCase() === "index.md") ?? null;
   const names = new Map<SitePage, string>();
   const rest = pages.filter((p) => p !== home);
-  outputNames(rest.map((p) => p.page.path), ["index"]).forEach((name, i) => names.set(rest[i]!, name));
-  const others = home ? readingOrder(home.page, rest, names) : rest;
+  outputNames(rest.map((p) => p.page.path), ["index", PRINT_PAGE.replace(".html", "")]).forEach((name, i) => names.set(rest[i]!, name));
+  const { ordered: others, linked } = home ? readingOrder(home.page, rest, names) : { ordered: rest, linked: new Map<string, SitePage>() };
   const links = others.map((p) => ({ href: encodeURIComponent(`${names.get(p)}.html`), title: pageTitle(p.page) }));
   const entries: IndexEntry[] = others.map((p, i) => ({ ...links[i]!, summary: pageSummary(p.page), ...counts(p) }));
   const siteTitle = home ? pageTitle(home.page) : "Lectern";
-  const base = { index: "index.html", assets: ASSETS, siteTitle, node: options.node ?? process.version, highlight: options.highlight };
+  const course = [{ href: "index.html", title: siteTitle }, ...links];
+  const base = { index: "index.html", assets: ASSETS, siteTitle, node: options.node ?? process.version, highlight: options.highlight, pages: course, print: PRINT_PAGE };
+  const homeName = home ? "index" : null;
 
   const written: string[] = [];
-  const put = async (name: string, data: string) => {
+  const memo = options.pages;
+  // A file whose key is unchanged and which is still there is neither made nor written again.
+  const put = async (name: string, data: string | (() => string | Promise<string>), key?: string) => {
     const path = join(outDir, name);
-    await write(path, data);
+    // Unchanged and still there: not written, so not counted as written.
+    if (key !== undefined && memo?.fresh(path, key)) return;
+    await write(path, typeof data === "string" ? data : await data());
+    if (key !== undefined) memo?.record(path, key);
     written.push(path);
   };
   for (const asset of [STYLESHEET, SCRIPT]) {
-    await put(ASSETS + asset, await readFile(join(ASSETS_DIR, asset), "utf8"));
+    const text = await readFile(join(ASSETS_DIR, asset), "utf8");
+    await put(ASSETS + asset, text, hash(text));
   }
+  await put(ASSETS + SEARCH_LIBRARY, searchLibrary, hash(RENDERER, minisearchVersion()));
+  // The index is made of the pages' sources alone: they are its key, and it is made only when one changed.
+  const indexed = [...(home ? [home] : []), ...others].map((p) => ({ page: p.page, href: p === home ? "index.html" : `${names.get(p)}.html` }));
+  const docs = () => searchIndexScript(indexed.flatMap((p) => searchDocuments(p.page, p.href)));
+  await put(ASSETS + SEARCH_INDEX, docs, hash(RENDERER, minisearchVersion(), ...indexed.flatMap((p) => [p.href, p.page.source])));
+
   // Pages are rendered one by one (that is CPU) while earlier ones are still being written.
   const pending: Promise<void>[] = [];
   const writes = createLimiter(16);
   let failed: unknown = null;
-  for (const [i, p] of others.entries()) {
-    if (failed) break;
-    const ctx: PageContext = { ...base, prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null };
-    const name = `${names.get(p)}.html`;
-    // The capture goes beside the page on disk (a site kept in memory, as serve's, has none).
-    const capture = write === writeAtomic ? await copyCapture(p.result, outDir, `${names.get(p)}.pcap`, written) : null;
-    if (capture) ctx.capture = encodeURIComponent(capture);
-    const key = options.pages ? pageKey(p.page, p.result, ctx) : "";
-    if (options.pages?.fresh(join(outDir, name), key)) {
-      written.push(join(outDir, name));
-      continue;
-    }
-    const html = renderPage(p.page, p.result, ctx);
+  const keys: string[] = [];
+  const pageFiles = async (p: SitePage, name: string, ctx: PageContext, html: () => string, extra = "") => {
+    const key = memo ? hash(pageKey(p.page, p.result, ctx), extra) : "";
+    keys.push(key);
+    const file = join(outDir, `${name}.html`);
+    const markdown = join(outDir, SOURCES, name, basename(p.page.path));
+    const cellFile = (c: Cell) => join(outDir, SOURCES, name, cellFileName(c));
+    if (memo?.fresh(file, key) && memo.fresh(markdown, key)) return;
+    const rendered = html();
     const release = await writes.acquire();
-    // Caught at once (a rejection must not wait unhandled for the loop), thrown below.
+    // Caught at once (a rejection must not wait unhandled for the loop), thrown below. The page
+    // goes last: its key is recorded once its sources are there.
+    const files: [string, string][] = [[markdown, p.page.source], ...p.page.cells.map((c): [string, string] => [cellFile(c), c.code])];
     pending.push(
-      put(name, html)
-        .then(() => options.pages?.record(join(outDir, name), key))
+      Promise.all(files.map(([path, data]) => write(path, data).then(() => void written.push(path))))
+        .then(() => write(file, rendered))
+        .then(() => {
+          written.push(file);
+          memo?.record(file, key);
+          memo?.record(markdown, key);
+        })
         .catch((err: unknown) => void (failed ??= err))
         .finally(release),
     );
+  };
+  // A page run's capture goes beside the page on disk (a site kept in memory, as serve's, has none).
+  const pcap = async (p: SitePage, name: string) => {
+    const capture = write === writeAtomic ? await copyCapture(p.result, outDir, `${name}.pcap`, written) : null;
+    return capture ? { capture: encodeURIComponent(capture) } : {};
+  };
+  for (const [i, p] of others.entries()) {
+    if (failed) break;
+    const name = names.get(p)!;
+    const ctx: PageContext = { ...base, current: links[i]!.href, sources: sourceDir(name), prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null, ...(await pcap(p, name)) };
+    await pageFiles(p, name, ctx, () => renderPage(p.page, p.result, ctx));
   }
   await Promise.all(pending);
   if (failed) throw failed;
+  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(homeName ? { sources: sourceDir(homeName) } : {}), ...(home ? await pcap(home, "index") : {}) };
+  // The whole course on one page, to print: made again whenever any page was.
+  const printable = [...(home ? [{ ...home, name: "index" }] : []), ...others.map((p) => ({ ...p, name: names.get(p)! }))];
+  const homeKey = home && memo ? pageKey(home.page, home.result, ctx) : "";
+  await put(PRINT_PAGE, () => renderPrint(printable, { ...base, current: PRINT_PAGE, prev: null, next: null }), hash(RENDERER, homeKey, ...keys, JSON.stringify(course)));
   // Written last, so an index never links to a page that is not there yet.
-  const ctx: PageContext = { ...base, prev: null, next: links[0] ?? null };
-  await put("index.html", home ? renderPage(home.page, home.result, ctx, entries) : renderIndex(entries, ctx));
+  if (!home) {
+    await put("index.html", renderIndex(entries, ctx));
+  } else {
+    // The pages index.md links to get their counts beside the link; only the others are listed below it.
+    const notes = new Map([...linked].map(([href, p]) => {
+      const entry = entries[others.indexOf(p)]!;
+      return [href, { href: entry.href, note: ` ${countsHtml(entry)}` }];
+    }));
+    const unlisted = entries.filter((_, i) => ![...linked.values()].includes(others[i]!));
+    await pageFiles(home, "index", ctx, () => renderPage(home.page, home.result, ctx, unlisted, notes), JSON.stringify(entries));
+    await Promise.all(pending);
+    if (failed) throw failed;
+  }
   return written;
 }
 
-/** The pages index.md links to, in the order it links to them (by .md or .html name), then the others. */
-function readingOrder(home: Page, pages: SitePage[], names: Map<SitePage, string>): SitePage[] {
+/** Where a page's Markdown and its cells' sources are, as a link from the site's root (and its pages). */
+const sourceDir = (name: string) => `${SOURCES}${encodeURIComponent(name)}/`;
+
+/**
+ * The pages index.md links to, in the order it links to them (by .md or .html name), then the
+ * others; and which page each of its links (lower case, without `./` and `#...`) points to.
+ */
+function readingOrder(home: Page, pages: SitePage[], names: Map<SitePage, string>): { ordered: SitePage[]; linked: Map<string, SitePage> } {
   const byHref = new Map<string, SitePage>();
   for (const p of pages) {
     byHref.set(`${names.get(p)}.html`.toLowerCase(), p);
     byHref.set(relative(dirname(resolve(home.path)), resolve(p.page.path)).split(sep).join("/").toLowerCase(), p);
   }
   const ordered: SitePage[] = [];
+  const linked = new Map<string, SitePage>();
   const links = home.tokens.flatMap((t) => t.children ?? []).filter((t) => t.type === "link_open");
   for (const link of links) {
     const href = String(link.attrGet("href") ?? "").split("#")[0]!.replace(/^\.\//, "");
+    const raw = href.toLowerCase();
     let key: string;
     try {
       key = decodeURIComponent(href).toLowerCase();
@@ -122,17 +177,15 @@ function readingOrder(home: Page, pages: SitePage[], names: Map<SitePage, string
       continue;
     }
     const p = byHref.get(key);
+    if (p) linked.set(raw, p);
     if (p && !ordered.includes(p)) ordered.push(p);
   }
-  return [...ordered, ...pages.filter((p) => !ordered.includes(p))];
+  return { ordered: [...ordered, ...pages.filter((p) => !ordered.includes(p))], linked };
 }
 
 function counts({ page, result }: SitePage): { passed: number; failed: number; skipped: number; total: number } {
-  const kinds = page.cells.map((c) => cellStatus(c, result?.cells.find((r) => r.name === c.name) ?? null).kind);
-  const failed = kinds.filter((k) => k === "failed" || k === "timeout").length;
-  const skipped = kinds.filter((k) => k === "skipped").length;
-  const notrun = kinds.filter((k) => k === "notrun").length;
-  return { passed: kinds.length - failed - skipped - notrun, failed, skipped, total: page.cells.length };
+  const { passed, failed, skipped, total } = tally(pairResults(page.cells, result).map((p) => p.result));
+  return { passed, failed, skipped, total };
 }
 
 /** Safe file-name characters; letters of any script stay. */

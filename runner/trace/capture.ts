@@ -2,12 +2,14 @@
 // before the first cell and stopped after the last, writing a classic pcap file; and, while cells
 // run, who owns which socket (sockets.ts). Where there is no namespace or no tcpdump, there is no
 // capture, and the page's trace is the cells' own socket events, with the reason why.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { readFile } from "node:fs/promises";
 import { writeAtomic } from "../atomic.ts";
+import { validCapture } from "../cache/schema.ts";
+import { spawnInPageNet, type Sandbox } from "../execute/sandbox.ts";
 import { clockMs } from "../../cells/wire.ts";
 import { SocketWatch, type Owner } from "./sockets.ts";
 
@@ -33,12 +35,6 @@ export interface CaptureInfo {
   owners: Owner[];
   /** The cells of the run: when each ran, and whether it reported its own sockets. */
   cells: { name: string; lang: string; from: number; to: number }[];
-}
-
-/** What `execute` needs of its sandbox (execute/sandbox.ts) to start a program in the namespace. */
-export interface NamespaceLike {
-  readonly net: string;
-  wrap(command: string, args: string[]): { command: string; args: string[] };
 }
 
 let tcpdump: string | null | undefined;
@@ -78,7 +74,7 @@ export class PageCapture {
   ) {}
 
   /** Starts tcpdump in the namespace and resolves once it is capturing (or has failed to). */
-  async start(sandbox: NamespaceLike): Promise<void> {
+  async start(sandbox: Sandbox): Promise<void> {
     if (!this.enabled) return void (this.skipped = "tracing is off");
     if (process.env.LECTERN_CAPTURE === "off") return void (this.skipped = "the capture is off (LECTERN_CAPTURE=off), so the trace is what the cells' Node.js sockets reported");
     if (sandbox.net !== "namespace") return void (this.skipped = "the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
@@ -95,8 +91,9 @@ export class PageCapture {
     // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
     // change of user would clear it).
     const argv = ["-i", "lo", "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
-    const { command, args } = existsSync("/usr/bin/setpriv") ? sandbox.wrap("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]) : sandbox.wrap(bin, argv);
-    const proc = spawn(command, args, { stdio: ["ignore", this.fd, "pipe"] });
+    // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell.
+    const [command, args] = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]] : [bin, argv];
+    const proc = spawnInPageNet(sandbox, command, args, { stdio: ["ignore", this.fd, "pipe"] });
     this.proc = proc;
     const ok = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
@@ -220,8 +217,12 @@ export async function copyCapture(result: { capture?: string | null } | null, ou
   } catch {
     return null; // the cache was cleared since: the page says it has no capture link
   }
-  await writeAtomic(join(outDir, name), bytes);
-  written.push(join(outDir, name));
+  // One that is there already, byte for byte, is not written again (nor counted as written).
+  const out = join(outDir, name);
+  const old = await readFile(out).catch(() => null);
+  if (old && old.equals(bytes)) return name;
+  await writeAtomic(out, bytes);
+  written.push(out);
   return name;
 }
 
@@ -230,12 +231,13 @@ export async function copyCapture(result: { capture?: string | null } | null, ou
  * (their results carry the run's start): a build from the cache draws the wire too.
  */
 export function storedCapture(cacheDir: string, page: string, cells: { name: string; ranAt?: string }[]): CaptureInfo | null {
-  let info: CaptureInfo;
+  let info: CaptureInfo | null;
   try {
-    info = JSON.parse(readFileSync(`${capturePath(cacheDir, page)}.json`, "utf8")) as CaptureInfo;
+    info = validCapture(JSON.parse(readFileSync(`${capturePath(cacheDir, page)}.json`, "utf8")));
   } catch {
     return null;
   }
+  if (!info) return null;
   const ranAt = new Map(cells.map((c) => [c.name, c.ranAt]));
   return info.cells.length > 0 && info.cells.every((c) => ranAt.get(c.name) === info.ranAt) && existsSync(info.path ?? "") ? info : null;
 }

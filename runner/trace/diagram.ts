@@ -3,8 +3,8 @@
 // capture, per datagram or segment the cells reported; a legend; a text version beside it that
 // screen readers are pointed to. More than MAX_LINES lifelines are split into conversations.
 import { escapeHtml } from "../render/html.ts";
-import { matchMessages, sameSocket, textTimeline } from "./trace.ts";
-import type { TraceEvent } from "../types.ts";
+import { captureNote, matchMessages, sameSocket, textTimeline } from "./trace.ts";
+import type { PageResult, TraceEvent } from "../types.ts";
 
 const ROW = 30;
 const TOP = 64;
@@ -82,8 +82,8 @@ interface Layout {
   more: number;
 }
 
-/** Lifelines and shapes for these events (in drawing order), the first MAX_ROWS of them. */
-function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
+/** A diagram's lifelines, made as events name their sockets: a socket's own, or the one at the other end. */
+function lifelines() {
   const lines: Lifeline[] = [];
   const find = (pred: (l: Lifeline) => boolean) => lines.find(pred) ?? null;
   const line = (key: string, cell: string, label: string, note: string, row: number, late = false): Lifeline => {
@@ -118,8 +118,13 @@ function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
           : find((l) => l.key.startsWith("tcp|") && sameSocket(l.label, addr) && l.key.endsWith(`|${other}`)) ?? welcomeOf(addr);
     return found ? touch(found, row) : line(`ext|${proto}|${addr}`, "", addr, "not traced", row);
   };
+  return { lines, find, line, touch, socketOf, welcomeOf, peer };
+}
 
-  // ---- packets from the wire ----
+type Lifelines = ReturnType<typeof lifelines>;
+
+/** The lifelines at the two ends of a packet from the wire: TCP by its flow (who dialled whom), UDP by its port. */
+function wireEnds({ find, line, touch, welcomeOf }: Lifelines) {
   const flows = new Map<string, { client: string; server: string }>();
   const flowOf = (e: TraceEvent) => {
     const key = [e.local!, e.remote!].sort().join("|");
@@ -151,7 +156,16 @@ function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
     if (found) return touch(found, row);
     return cell ? line(`udp|${cell}|${addr}`, cell, addr, "UDP socket", row) : line(`ext|udp|${addr}`, "", addr, "no cell's socket", row);
   };
-  const WIRE_LABEL: Record<string, string> = { syn: "SYN", "syn-ack": "SYN-ACK", ack: "ACK", fin: "FIN", rst: "RST" };
+  return { tcpEnd, udpEnd };
+}
+
+const WIRE_LABEL: Record<string, string> = { syn: "SYN", "syn-ack": "SYN-ACK", ack: "ACK", fin: "FIN", rst: "RST" };
+
+/** Lifelines and shapes for these events (in drawing order), the first MAX_ROWS of them. */
+function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
+  const kit = lifelines();
+  const { lines, find, line, touch, socketOf, welcomeOf, peer } = kit;
+  const { tcpEnd, udpEnd } = wireEnds(kit);
 
   const messages = matchMessages(drawn.filter((e) => !e.wire));
   const rowOf = new Map<TraceEvent, number>();
@@ -351,7 +365,7 @@ function sourceLine(source: TraceSource | undefined): string {
 }
 
 /** Which trace a page's result holds: from the wire where its run was captured. `href` is where the site put the capture. */
-export function traceSourceOf(result: { capture?: string | null; captureSkipped?: string | null } | null, href: string | null | undefined): TraceSource {
-  const note = result?.captureSkipped ?? null;
+export function traceSourceOf(result: PageResult | null, href: string | null | undefined): TraceSource {
+  const note = result ? captureNote(result) : null;
   return result?.capture ? { kind: "wire", note, href: href ?? null } : { kind: "sockets", note, href: null };
 }

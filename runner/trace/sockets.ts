@@ -1,7 +1,7 @@
 // Which cell owns which socket, found the way `ss -p` finds it: the namespace's socket tables
 // (/proc/PID/net/{tcp,udp}{,6}: address, state, inode) and, for an inode not yet known, the
 // socket descriptors (/proc/PID/fd -> socket:[INODE]) of every process of every running cell (its
-// pids cgroup, else its process and its children). This is how shell cells (nc, curl) and the
+// pids cgroup and the process tree under them, by host PIDs). This is how shell cells (nc, curl) and the
 // programs a cell starts get their sockets named; TypeScript cells report their own as well.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { formatV6 } from "./pcap.ts";
@@ -65,30 +65,35 @@ export function socketTable(pid: number): Entry[] {
   return out;
 }
 
-/** The processes of a running cell: its pids cgroup's, else the process and its descendants. */
+/**
+ * The processes of a running cell, by their host PIDs: those of its pids cgroup and every
+ * descendant of them. Both are needed: a process that left its group (setsid) is still in the
+ * cgroup, while the processes of a sandboxed cell live in bubblewrap's PID namespace, which the
+ * cgroup's list (read from here) leaves out, so only its process tree
+ * (nsenter -> bwrap -> bwrap -> the cell -> what it started) finds them.
+ */
 export function cellPids(pid: number): number[] {
+  const roots = [pid];
   try {
     const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.split(":")[1] === "pids");
     const path = line?.split(":")[2];
-    if (path && path !== "/") {
-      const procs = readFileSync(`/sys/fs/cgroup/pids${path}/cgroup.procs`, "utf8").split("\n").filter(Boolean).map(Number);
-      if (procs.length > 0) return procs;
-    }
+    if (path && path !== "/") roots.push(...readFileSync(`/sys/fs/cgroup/pids${path}/cgroup.procs`, "utf8").split("\n").filter(Boolean).map(Number));
   } catch {
-    // No cgroup of its own: walk the children instead.
+    // No cgroup of its own: its process tree alone.
   }
-  const out: number[] = [];
+  const out = new Set<number>();
   const walk = (p: number, depth: number) => {
-    out.push(p);
-    if (depth > 8) return;
+    if (out.has(p)) return;
+    out.add(p);
+    if (depth > 16) return;
     try {
       for (const c of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").split(" ").filter(Boolean)) walk(Number(c), depth + 1);
     } catch {
       // Gone already.
     }
   };
-  walk(pid, 0);
-  return out;
+  for (const r of roots) walk(r, 0);
+  return [...out];
 }
 
 /** Socket inodes a process holds. */

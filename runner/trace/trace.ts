@@ -1,37 +1,52 @@
 // The network trace of a run: socket events from the preload, cleaned and put in time order,
 // then matched into messages (which datagram or segment went from which socket to which) and
 // printed as a timeline.
-import type { CellResult, TraceEvent } from "../types.ts";
+import { decodeRecords } from "./tracefile.ts";
+import { wireEvents, type WireTrace } from "./wiretrace.ts";
+import type { CellResult, PageResult, TraceEvent } from "../types.ts";
 
-/**
- * Gives `target` a `trace` made when first read, then kept: a cell's events are decoded from its
- * records only if something reads them, and most runs never do (`lectern run` stores the records
- * and prints no events). Enumerable, so that a spread or JSON has it like any other field (and
- * decodes it); withoutLazyTrace() copies the rest without.
- */
-export function withLazyTrace<T extends object>(target: T, make: () => TraceEvent[]): T & { trace: TraceEvent[] } {
-  let value: TraceEvent[] | undefined;
-  return Object.defineProperty(target, "trace", {
-    enumerable: true,
-    configurable: true,
-    get: () => (value ??= make()),
-    set: (v: TraceEvent[]) => (value = v),
-  }) as T & { trace: TraceEvent[] };
+// Events decoded once per result, and only when something reads them: most runs never do
+// (`lectern run` stores a cell's records as they are and prints no events).
+const decoded = new WeakMap<object, TraceEvent[]>();
+
+/** A cell's socket events: those it was given, else decoded from its records (once), else none. */
+export function traceOf(result: CellResult): TraceEvent[] {
+  if (result.trace) return result.trace;
+  const records = result.traceRecords;
+  if (!records || records.bytes.length === 0) return [];
+  let events = decoded.get(result);
+  if (!events) decoded.set(result, (events = decodeRecords(result.name, records)));
+  return events;
 }
 
-/** A shallow copy of `target` without the trace withLazyTrace gave it, which stays undecoded. */
-export function withoutLazyTrace<T extends object>(target: T): Omit<T, "trace"> {
-  const copy: Record<string, unknown> = {};
-  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(target))) {
-    if (key === "trace" && d.get) continue;
-    if (d.enumerable) copy[key] = d.get ? d.get.call(target) : d.value;
-  }
-  return copy as Omit<T, "trace">;
+/**
+ * A page's events, every cell's, in time order (once per page result): where its run was
+ * captured (`wire`), the packets on the wire with the socket events no packet shows.
+ */
+export function pageTrace(page: PageResult): TraceEvent[] {
+  if (page.trace) return page.trace;
+  if (page.wire) return wireOf(page).events;
+  let events = decoded.get(page);
+  if (!events) decoded.set(page, (events = mergeTraces(page.cells)));
+  return events;
+}
+
+const wires = new WeakMap<object, WireTrace>();
+function wireOf(page: PageResult): WireTrace {
+  let made = wires.get(page);
+  if (!made) wires.set(page, (made = wireEvents(mergeTraces(page.cells), page.wire!)));
+  return made;
+}
+
+/** Why a page has no capture, or what its capture left out (read once its events are made): `run --json`'s captureSkipped. */
+export function captureNote(page: PageResult): string | null {
+  if (!page.wire) return page.captureSkipped ?? null;
+  return wireOf(page).notes.join("; ") || null;
 }
 
 /** The events of all cells of a page, in time order (each cell's are in order already). */
 export function mergeTraces(results: CellResult[]): TraceEvent[] {
-  const traces = results.map((r) => r.trace ?? []).filter((t) => t.length > 0);
+  const traces = results.map(traceOf).filter((t) => t.length > 0);
   if (traces.length === 1) return [...traces[0]!];
   return traces.flat().sort((a, b) => a.t - b.t);
 }

@@ -4,7 +4,7 @@
 // never reach the wire: bind, listen, accept, a bind that failed, a datagram never read.
 import { readFileSync } from "node:fs";
 import { PREVIEW } from "../../cells/wire.ts";
-import type { TraceEvent } from "../types.ts";
+import type { PageResult, TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
 import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
@@ -126,11 +126,14 @@ export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uin
   const traced = new Set(capture.cells.filter((c) => c.lang === "ts").map((c) => c.name));
   const running = capture.cells.map((c) => ({ ...c, from: c.from - clock0, to: c.to - clock0 }));
   // An endpoint no socket table caught and no cell reported (a program that came and went
-  // between two looks): the one cell running at that time, if there is just one besides the
-  // cell at the other end.
+  // between two looks: a sandboxed shell's nc lives a few milliseconds): the one cell running at
+  // that time besides the cell at the other end, or else the one such cell that does not report
+  // its own sockets (a TypeScript cell would have reported this one).
   const guess = (t: number, other: string) => {
     const now = running.filter((c) => c.from <= t && t <= c.to + 5 && c.name !== other);
-    return now.length === 1 ? now[0]!.name : "";
+    if (now.length === 1) return now[0]!.name;
+    const untraced = now.filter((c) => !traced.has(c.name));
+    return untraced.length === 1 ? untraced[0]!.name : "";
   };
   const wire = packetEvents(read, capture.offset + clock0, owners, guess);
   let outside = 0;
@@ -249,36 +252,29 @@ function placeAccepts(events: TraceEvent[]): TraceEvent[] {
   return moved ? events.sort((a, b) => a.t - b.t) : events;
 }
 
-const captured = new WeakMap<object, CaptureInfo>();
-
 /** What withCapture() gave a result (for the bench, which times wireTrace). */
-export function captureOf(result: object): CaptureInfo | null {
-  return captured.get(result) ?? null;
+export function captureOf(result: { wire?: CaptureInfo }): CaptureInfo | null {
+  return result.wire ?? null;
 }
 
 /**
  * The result `to`, made of the run `from` and cached results, with the capture of `from`, or
  * (nothing ran) the stored capture of the page's last run if its cells are still those results.
  */
-export function carryCapture<T extends CapturedResult & { cells: { name: string; ranAt?: string }[] }>(from: object | null, to: T, page: string, cacheDir: string): T {
-  const c = from ? captured.get(from) : storedCapture(cacheDir, page, to.cells);
+export function carryCapture<T extends PageResult>(from: PageResult | null, to: T, page: string, cacheDir: string): T {
+  const c = from ? from.wire : storedCapture(cacheDir, page, to.cells);
   return c ? withCapture(to, c) : to;
 }
 
-type CapturedResult = { trace: TraceEvent[]; capture?: string | null; captureSkipped?: string | null };
+/** Gives a page's result its capture: `capture` and `captureSkipped`, and what pageTrace() makes the wire's events of. */
+export function withCapture<T extends PageResult>(result: T, capture: CaptureInfo): T {
+  return { ...result, capture: capture.path, captureSkipped: capture.skipped, wire: capture };
+}
 
 /**
- * Gives a page's result its capture: `capture` and `captureSkipped`, and a trace made from the
- * wire (when first read, like the socket trace it replaces) where there is a capture file.
- * Without one, the trace is the cells' own socket events, IPv4-mapped addresses made plain.
+ * A page's events from its capture, made of its cells' socket events: the wire's where there is
+ * a capture file; without one, the cells' own events, IPv4-mapped addresses made plain.
  */
-export function withCapture<T extends CapturedResult>(result: T, capture: CaptureInfo): T {
-  const socket = Object.getOwnPropertyDescriptor(result, "trace");
-  const read = () => (socket?.get ? (socket.get.call(result) as TraceEvent[]) : (socket?.value as TraceEvent[] | undefined) ?? []);
-  let made: WireTrace | null = null;
-  const make = () => (made ??= capture.path ? wireTrace(read(), capture) : { events: read().map(plainEvent), notes: capture.skipped ? [capture.skipped] : [] });
-  captured.set(result, capture);
-  result.capture = capture.path;
-  Object.defineProperty(result, "captureSkipped", { enumerable: true, configurable: true, get: () => make().notes.join("; ") || null });
-  return Object.defineProperty(result, "trace", { enumerable: true, configurable: true, get: () => make().events, set: (v: TraceEvent[]) => (made = { events: v, notes: made?.notes ?? [] }) });
+export function wireEvents(socket: TraceEvent[], capture: CaptureInfo): WireTrace {
+  return capture.path ? wireTrace(socket, capture) : { events: socket.map(plainEvent), notes: capture.skipped ? [capture.skipped] : [] };
 }

@@ -5,7 +5,7 @@ import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { extractPage } from "../../runner/extract/extract.ts";
 import { planPage, portEnv } from "../../runner/plan/plan.ts";
-import { BIN, LECTURE, NODE, ROOT, SLOW_RUNS, SMALL_ENV, TSX, exec, fmtMs, fmtRatio, freePort, interleave, log, ok, repoScratch, scratch, standalone, type Row } from "./lib.ts";
+import { BIN, LECTURE, NODE, ROOT, SLOW_RUNS, SMALL_ENV, TSX, exec, fmtMs, fmtRatio, freePort, interleave, log, median, ok, repoScratch, scratch, standalone, type Row } from "./lib.ts";
 
 const ZX = join(ROOT, "node_modules", ".bin", "zx");
 // What each run must have printed, so a broken run is never timed as a fast one.
@@ -40,7 +40,32 @@ async function naiveScript(dir: string): Promise<string> {
 }
 
 function checkOutput(out: string, what: string): void {
-  for (const want of EXPECTED) if (!out.includes(want)) throw new Error(`${what}: its output lacks "${want}":\n${out.slice(-3000)}`);
+  const lacking = missingOutput(out);
+  if (lacking) throw new Error(`${what}: its output ${lacking}:\n${out.slice(-3000)}`);
+}
+
+function missingOutput(out: string): string | null {
+  const want = EXPECTED.find((w) => !out.includes(w));
+  return want === undefined ? null : `lacks "${want}"`;
+}
+
+/**
+ * The naive script's runs, timed only when they worked. It can fail for real (`sleep 1` is too
+ * short for tsx to start a server on a busy machine): that is a finding to report, not a reason
+ * to stop timing Lectern.
+ */
+function naiveRuns(script: string) {
+  const runs = { times: [] as number[], failures: [] as string[], calls: 0 };
+  const run = async () => {
+    // The first call is interleave's warm-up, as for the other alternatives.
+    const timed = runs.calls++ > 0;
+    const r = await exec("bash", [script], { env: SMALL_ENV, timeoutMs: 120_000 });
+    const why = r.timedOut ? "timed out" : r.code !== 0 ? `exit ${r.code}` : missingOutput(r.stdout + r.stderr);
+    if (why) log(`naive script failed: its output ${why}`);
+    if (timed && why) runs.failures.push(why);
+    else if (timed) runs.times.push(r.ms);
+  };
+  return { runs, run };
 }
 
 export default async function lecture(): Promise<Row[]> {
@@ -48,6 +73,7 @@ export default async function lecture(): Promise<Row[]> {
   const tmp = scratch("lecture");
   const warmCache = join(tmp, "warm");
   const script = await naiveScript(repoScratch("lecture"));
+  const naive = naiveRuns(script);
   let cold = 0;
   const lectern = (cache: string) => async () => {
     const r = ok(await exec(NODE, [BIN, "run", LECTURE, "--cache", cache], { env: SMALL_ENV, timeoutMs: 120_000 }), "lectern run");
@@ -61,15 +87,13 @@ export default async function lecture(): Promise<Row[]> {
       rmSync(cache, { recursive: true, force: true });
     },
     "lectern run lec3 (warm)": lectern(warmCache),
-    "naive bash script: tsx per cell, sleep 1 per server": async () => {
-      const r = await exec("bash", [script], { env: SMALL_ENV, timeoutMs: 120_000 });
-      ok(r, "naive script");
-      checkOutput(r.stdout + r.stderr, "naive script");
-    },
+    "naive bash script: tsx per cell, sleep 1 per server": naive.run,
   });
   const coldMs = t["lectern run lec3 (cold: fresh --cache)"]!.median;
   const warmMs = t["lectern run lec3 (warm)"]!.median;
-  const naiveMs = t["naive bash script: tsx per cell, sleep 1 per server"]!.median;
+  const naiveMs = naive.runs.times.length > 0 ? median(naive.runs.times) : null;
+  const failed = naive.runs.failures;
+  const naiveFinding = failed.length > 0 ? `failed in ${failed.length} of ${failed.length + naive.runs.times.length} runs (its output ${failed[0]}: sleep 1 was too short for a server to start)` : "";
 
   // zx's Markdown mode, bounded: it runs only fences whose info string is exactly js/ts/bash,
   // and all of them as one module.
@@ -89,10 +113,13 @@ export default async function lecture(): Promise<Row[]> {
     ? fmtMs(zx1.ms)
     : `cannot run: ${ran1} of ${EXPECTED.length} outputs (exit ${zx1.code}, ${fmtMs(zx1.ms)}): fences with attributes are skipped; bare fences: ${why2}`;
 
+  // Against a baseline that never worked there is no ratio, and the target is neither met nor missed.
+  const against = (ms: number): Pick<Row, "ratio" | "met"> =>
+    naiveMs === null ? { ratio: "no ratio: the naive script never worked" } : { ratio: `${fmtRatio(naiveMs / ms)} faster than naive`, met: naiveMs / ms >= 3 };
   return [
-    { part: "lecture", measure: "lectern run lec3, cold (fresh cache)", value: fmtMs(coldMs), ratio: `${fmtRatio(naiveMs / coldMs)} faster than naive` , target: ">= 3x faster than naive", met: naiveMs / coldMs >= 3 },
-    { part: "lecture", measure: "lectern run lec3, warm", value: fmtMs(warmMs), ratio: `${fmtRatio(naiveMs / warmMs)} faster than naive`, target: ">= 3x faster than naive", met: naiveMs / warmMs >= 3 },
-    { part: "lecture", measure: "naive script (tsx per cell, sleep 1 per server)", value: fmtMs(naiveMs), ratio: "1.00x" },
+    { part: "lecture", measure: "lectern run lec3, cold (fresh cache)", value: fmtMs(coldMs), ...against(coldMs), target: ">= 3x faster than naive" },
+    { part: "lecture", measure: "lectern run lec3, warm", value: fmtMs(warmMs), ...against(warmMs), target: ">= 3x faster than naive" },
+    { part: "lecture", measure: "naive script (tsx per cell, sleep 1 per server)", value: naiveMs === null ? "failed" : fmtMs(naiveMs), ratio: naiveMs === null ? naiveFinding : `1.00x${failed.length ? `; ${naiveFinding}` : ""}` },
     { part: "lecture", measure: "zx --md on the same page", value: zxValue },
   ];
 }

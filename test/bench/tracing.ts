@@ -11,7 +11,7 @@ import { createLimiter } from "../../runner/execute/limit.ts";
 import { planPage } from "../../runner/plan/plan.ts";
 import { decodeRecords } from "../../runner/trace/tracefile.ts";
 import { captureOf, wireTrace } from "../../runner/trace/wiretrace.ts";
-import { mergeTraces } from "../../runner/trace/trace.ts";
+import { mergeTraces, pageTrace } from "../../runner/trace/trace.ts";
 import { storeResults } from "../../runner/cache/rebuild.ts";
 import type { PageResult } from "../../runner/types.ts";
 import { BIN, CORES, LECTURE, NODE, RUNS, SLOW_RUNS, SMALL_ENV, exec, fmtMs, fmtRatio, interleave, log, median, scratch, standalone, type Row } from "./lib.ts";
@@ -69,7 +69,7 @@ export default async function tracing(): Promise<Row[]> {
     const cell = r.cells[0]!;
     if (cell.status !== "passed" || !cell.output.includes(`received ${DATAGRAMS}`)) throw new Error(`flood cell: ${cell.status} ${cell.reason}\n${cell.output}`);
     if (trace) last = r;
-    else if (r.cells[0]!.traceRecords || r.trace.length > 0) throw new Error("trace=false still recorded events");
+    else if (r.cells[0]!.traceRecords || pageTrace(r).length > 0) throw new Error("trace=false still recorded events");
     cellMs[trace ? "on" : "off"]!.push(cell.durationMs);
   };
   // Three times the usual runs: the difference sought is a few milliseconds in 150.

@@ -1,25 +1,24 @@
 // lectern run PAGE: run a page's cells (or some of them and what they need) and report.
 import { executePlan } from "../../execute/execute.ts";
 import type { Io } from "../../io.ts";
-import { cacheDirOf, executeOptions, parse, pinnedPorts, RUN_FLAGS, usage } from "../options.ts";
+import { cacheDirOf, COMMANDS, executeOptions, parse, pinnedPorts, usage } from "../options.ts";
+import { markNotStarted, withoutServers } from "../outside.ts";
+import { pageOptions, preparePages } from "../settings.ts";
 import { onePage } from "../../plan/pages.ts";
 import { progress } from "../progress.ts";
 import { storeResults } from "../../cache/rebuild.ts";
-import { textTimeline } from "../../trace/trace.ts";
+import { pageTrace, textTimeline } from "../../trace/trace.ts";
 import { formatDuration } from "../../duration.ts";
 import { allOk, jsonReport, summaryLine } from "../report.ts";
 
 export async function runCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...RUN_FLAGS,
-    cell: { type: "string", multiple: true },
-    json: { type: "boolean" },
-    port: { type: "string", multiple: true },
-    trace: { type: "boolean" },
-  });
-  const plan = await onePage(positionals, "run", cacheDirOf(values));
-  const only = values.cell as string[] | undefined;
+  const { values, positionals } = parse(args, COMMANDS.run.flags);
   const pinned = pinnedPorts(values.port);
+  const only = values.cell as string[] | undefined;
+  const noServers = Boolean(values["no-servers"]);
+  const planned = await onePage(positionals, "run", cacheDirOf(values));
+  await preparePages([planned], io);
+  const plan = noServers ? withoutServers(planned, pinned, only) : planned;
   for (const name of Object.keys(pinned)) {
     if (!plan.ports.includes(name)) {
       throw usage(`--port ${name}=${pinned[name]}: this page has no port "${name}" (its ports: ${plan.ports.join(", ") || "none"})`);
@@ -31,8 +30,8 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   // it prints is shown as it happens.
   const keepServing = only !== undefined && only.every((name) => plan.cells.find((c) => c.name === name)?.attrs.server);
   const show = progress(io, json, keepServing);
-  const options = executeOptions(values, io);
-  const result = await executePlan(plan, {
+  const options = pageOptions(plan, executeOptions(values, io));
+  const ran = await executePlan(plan, {
     ...options,
     only,
     pinned,
@@ -46,14 +45,20 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
       }
     },
   });
+  const result = noServers ? markNotStarted(ran, plan) : ran;
   if (json) io.stdout.write(jsonReport([result], "run") + "\n");
-  else if (values.trace) io.stdout.write(`\nnetwork trace of ${plan.page.path}:\n${textTimeline(result.trace) || "  (no socket events)\n"}\n`);
+  else if (values.trace) io.stdout.write(`\nnetwork trace of ${plan.page.path}:\n${textTimeline(pageTrace(result)) || "  (no socket events)\n"}\n`);
   if (!json) io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
   // After the report: a cache that cannot be written must not cost the user what just ran.
+  // A run against someone else's servers says nothing about the page's own: not cached.
+  if (!noServers) await store(() => storeResults(plan, result, options), io);
+  return allOk([result]) ? 0 : 1;
+}
+
+async function store(write: () => Promise<void>, io: Io): Promise<void> {
   try {
-    await storeResults(plan, result, options);
+    await write();
   } catch (err) {
     io.stderr.write(`lectern: results not cached: ${(err as Error).message.split("\n")[0]}\n`);
   }
-  return allOk([result]) ? 0 : 1;
 }

@@ -1,14 +1,16 @@
 // lectern serve [PATH]... [--port N]: a live preview on loopback that rebuilds on save.
 import type { Io } from "../../io.ts";
-import { cacheDirOf, executeOptions, parse, positiveNumber, RUN_FLAGS, usage } from "../options.ts";
+import { cacheDirOf, COMMANDS, executeOptions, parse, positiveNumber, usage } from "../options.ts";
 import { planAll } from "../../plan/pages.ts";
 import { serve } from "../preview.ts";
+import { preparePages } from "../settings.ts";
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...RUN_FLAGS, port: { type: "string" }, host: { type: "string" } });
+  const { values, positionals } = parse(args, COMMANDS.serve.flags);
   const port = values.port === "0" ? 0 : positiveNumber("--port", values.port, 4000, true);
   if (port > 65535) throw usage(`--port takes a number from 0 to 65535, not "${String(values.port)}"`);
   const plans = await planAll(positionals.length > 0 ? positionals : ["notebook"], cacheDirOf(values));
+  await preparePages(plans, io);
   const log = (line: string) => void io.stderr.write(line + "\n");
   let preview;
   try {

@@ -1,0 +1,150 @@
+// One cell, from its plan to its result: compile it, wrap it in the run's sandbox, start its
+// process, watch it become ready, and hold how it ended to its page (verdict.ts).
+import { compileCell, compileSupport } from "./compile.ts";
+import { LecternError } from "../errors.ts";
+import type { PortSet } from "../plan/ports.ts";
+import { confineCell, type ConfineOptions } from "./confine.ts";
+import { CellProcess } from "./process.ts";
+import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
+import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
+import type { CellResult, PlannedCell } from "../types.ts";
+import { explain, listenedElsewhere, mayBeOutOfMemory, notRun, verdict } from "./verdict.ts";
+
+/** What every cell of one page run shares. */
+export interface RunContext {
+  page: string;
+  cwd: string;
+  /** The environment of every cell, its ports included. */
+  env: Record<string, string>;
+  ports: PortSet;
+  numbers: Record<string, number>;
+  sandbox: Promise<Sandbox>;
+  allowNet: string[];
+  /** What the cells may see of the disk (--allow-read, --allow-write) besides their page's folder. */
+  confine: ConfineOptions;
+  cacheDir: string;
+  /** Seconds, for cells without timeout=. */
+  timeout: number;
+  maxOutput: number;
+  graceMs: number;
+  trace: boolean;
+  /** The run's start: clockMs() for trace times, and as ISO 8601 for the results. */
+  clock0: number;
+  ranAt: string;
+}
+
+/** What the executor learns of a cell while it runs. */
+export interface LaunchHooks {
+  /** Ctrl-C came: a cell not started yet is not started at all. */
+  aborted(): boolean;
+  started(proc: CellProcess): void;
+  /** Its process ended; whatever it left behind is still there (about to be swept). */
+  exited(): void;
+  /** It listens on every port it serves (or printed its ready= line). */
+  ready(): void;
+  output(stream: "stdout" | "stderr", data: Buffer): void;
+}
+
+/** Runs one cell to its end. A compile error is the cell's failure; anything else unexpected throws. */
+export async function launchCell(cell: PlannedCell, run: RunContext, hooks: LaunchHooks): Promise<CellResult> {
+  const interrupted = () => notRun(cell, "skipped", "interrupted before it started");
+  // Every await below may span a Ctrl-C: look again before the process exists.
+  if (hooks.aborted()) return interrupted();
+  let file: string;
+  let support: string;
+  try {
+    file = (await compileCell(cell, run.page, run.cacheDir)).file;
+    support = await compileSupport(cell.lang === "ts" ? "preload" : "shell", run.cacheDir);
+  } catch (err) {
+    if (!(err instanceof LecternError)) throw err;
+    return { ...notRun(cell, "failed", err.report()), output: err.report() + "\n", cause: err };
+  }
+  for (const name of cell.attrs.server ? cell.ports : []) await run.ports.handOver(name);
+  const timeoutS = cell.attrs.timeout ?? run.timeout;
+  const sandbox = await run.sandbox;
+  if (hooks.aborted()) return interrupted();
+  // Shell cells and the programs cells start are not traced.
+  const traceFile = cell.lang === "ts" && run.trace ? new TraceFile() : null;
+  let ready = false;
+  const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
+  const listening = new Set<number>();
+  let misplaced: string | null = null;
+  const becomeReady = () => {
+    proc.clearTimeout();
+    if (ready) return;
+    ready = true;
+    hooks.ready();
+  };
+  const proc = new CellProcess(
+    {
+      ...command(cell, run, sandbox, file, support, traceFile !== null),
+      wrapped: sandbox.confined,
+      cwd: run.cwd,
+      stdin: cell.attrs.stdin,
+      // A server has no time limit once it listens; until then, the timeout applies.
+      timeoutMs: timeoutS * 1000,
+      maxOutput: run.maxOutput,
+      graceMs: run.graceMs,
+      traceFd: traceFile?.fd ?? null,
+    },
+    {
+      onListen: (_proto, port) => {
+        listening.add(port);
+        // A server on a fixed number instead of its named port is stopped at once, not at its timeout.
+        if ((misplaced ??= listenedElsewhere(cell, port, run.numbers)) !== null) return proc.stop("stopped");
+        if (!cell.attrs.server || cell.attrs.ready) return;
+        if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
+      },
+      onOutput: (transcript, stream, data) => {
+        hooks.output(stream, data);
+        if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) becomeReady();
+      },
+    },
+  );
+  if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
+  hooks.started(proc);
+  const ended = await proc.done;
+  hooks.exited();
+  const oom = mayBeOutOfMemory(cell, ended) && sandbox.outOfMemory(cell.name);
+  // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
+  sandbox.sweep(cell.name);
+  const decided = verdict(cell, ended, ready, timeoutS, oom);
+  const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
+  if (decided.status === "timeout" && cell.attrs.server && elsewhere.length > 0) decided.reason = `${decided.reason}: ${timedOutElsewhere(cell, run, elsewhere)}`;
+  const records = traceFile?.finish(run.clock0);
+  const events = records && decided.status !== "passed" ? decodeRecords(cell.name, records) : [];
+  const { status, reason } = explain(cell, decided, { events, errors: ended.errors, ports: run.numbers, misplaced });
+  return {
+    name: cell.name,
+    line: cell.line,
+    status,
+    exitCode: ended.exitCode,
+    signal: ended.signal,
+    durationMs: ended.durationMs,
+    output: ended.transcript.text(),
+    chunks: ended.transcript.chunks,
+    reason,
+    errors: ended.errors,
+    cached: false,
+    traceRecords: records,
+    ports: Object.fromEntries(cell.ports.map((n) => [n, run.numbers[n]!])),
+    ranAt: run.ranAt,
+  };
+}
+
+/** The command line and environment of a cell's process, inside the run's sandbox. */
+function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, file: string, support: string, traced: boolean) {
+  // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
+  // makes node compile its built-in modules from source: about 6 ms more for every cell.
+  const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
+  const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
+  const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
+  const env = confineCell.env({ ...run.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
+  return { ...sandbox.wrap(process.execPath, argv, env, confineCell.view(run.confine, run.page, [file, support])), env };
+}
+
+/** The usual mistake behind a server's timeout: a fixed number instead of port("name"). */
+function timedOutElsewhere(cell: PlannedCell, run: RunContext, elsewhere: number[]): string {
+  const named = cell.ports.map((n) => `${n}=${run.numbers[n]}`).join(", ");
+  return `it listened on ${elsewhere.join(", ")}, not on its port${cell.ports.length > 1 ? "s" : ""} ${named}`;
+}

@@ -92,7 +92,7 @@ describe("lectern list finds the cells a reader sees", { timeout: 30_000 }, () =
   it("does not take a closer indented four spaces past the fence (spec example 137) as the end of a cell", async () => {
     const r = await list("```ts name=a\nconsole.log(1)\n    ```\n");
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe(`lectern: ${r.path}:1: this cell's fence is never closed: end it with \`\`\`\n`);
+    expect(r.stderr).toBe(`lectern: ${r.path}:1: this cell's fence is never closed: end it with \`\`\` [E_FENCE_UNCLOSED]\n`);
     expect(r.code).toBe(2);
   });
 

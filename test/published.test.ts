@@ -29,20 +29,21 @@ function folder(pages: Record<string, string>): string {
 }
 
 describe("code acorn cannot read is a diagnostic at the page's line", () => {
-  const cases: [string, string, string][] = [
-    ["/(/", "2", `cell "c" does not compile: Invalid regular expression: /(/: Unterminated group`],
-    ["/a{2,1}/", "2", `cell "c" does not compile: Invalid regular expression: /a{2,1}/: numbers out of order in {} quantifier`],
-    ["/\\k<nope>/u", "2", `cell "c" does not compile: Invalid regular expression: /\\k<nope>/: Invalid named capture referenced`],
-    ["{a:".repeat(1000) + "1" + "}".repeat(1000), "2", `cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`],
+  // The column is where acorn stopped: the regular expression, or as deep as it got.
+  const cases: [string, string, number, string, string][] = [
+    ["/(/", "2", 11, "E_COMPILE", `cell "c" does not compile: Invalid regular expression: /(/: Unterminated group`],
+    ["/a{2,1}/", "2", 11, "E_COMPILE", `cell "c" does not compile: Invalid regular expression: /a{2,1}/: numbers out of order in {} quantifier`],
+    ["/\\k<nope>/u", "2", 11, "E_COMPILE", `cell "c" does not compile: Invalid regular expression: /\\k<nope>/: Invalid named capture referenced`],
+    ["{a:".repeat(1000) + "1" + "}".repeat(1000), "2", 1761, "E_PORT_DYNAMIC", `cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`],
   ];
-  for (const [code, line, message] of cases) {
+  for (const [code, line, column, errorCode, message] of cases) {
     it(`${code.slice(0, 20)}: exit 2 at the page's line`, { timeout: 30_000 }, async () => {
       const dir = folder({ "page.md": `# T\n\n\`\`\`ts name=c\nconsole.log(1);\nconst x = ${code};\n\`\`\`\n` });
       // build plans pages as list does: one case of it is enough (see the nesting case).
       const commands = code.startsWith("{") ? [["list", "page.md"], ["build", "page.md", "--cache", ".c", "--out", "site"]] : [["list", "page.md"]];
       for (const args of commands) {
         const r = await lectern(args, dir);
-        expect(r.stderr).toBe(`lectern: page.md:${Number(line) + 3}: ${message}\n`);
+        expect(r.stderr).toBe(`lectern: page.md:${Number(line) + 3}:${column}: ${message} [${errorCode}]\n`);
         expect(r.code).toBe(2);
       }
     });
@@ -53,7 +54,7 @@ describe("code acorn cannot read is a diagnostic at the page's line", () => {
     expect(bad.stdout).toBe("page.md:2:14: error TS1506: Numbers out of order in quantifier. (cell c)\n1 error in 1 cell of 1 page\n");
     expect(bad.code).toBe(1);
     const deep = await lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = " + "{a:".repeat(1000) + "1" + "}".repeat(1000) + ";\n```\n" }));
-    expect(deep.stderr).toBe(`lectern: page.md:2: cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions\n`);
+    expect(deep.stderr).toBe(`lectern: page.md:2:1761: cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions [E_PORT_DYNAMIC]\n`);
     expect(deep.code).toBe(2);
   });
 });
@@ -81,7 +82,7 @@ describe("Lectern reads regular files only, with a size cap, and says what it sk
       ].join("\n"),
     );
     expect(r.code).toBe(0);
-    expect(readdirSync(join(dir, "site")).sort()).toEqual(["a.html", "assets", "index.html"]);
+    expect(readdirSync(join(dir, "site")).sort()).toEqual(["a.html", "assets", "index.html", "print.html", "src"]);
   });
 
   it("a page named on the command line that is one of them is an error, exit 2", { timeout: 30_000 }, async () => {
@@ -93,7 +94,7 @@ describe("Lectern reads regular files only, with a size cap, and says what it sk
     ]) {
       for (const command of ["list", "build", "check"]) {
         const r = await lectern(command === "build" ? [command, name!, "--cache", ".c"] : [command, name!], dir);
-        expect(r.stderr).toBe(`lectern: ${name}: ${why}\n`);
+        expect(r.stderr).toBe(`lectern: ${name}: ${why} [E_NO_FILE]\n`);
         expect(r.code).toBe(2);
       }
     }
@@ -169,7 +170,8 @@ describe("a file that cannot be written is one line, exit 1, and nothing half-wr
     mounts.push(join(dir, "site"));
     spawnSync("mount", ["-o", "remount,bind,ro", join(dir, "site")]);
     const r = await lectern(["build", "page.md", "--cache", ".c", "--out", "site"], dir);
-    expect(r.stderr).toBe(`lectern: cannot write site/assets/lectern.css: the file system is read-only\n`);
+    // The stylesheet is unchanged, so the first file to write is the search index (the page changed).
+    expect(r.stderr).toBe(`lectern: cannot write site/assets/search-index.js: the file system is read-only\n`);
     expect(r.code).toBe(1);
     expect(files(join(dir, "site")).map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"])).toEqual(before);
   });
@@ -197,16 +199,20 @@ describe("what a build and a run report is what happened", () => {
   it("'wrote N files' counts the files written, not the pages left as they were", { timeout: 30_000 }, async () => {
     const dir = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log(1)\n```\n", "b.md": "# B\n\nprose\n" });
     const first = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    expect(first.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
-    // a.html now says its cell came from the cache: written again.
+    // The assets (stylesheet, script, search library and index), each page with its sources
+    // under src/ (a.html, a.md, a.ts; b.html, b.md), print.html and index.html.
+    expect(first.stdout).toContain("\nwrote 11 files to site/ (open site/index.html)\n");
+    // a.html now says its cell came from the cache: written again with its sources, and so are
+    // print.html (the whole course) and the index.
     const again = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    expect(again.stdout).toContain("\nwrote 4 files to site/ (open site/index.html)\n");
-    // The two assets and the index are written every time; a.html and b.html are unchanged.
+    expect(again.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
+    // Only the index is written every time; every other file is unchanged.
     const third = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    expect(third.stdout).toContain("\nwrote 3 files to site/ (open site/index.html)\n");
+    expect(third.stdout).toContain("\nwrote 1 file to site/ (open site/index.html)\n");
     writeFileSync(join(dir, "b.md"), "# B\n\nother prose\n");
     const edited = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    expect(edited.stdout).toContain("\nwrote 4 files to site/ (open site/index.html)\n");
+    // b.html and b.md, the search index (made of the pages' sources), print.html, the index.
+    expect(edited.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
   });
 
   it("sweeps the lock files of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
@@ -246,13 +252,13 @@ describe("an interrupted build exits 130 and keeps the good site", () => {
       const marker = join(dir, "started");
       const slow = `# B\n\n\`\`\`ts name=first\nconsole.log('first')\n\`\`\`\n\n\`\`\`ts name=slow needs=first\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "");\nsetTimeout(() => console.log("late"), 60_000);\n\`\`\`\n\n\`\`\`ts name=after needs=slow\nconsole.log('after')\n\`\`\`\n`;
       writeFileSync(join(dir, "b.md"), slow.replace("60_000", "0"));
-      const good = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
+      const good = await lectern(["build", ".", "--cache", ".c", "--out", "site", "--allow-write=."], dir);
       expect(good.code).toBe(0);
       const snapshot = () => readdirSync(join(dir, "site"), { recursive: true, encoding: "utf8" }).sort().map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"]);
       const before = snapshot();
       rmSync(marker);
       writeFileSync(join(dir, "b.md"), slow);
-      const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site"], { cwd: dir });
+      const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site", "--allow-write=."], { cwd: dir });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
       const ended = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));

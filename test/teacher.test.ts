@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { cpSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import net from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../runner/cli/options.ts";
@@ -64,7 +64,7 @@ describe("help", () => {
     const { code, stderr } = await lectern(["run", LECTURE, "--cel", "x"]);
     expect(code).toBe(2);
     expect(stderr).toBe(
-      'lectern: unknown option --cel (did you mean "--cell"?); this command takes --cell, --port, --no-servers, --json, --trace, --jobs, --timeout, --cache, --max-output, --allow-net, --allow-env, --help\n' +
+      'lectern: unknown option --cel (did you mean "--cell"?); this command takes --cell, --port, --no-servers, --json, --trace, --jobs, --timeout, --cache, --max-output, --allow-net, --allow-env, --allow-read, --allow-write, --require-sandbox, --help\n' +
         "usage: lectern run PAGE [options] (lectern run --help for more)\n",
     );
     expect((await lectern(["list", LECTURE, "--json=yes"])).stderr.split("\n")[0]).toBe("lectern: --json takes no value");
@@ -111,11 +111,11 @@ describe("lints before running", () => {
     const { code, stderr } = await lectern(["build", dir, "--out", join(dir, "site"), "--cache", cacheDir]);
     expect(code).toBe(2);
     expect(stderr).toBe(
-      `lectern: ${join(dir, "a.md")}:3: cell "a" needs "nobody", which this page does not have (its cells: a)\n` +
-        `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";"\n`,
+      `lectern: ${join(dir, "a.md")}:3: cell "a" needs "nobody", which this page does not have (its cells: a) [E_NEEDS_UNKNOWN]\n` +
+        `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";" [E_COMPILE]\n`,
     );
     const run = await lectern(["run", join(dir, "c.md")]);
-    expect([run.code, run.stderr]).toEqual([2, `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";"\n`]);
+    expect([run.code, run.stderr]).toEqual([2, `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";" [E_COMPILE]\n`]);
   }, 30_000);
 });
 
@@ -192,7 +192,8 @@ describe("front matter", () => {
     const hold = (n: number) => ts(`name=hold${n}`, `import { openSync, closeSync, unlinkSync } from "node:fs";\ncloseSync(openSync("held", "wx"));\nawait new Promise((r) => setTimeout(r, 200));\nunlinkSync("held");\nconsole.log("held ${n}");`);
     const slow = ts("name=slow", "await new Promise((r) => setTimeout(r, 60_000));");
     const path = page("---\ntitle: Settings\ntimeout: 3.5\njobs: 1\n---\n\n" + hold(1) + hold(2) + hold(3) + slow);
-    const { code, stdout } = await lectern(["run", path, "--json", "--jobs", "8", "--cache", cacheDir]);
+    // The cells meet through a file beside the page, which a sandboxed cell may write only when allowed.
+    const { code, stdout } = await lectern(["run", path, "--json", "--jobs", "8", "--cache", cacheDir, `--allow-write=${dirname(path)}`]);
     expect(code).toBe(1);
     const cells = JSON.parse(stdout).pages[0].cells.map((c: { name: string; status: string; reason: string | null }) => [c.name, c.status, c.reason]);
     expect(cells).toEqual([
@@ -205,7 +206,7 @@ describe("front matter", () => {
 
   it("a setting that is not a number is an error at its line", async () => {
     const path = page("---\ntitle: T\ntimeout: soon\n---\n\n" + ts("name=a", "console.log(1);"));
-    expect(await lectern(["run", path])).toEqual({ code: 2, stdout: "", stderr: `lectern: ${path}:3: front matter timeout: takes a number above 0, not "soon"\n` });
+    expect(await lectern(["run", path])).toEqual({ code: 2, stdout: "", stderr: `lectern: ${path}:3: front matter timeout: takes a number above 0, not "soon" [E_ATTR_VALUE]\n` });
   }, 30_000);
 });
 

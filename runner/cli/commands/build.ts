@@ -74,7 +74,7 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
   if (json) io.stdout.write(jsonReport(results, "build") + "\n");
   else {
     if (differs.length > 0) io.stdout.write(`output differs from its block: ${differs.join(", ")}\n`);
-    io.stdout.write(`${summaryLine(results)}\nwrote ${written.length} files to ${outDir}/ (open ${join(outDir, "index.html")})\n`);
+    io.stdout.write(`${summaryLine(results)}\nwrote ${written.length} file${written.length === 1 ? "" : "s"} to ${outDir}/ (open ${join(outDir, "index.html")})\n`);
   }
   if (values.check && differs.length > 0) {
     io.stderr.write(`lectern: --check: ${differs.length} cell${differs.length === 1 ? "" : "s"} printed what ${differs.length === 1 ? "its" : "their"} output block does not say (run \`lectern test\` for the diffs)\n`);

@@ -104,7 +104,8 @@ export function explainBind(reason: string | null, errors: string[], events: Tra
   const code = errors.find((c) => c === "EADDRINUSE" || c === "EACCES");
   if (code === undefined || reason === null) return reason;
   const tried = events.find((e) => e.kind === "error" && e.code === code);
-  const number = tried ? portOf(tried.remote) : Object.values(ports).length === 1 ? Object.values(ports)[0]! : NaN;
+  // A failed bind names the cell's own address (`local`); traces from before that, `remote`.
+  const number = tried ? portOf(tried.local ?? tried.remote) : Object.values(ports).length === 1 ? Object.values(ports)[0]! : NaN;
   const name = Object.keys(ports).find((n) => ports[n] === number);
   const what = Number.isNaN(number) ? "its port" : name ? `port ${name}=${number}` : `port ${number}`;
   return `${code}: ${what} ${code === "EADDRINUSE" ? "is taken" : "may not be used by this user"}; ${reason}`;

@@ -208,6 +208,9 @@ export function tcpdumpReads(path: string): { ok: boolean; lines: string[] } {
   return { ok: r.status === 0, lines: r.stdout.split("\n").filter(Boolean) };
 }
 
+/** The pcap file's global header: a file no longer than this holds no packet. */
+const PCAP_HEADER = 24;
+
 /** Puts a page run's capture beside the page in the site, as `name`; the name, or null without one. */
 export async function copyCapture(result: { capture?: string | null } | null, outDir: string, name: string, written: string[]): Promise<string | null> {
   if (!result?.capture) return null;
@@ -217,6 +220,8 @@ export async function copyCapture(result: { capture?: string | null } | null, ou
   } catch {
     return null; // the cache was cleared since: the page says it has no capture link
   }
+  // A run that put no packet on the wire (a file of the pcap header alone) has nothing to open.
+  if (bytes.length <= PCAP_HEADER) return null;
   // One that is there already, byte for byte, is not written again (nor counted as written).
   const out = join(outDir, name);
   const old = await readFile(out).catch(() => null);

@@ -211,7 +211,7 @@ describe("without bubblewrap", () => {
     expect(out.code).toBe(2);
     expect(out.stdout).not.toContain("ran");
     expect(out.stderr).toBe(
-      "lectern: --require-sandbox: cells cannot be sandboxed on this machine (LECTERN_SANDBOX=off); install bubblewrap (Debian: apt-get install bubblewrap) or run without --require-sandbox\n",
+      "lectern: --require-sandbox: cells cannot be sandboxed on this machine (LECTERN_SANDBOX=off); install bubblewrap (Debian: apt-get install bubblewrap) or run without --require-sandbox [E_SANDBOX]\n",
     );
   }, 60_000);
 

@@ -1,10 +1,10 @@
 // Pages + results -> a static site on disk: index.html, one HTML file per page with its sources,
 // the printable course, the search index and the assets.
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import type { HighlightMemo, PageMemo } from "../cache/memo.ts";
+import { sha } from "../execute/compile.ts";
 import { createLimiter } from "../execute/limit.ts";
 import { ASSETS_DIR } from "../paths.ts";
 import { pairResults, tally } from "../outcome.ts";
@@ -37,7 +37,7 @@ const RENDERER = import.meta.url;
 function pageKey(page: Page, result: PageResult | null, ctx: PageContext): string {
   const { highlight: _, ...rest } = ctx;
   // A cell's events are in the key as a digest of its records (TraceRecords.toJSON), not decoded.
-  return createHash("sha256").update(RENDERER).update("\0").update(page.source).update("\0").update(JSON.stringify(result)).update("\0").update(JSON.stringify(rest)).digest("hex");
+  return sha(RENDERER, page.source, JSON.stringify(result), JSON.stringify(rest));
 }
 
 const ASSETS = "assets/";
@@ -46,7 +46,6 @@ const SEARCH_LIBRARY = "minisearch.js";
 const SEARCH_INDEX = "search-index.js";
 export const PRINT_PAGE = "print.html";
 
-const hash = (...parts: string[]) => parts.reduce((h, p) => h.update(p).update("\0"), createHash("sha256")).digest("hex");
 
 /**
  * Writes the site and returns the paths written: the assets, every page with its Markdown and its
@@ -79,13 +78,13 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   };
   for (const asset of [STYLESHEET, SCRIPT]) {
     const text = await readFile(join(ASSETS_DIR, asset), "utf8");
-    await put(ASSETS + asset, text, hash(text));
+    await put(ASSETS + asset, text, sha(text));
   }
-  await put(ASSETS + SEARCH_LIBRARY, searchLibrary, hash(RENDERER, minisearchVersion()));
+  await put(ASSETS + SEARCH_LIBRARY, searchLibrary, sha(RENDERER, minisearchVersion()));
   // The index is made of the pages' sources alone: they are its key, and it is made only when one changed.
   const indexed = [...(home ? [home] : []), ...others].map((p) => ({ page: p.page, href: p === home ? "index.html" : `${names.get(p)}.html` }));
   const docs = () => searchIndexScript(indexed.flatMap((p) => searchDocuments(p.page, p.href)));
-  await put(ASSETS + SEARCH_INDEX, docs, hash(RENDERER, minisearchVersion(), ...indexed.flatMap((p) => [p.href, p.page.source])));
+  await put(ASSETS + SEARCH_INDEX, docs, sha(RENDERER, minisearchVersion(), ...indexed.flatMap((p) => [p.href, p.page.source])));
 
   // Pages are rendered one by one (that is CPU) while earlier ones are still being written.
   const pending: Promise<void>[] = [];
@@ -93,7 +92,7 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   let failed: unknown = null;
   const keys: string[] = [];
   const pageFiles = async (p: SitePage, name: string, ctx: PageContext, html: () => string, extra = "") => {
-    const key = memo ? hash(pageKey(p.page, p.result, ctx), extra) : "";
+    const key = memo ? sha(pageKey(p.page, p.result, ctx), extra) : "";
     keys.push(key);
     const file = join(outDir, `${name}.html`);
     const markdown = join(outDir, SOURCES, name, basename(p.page.path));
@@ -133,7 +132,7 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   // The whole course on one page, to print: made again whenever any page was.
   const printable = [...(home ? [{ ...home, name: "index" }] : []), ...others.map((p) => ({ ...p, name: names.get(p)! }))];
   const homeKey = home && memo ? pageKey(home.page, home.result, ctx) : "";
-  await put(PRINT_PAGE, () => renderPrint(printable, { ...base, current: PRINT_PAGE, prev: null, next: null }), hash(RENDERER, homeKey, ...keys, JSON.stringify(course)));
+  await put(PRINT_PAGE, () => renderPrint(printable, { ...base, current: PRINT_PAGE, prev: null, next: null }), sha(RENDERER, homeKey, ...keys, JSON.stringify(course)));
   // Written last, so an index never links to a page that is not there yet.
   if (!home) {
     await put("index.html", renderIndex(entries, ctx));

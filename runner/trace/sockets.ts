@@ -67,10 +67,9 @@ export function socketTable(pid: number): Entry[] {
 
 /**
  * The processes of a running cell, by their host PIDs: those of its pids cgroup and every
- * descendant of them. Both are needed: a process that left its group (setsid) is still in the
- * cgroup, while the processes of a sandboxed cell live in bubblewrap's PID namespace, which the
- * cgroup's list (read from here) leaves out, so only its process tree
- * (nsenter -> bwrap -> bwrap -> the cell -> what it started) finds them.
+ * descendant of them. The cgroup finds a process that left the process group (setsid), and
+ * bubblewrap's processes too (a cell joins its group before bwrap forks); the process tree
+ * (nsenter -> bwrap -> bwrap -> the cell -> what it started) is all there is without cgroups.
  */
 export function cellPids(pid: number): number[] {
   const roots = [pid];

@@ -141,4 +141,21 @@ describe("the result cache", () => {
     expect((await build(page())).cached).toEqual(allCached);
     expect(readdirSync(join(options.cacheDir, "results")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   }, 30_000);
+
+  it("keeps the same server on two pages apart: each page's second build runs nothing", async () => {
+    const { dir, options } = setup();
+    // The same server cell, each page with a client of its own.
+    const sources = { "a.md": page({ clientInfo: 'stdin="ada"' }), "b.md": page({ clientInfo: 'stdin="bob"' }) };
+    const run = async () => {
+      const cached: Record<string, Record<string, boolean>> = {};
+      for (const [name, source] of Object.entries(sources)) {
+        writeFileSync(join(dir, name), source);
+        const r = await runCached(await planPage(await readPage(join(dir, name))), options, "use");
+        cached[name] = Object.fromEntries(r.result!.cells.map((c) => [c.name, c.cached]));
+      }
+      return cached;
+    };
+    await run();
+    expect(await run()).toEqual({ "a.md": allCached, "b.md": allCached });
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 // Cell results on disk in the cache folder, keyed by everything that can change them, so a
 // rebuild runs only what an edit touched. A missing, corrupt or half-written entry is a miss.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import { sha, toolchainKey } from "../execute/compile.ts";
 import { PACKAGE_JSON } from "../paths.ts";
@@ -18,7 +18,7 @@ export const LECTERN_VERSION = PACKAGE.version;
 export type CellInputs = Map<string, Record<string, string> | null>;
 
 /**
- * Each cell's key: its code, fence info (attributes, stdin), effective timeout, the local files
+ * Each cell's key: its page's path, its code, fence info (attributes, stdin), effective timeout, the local files
  * it imports, the keys of the cells it needs, and the Lectern and Node versions. Prose is not in
  * it. A cell without inputs has no key (its run says why), nor do the cells that need it.
  */
@@ -35,6 +35,10 @@ export function cellKeys(plan: Plan, inputs: CellInputs, defaultTimeout: number)
         ? null
         : sha(
             FORMAT,
+            // The page too: a result carries its page's run (its ports, when it ran, the clients a
+            // server saw), and a server and its clients are published from one run (rebuild.ts),
+            // so the same server on two pages must not share an entry.
+            normalize(plan.page.path),
             LECTERN_VERSION,
             process.version,
             toolchainKey(),

@@ -233,7 +233,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));
       if (!dir) return false;
       // Killed by the kernel's OOM killer, or at least pushed against the limit (failcnt):
-      // the caller asks only about a cell that died by SIGKILL.
+      // the caller asks only about a cell that died as programs die at the limit (verdict.ts).
       const read = (file: string) => {
         try {
           return readFileSync(join(dir, file), "utf8");

@@ -53,13 +53,18 @@ export function verdict(
   return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
 }
 
+// How a process dies at the memory limit: the kernel's OOM killer (SIGKILL), or its own crash
+// when an allocation at the limit fails (awk and other C programs: SIGSEGV, SIGBUS; V8: SIGABRT).
+const MEMORY_DEATHS = new Map([["SIGKILL", 9], ["SIGSEGV", 11], ["SIGBUS", 7], ["SIGABRT", 6]]);
+
 /**
- * Whether to ask the memory cgroup if a cell was killed for memory: it died by SIGKILL, or it is
- * a shell cell whose command did (the shell then exits with 128 + 9).
+ * Whether to ask the memory cgroup if a cell was killed for memory: it died one of those ways,
+ * or it is a shell cell whose command did (the shell then exits with 128 + the signal).
  */
 export function mayBeOutOfMemory(cell: PlannedCell, end: ProcessEnd): boolean {
   if (end.stopReason !== null) return false;
-  return end.signal === "SIGKILL" || (cell.lang !== "ts" && end.exitCode === 137);
+  if (end.signal !== null && MEMORY_DEATHS.has(end.signal)) return true;
+  return cell.lang !== "ts" && end.exitCode !== null && [...MEMORY_DEATHS.values()].some((n) => end.exitCode === 128 + n);
 }
 
 export function notRun(cell: PlannedCell, status: Status, reason: string | null): CellResult {

@@ -226,7 +226,8 @@ describe("what a build and a run report is what happened", () => {
     writeFileSync(join(locks, "40201"), "");
     const dir = folder({ "page.md": '```ts name=a\nimport { port } from "lectern";\nconsole.log(typeof port("p"));\n```\n' });
     const r = await new Promise<Ran>((resolve) =>
-      execFile(process.execPath, [BIN, "run", "page.md", "--cache", ".c"], { cwd: dir, env: { ...process.env, TMPDIR: temp } }, (err, stdout, stderr) =>
+      // --allow-net: the run shares the machine's network, where the lock files fence ports off.
+      execFile(process.execPath, [BIN, "run", "page.md", "--cache", ".c", "--allow-net=127.0.0.1"], { cwd: dir, env: { ...process.env, TMPDIR: temp } }, (err, stdout, stderr) =>
         resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
       ),
     );

@@ -148,6 +148,30 @@ process.exit(0);`;
       expect(out.code).toBe(0);
     }, 60_000);
 
+    it("6. a cell that binds every port it can before the server starts does not get the server's: it is held in the page's namespace", async () => {
+      // Two processes, since one may hold fewer sockets than the range has numbers.
+      const squat = `import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\\s+/).map(Number);
+const grab = \`const net = require("node:net"); const [a, b] = process.argv.slice(1).map(Number); let left = b - a + 1;
+for (let p = a; p <= b; p++) net.createServer().on("error", () => --left || console.log("half")).listen(p, "127.0.0.1", () => --left || console.log("half"));\`;
+const mid = Math.floor((lo + hi) / 2);
+let halves = 0;
+for (const [a, b] of [[lo, mid], [mid + 1, hi]]) {
+  const child = spawn(process.execPath, ["-e", grab, String(a), String(b)], { stdio: ["ignore", "pipe", "inherit"] });
+  child.stdout.on("data", () => ++halves === 2 && console.log("squatted"));
+}`;
+      const server = `import net from "node:net";\nimport { port } from "lectern";\nnet.createServer((c) => c.end("served\\n")).listen(port("tcp"), "127.0.0.1");`;
+      // The squatter holds every ephemeral port too: the client names one of its own.
+      const client = `import net from "node:net";\nimport { port } from "lectern";\nnet.connect({ port: port("tcp"), host: "127.0.0.1", localPort: 20000 }).on("data", (d) => process.stdout.write(String(d)));`;
+      const dir = project({ "p.md": ts("name=squatter server ready=/squatted/", squat) + ts("name=server server needs=squatter", server) + ts("name=client", client) });
+      const out = await lectern(["run", "p.md", "--json"], dir, user);
+      expect(cellOf(out, "squatter").output).toBe("squatted\n");
+      expect(cellOf(out, "server").status).toBe("passed");
+      expect(cellOf(out, "client").output).toBe("served\n");
+      expect(out.code).toBe(0);
+    }, 60_000);
+
     it("the page's folder is read-only, the scratch folder writable; --allow-write and --allow-read open more", async () => {
       const other = tmp("lectern-sandbox-other-");
       chmodSync(other, 0o777);

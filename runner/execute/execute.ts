@@ -5,7 +5,7 @@ import { clockMs } from "../../cells/wire.ts";
 import { launchCell, type LaunchHooks, type RunContext } from "./launch.ts";
 import type { Limiter } from "./limit.ts";
 import { portEnv } from "../plan/plan.ts";
-import { PortSet } from "../plan/ports.ts";
+import { PortSet, type Reservations } from "../plan/ports.ts";
 import type { CellProcess } from "./process.ts";
 import { createSandbox } from "./sandbox.ts";
 import { sandboxFor, type ConfineOptions } from "./confine.ts";
@@ -63,9 +63,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const bwrap = await sandboxFor(options);
   const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap });
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
-  let ports: PortSet;
+  let ports: Reservations;
   try {
-    ports = await PortSet.allocate(names, served, { pinned: options.pinned, lockDir: options.lockDir });
+    // Inside the page's namespace when it has one: that is where its cells could take a number.
+    ports = await ((await sandbox).reserve(names, served) ?? PortSet.allocate(names, served, { pinned: options.pinned, lockDir: options.lockDir }));
   } catch (err) {
     (await sandbox).close();
     throw err;

@@ -2,7 +2,7 @@
 // process, watch it become ready, and hold how it ended to its page (verdict.ts).
 import { compileCell, compileSupport } from "./compile.ts";
 import { LecternError } from "../errors.ts";
-import type { PortSet } from "../plan/ports.ts";
+import type { Reservations } from "../plan/ports.ts";
 import { confineCell, type ConfineOptions } from "./confine.ts";
 import { CellProcess } from "./process.ts";
 import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
@@ -16,7 +16,7 @@ export interface RunContext {
   cwd: string;
   /** The environment of every cell, its ports included. */
   env: Record<string, string>;
-  ports: PortSet;
+  ports: Reservations;
   numbers: Record<string, number>;
   sandbox: Promise<Sandbox>;
   allowNet: string[];

@@ -7,7 +7,9 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
+import { holdNamespace, ROOTLESS, type Holder } from "./holder.ts";
 
 const MAX_PIDS = 256;
 export const MEMORY_LIMIT_MIB = 512;
@@ -34,6 +36,11 @@ export interface Sandbox {
    * if any, and inside bubblewrap with `confine`'s view of the disk and `env`, if confined.
    */
   wrap(command: string, args: string[], env: Record<string, string>, confine: CellConfine): { command: string; args: string[] };
+  /**
+   * Reserves the page's named ports inside its network namespace, until handOver(); null where
+   * there is no namespace (or no perl to hold ports in it): plan/ports.ts reserves them then.
+   */
+  reserve(names: string[], served: Set<string>): Promise<Reservations> | null;
   /** The command line that starts a helper of Lectern's (not a cell) in the page's network namespace. */
   inNet(command: string, args: string[]): { command: string; args: string[] };
   /**
@@ -125,64 +132,22 @@ function findControllers(): Controller[] {
   return controllers;
 }
 
-// Not root: the namespace is made inside a user namespace of our own, which joining it enters too.
-const ROOTLESS = process.getuid?.() !== 0;
-
-/** Starts a process that holds a fresh network namespace with loopback up; null if not allowed here. */
-function holdNamespace(): Promise<ChildProcess | null> {
-  return new Promise((resolve) => {
-    let holder: ChildProcess;
-    // setpriv --pdeathsig: the holder dies with Lectern, even if Lectern is SIGKILLed.
-    const hold = "ip link set lo up && echo up && exec sleep 2147483647";
-    const own = ROOTLESS ? ["--user", "--map-root-user", "--net"] : ["--net"];
-    const argv = existsSync("/usr/bin/setpriv") ? [...own, "--", "setpriv", "--pdeathsig", "KILL", "--", "sh", "-c", hold] : [...own, "--", "sh", "-c", hold];
-    try {
-      holder = spawn("unshare", argv, { stdio: ["ignore", "pipe", "ignore"], detached: true });
-    } catch {
-      resolve(null);
-      return;
-    }
-    holders.add(holder);
-    let out = "";
-    const fail = () => {
-      holders.delete(holder);
-      resolve(null);
-    };
-    holder.on("error", fail);
-    holder.on("exit", fail);
-    holder.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("up\n")) {
-        holder.stdout!.destroy();
-        holder.unref();
-        resolve(holder);
-      }
-    });
-  });
-}
-
-// Tracked from the moment they are spawned, so an exit in the middle of a start takes them too.
-const holders = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const h of holders) h.kill("SIGKILL");
-});
-
 let sequence = 0;
 
 // The next page's namespace, started while this one runs: making one costs a few milliseconds
 // (unshare, ip) that a page of one cell would otherwise wait for. Killed at exit if unused.
-let spare: Promise<ChildProcess | null> | null = null;
+let spare: Promise<Holder | null> | null = null;
 
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
-  let holder: ChildProcess | null = null;
+  let holder: Holder | null = null;
   if (options.isolateNet) {
     // Taken before any await: two pages starting at once must not share one.
     const mine = spare ?? holdNamespace();
     spare = holdNamespace();
     holder = await mine;
     // A spare that died while it waited is no namespace to enter.
-    if (holder && (holder.exitCode !== null || holder.signalCode !== null)) holder = await holdNamespace();
+    if (holder && !holder.alive()) holder = await holdNamespace();
   }
   const run = `${process.pid}-${++sequence}`;
   const groups = new Map<string, string[]>();
@@ -209,6 +174,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     memoryCapped: memory !== undefined,
     confined: bwrap !== null,
     inNet,
+    reserve: (names, served) => holder?.reserve(names, served) ?? null,
     wrap(command, args, env, confine) {
       if (!bwrap || !scratch) return inNet(command, args);
       const inside = inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]);
@@ -247,10 +213,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     close() {
       for (const cell of [...groups.keys()]) sweep(cell);
       if (scratch) rmSync(scratch, { recursive: true, force: true });
-      if (holder) {
-        holder.kill("SIGKILL");
-        holders.delete(holder);
-      }
+      holder?.kill();
     },
   };
 }

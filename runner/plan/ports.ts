@@ -1,6 +1,7 @@
-// Named ports for a run: numbers the operating system picks on 127.0.0.1, free for TCP and
-// UDP alike, held until the server cell that uses them starts, and fenced off from other
-// Lectern processes by a lock file per number.
+// Named ports for a run outside a network namespace of its own: numbers the operating system
+// picks on 127.0.0.1, free for TCP and UDP alike, held until the server cell that uses them
+// starts, and fenced off from other Lectern processes by a lock file per number. (In a page's
+// namespace, the namespace's holder reserves them there instead: execute/holder.ts.)
 import dgram from "node:dgram";
 import { mkdirSync, openSync, readdirSync, readFileSync, closeSync, unlinkSync, writeSync } from "node:fs";
 import net from "node:net";
@@ -114,7 +115,15 @@ export function sweepStaleLocks(dir: string): number {
   return removed;
 }
 
-export class PortSet {
+/** The numbers of a run's named ports, each held until the server that names it starts. */
+export interface Reservations {
+  numbers(): Record<string, number>;
+  /** Lets go of the port just before the cell that serves it starts. */
+  handOver(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class PortSet implements Reservations {
   private held = new Map<string, Held>();
 
   private constructor(private readonly lockDir: string) {}

@@ -214,5 +214,5 @@ describe("the lectern command's bundle", () => {
     expect(await list()).toContain("a");
     expect(bundles()).toHaveLength(1);
     expect(bundles()[0]).not.toBe(first);
-  });
+  }, 30_000);
 });

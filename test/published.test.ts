@@ -235,6 +235,23 @@ describe("what a build and a run report is what happened", () => {
     expect(readdirSync(locks).sort()).toEqual(["40200", "40201"]);
   });
 
+  it("removes the scratch and capture folders of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
+    const temp = tmp();
+    const dead = Number(spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim());
+    const left = [`lectern-scratch-${dead}-aaaaaa`, `lectern-capture-${dead}-bbbbbb`];
+    const kept = [`lectern-scratch-${process.pid}-cccccc`, `lectern-capture-${process.pid}-dddddd`, "lectern-scratch-notapid"];
+    for (const name of [...left, ...kept]) mkdirSync(join(temp, name, "sub"), { recursive: true });
+    const dir = folder({ "page.md": '```ts name=a\nconsole.log("hi");\n```\n' });
+    const r = await new Promise<Ran>((resolve) =>
+      execFile(process.execPath, [BIN, "run", "page.md", "--cache", ".c"], { cwd: dir, env: { ...process.env, TMPDIR: temp } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+      ),
+    );
+    expect(r.code).toBe(0);
+    // The run's own folders are gone too, once it ended.
+    expect(readdirSync(temp).filter((n) => n.startsWith("lectern-s") || n.startsWith("lectern-c")).sort()).toEqual(kept.sort());
+  });
+
   it("a shell cell killed for memory says it ran out of memory", { timeout: 120_000 }, async (t) => {
     if (!existsSync("/sys/fs/cgroup/memory/memory.limit_in_bytes") && !existsSync("/sys/fs/cgroup/cgroup.controllers")) return t.skip("no memory cgroup here");
     // tail keeps every byte of a line that never ends, touching each page as it grows, so the

@@ -1,13 +1,13 @@
 // The sandbox (issue 15): each attack of the hostile pass, as a page, through the real command,
 // as root and as an unprivileged user (nobody); and the fallback without bubblewrap.
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { probeSandbox } from "../runner/execute/bwrap.ts";
-import { createSandbox, spawnInPageNet } from "../runner/execute/sandbox.ts";
+import { createSandbox } from "../runner/execute/sandbox.ts";
 import { allGone, tmp, ts } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -256,11 +256,12 @@ describe("without bubblewrap", () => {
   }, 60_000);
 });
 
-describe("spawnInPageNet", () => {
-  it("starts a helper of Lectern's (a packet capture, say) inside the page's network namespace", async () => {
-    const sandbox = await createSandbox({ isolateNet: true, bwrap: null });
+describe("the page's network namespace", () => {
+  it("runs a helper of Lectern's (a packet capture, say) inside it", async () => {
+    const sandbox = await createSandbox({ isolateNet: true, bwrap: null, capture: false });
     try {
-      const child = spawnInPageNet(sandbox, "ip", ["-o", "link"], { stdio: ["ignore", "pipe", "ignore"] });
+      const wrapped = sandbox.inNet("ip", ["-o", "link"]);
+      const child = spawn(wrapped.command, wrapped.args, { stdio: ["ignore", "pipe", "ignore"] });
       let out = "";
       child.stdout!.on("data", (d) => (out += d));
       await new Promise((r) => child.once("close", r));

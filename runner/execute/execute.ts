@@ -10,7 +10,7 @@ import type { CellProcess } from "./process.ts";
 import { createSandbox } from "./sandbox.ts";
 import { sandboxFor, type ConfineOptions } from "./confine.ts";
 import { Scheduler, selectCells } from "./scheduler.ts";
-import { capturePath, PageCapture } from "../trace/capture.ts";
+import { capturePath, captureWanted, PageCapture } from "../trace/capture.ts";
 import { withCapture } from "../trace/wiretrace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun } from "./verdict.ts";
@@ -61,7 +61,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   // A pinned port is there to be reached from outside, so such a run stays in our namespace.
   // Made while ports are reserved and cells compiled; the first launch waits for it.
   const bwrap = await sandboxFor(options);
-  const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap });
+  const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap, capture: captureWanted(options.trace !== false) });
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
   let ports: Reservations;
   try {

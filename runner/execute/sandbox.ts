@@ -3,13 +3,13 @@
 // cell a pids cgroup (caps forks, finds every process the cell started even if it left its
 // process group) and a memory cgroup (caps its memory), both applied from outside.
 // Elsewhere: the preload's loopback guard and V8's heap limit.
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
 import { holdNamespace, ROOTLESS, type Holder } from "./holder.ts";
+import { ownTempDir } from "../tempdir.ts";
+import { startTcpdump, type Tcpdump } from "../trace/tcpdump.ts";
 
 const MAX_PIDS = 256;
 export const MEMORY_LIMIT_MIB = 512;
@@ -19,6 +19,8 @@ export interface SandboxOptions {
   isolateNet: boolean;
   /** The bwrap binary that confines each cell (probeSandbox), or null: cells run unconfined. */
   bwrap: string | null;
+  /** Start tcpdump on the namespace's loopback with it (trace/tcpdump.ts), for the page's capture. */
+  capture: boolean;
 }
 
 /** What one cell's confinement needs to know besides the command (bwrap.ts). */
@@ -41,6 +43,8 @@ export interface Sandbox {
    * there is no namespace (or no perl to hold ports in it): plan/ports.ts reserves them then.
    */
   reserve(names: string[], served: Set<string>): Promise<Reservations> | null;
+  /** The tcpdump started with the namespace (SandboxOptions.capture), handed over once; null after. */
+  takeCapture(): Tcpdump | null;
   /** The command line that starts a helper of Lectern's (not a cell) in the page's network namespace. */
   inNet(command: string, args: string[]): { command: string; args: string[] };
   /**
@@ -90,6 +94,26 @@ function empty(dir: string): boolean {
   }
 }
 
+const read = (file: string) => {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+/** How many processes the OOM killer has killed in the memory group Lectern runs in and those above it. */
+function outerKills(): number {
+  const own = /^\d+:memory:(.*)$/m.exec(read("/proc/self/cgroup"))?.[1];
+  if (own === undefined) return 0;
+  let kills = 0;
+  for (let dir = join("/sys/fs/cgroup/memory", own); dir.startsWith("/sys/fs/cgroup/memory"); dir = dirname(dir)) {
+    kills += Number(/^oom_kill (\d+)/m.exec(read(join(dir, "memory.oom_control")))?.[1] ?? 0);
+    if (dir === "/sys/fs/cgroup/memory") break;
+  }
+  return kills;
+}
+
 let controllers: Controller[] | null = null;
 
 /**
@@ -134,21 +158,53 @@ function findControllers(): Controller[] {
 
 let sequence = 0;
 
-// The next page's namespace, started while this one runs: making one costs a few milliseconds
-// (unshare, ip) that a page of one cell would otherwise wait for. Killed at exit if unused.
-let spare: Promise<Holder | null> | null = null;
+/** A page run's network namespace: its holder, and tcpdump capturing its loopback if asked. */
+interface Namespace {
+  holder: Holder;
+  dump: Tcpdump | null;
+}
+
+/** The command line that runs `command` inside the holder's namespace (and user namespace, rootless). */
+function inNetOf(holder: Holder) {
+  return (command: string, args: string[]) => {
+    const user = ROOTLESS ? [`--user=/proc/${holder.pid}/ns/user`, "--preserve-credentials"] : [];
+    return { command: "nsenter", args: [...user, `--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
+  };
+}
+
+async function makeNamespace(capture: boolean): Promise<Namespace | null> {
+  const holder = await holdNamespace();
+  return holder && { holder, dump: capture ? startTcpdump(inNetOf(holder)) : null };
+}
+
+// The next page's namespace and capture, started while this one runs: making them costs tens of
+// milliseconds (unshare, ip, tcpdump opening its capture) that a page of one cell would otherwise
+// wait for. Only from a process's second page on: most runs are of one page, and a spare they
+// never use costs the machine as much as the page's own. Killed at exit if unused.
+let spare: Promise<Namespace | null> | null = null;
+let pages = 0;
 
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
-  let holder: Holder | null = null;
+  let ns: Namespace | null = null;
   if (options.isolateNet) {
     // Taken before any await: two pages starting at once must not share one.
-    const mine = spare ?? holdNamespace();
-    spare = holdNamespace();
-    holder = await mine;
+    const mine = spare ?? makeNamespace(options.capture);
+    spare = ++pages > 1 ? makeNamespace(options.capture) : null;
+    ns = await mine;
     // A spare that died while it waited is no namespace to enter.
-    if (holder && !holder.alive()) holder = await holdNamespace();
+    if (ns && !ns.holder.alive()) {
+      ns.dump?.discard();
+      ns = await makeNamespace(options.capture);
+    }
+    if (ns?.dump && !options.capture) {
+      ns.dump.discard();
+      ns.dump = null;
+    }
   }
+  const holder = ns?.holder ?? null;
+  // The OOM kills in the memory groups above Lectern's, to tell later whether one was this run's.
+  const outerAtStart = outerKills();
   const run = `${process.pid}-${++sequence}`;
   const groups = new Map<string, string[]>();
   const memory = hierarchies.find((c) => c.root.includes("/memory/"));
@@ -161,13 +217,9 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
 
   // A cell joins the page's namespace (nsenter) before bwrap confines it: bwrap cannot join one.
-  const inNet = (command: string, args: string[]) => {
-    if (!holder) return { command, args };
-    const user = ROOTLESS ? [`--user=/proc/${holder.pid}/ns/user`, "--preserve-credentials"] : [];
-    return { command: "nsenter", args: [...user, `--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
-  };
+  const inNet = holder ? inNetOf(holder) : (command: string, args: string[]) => ({ command, args });
   const { bwrap } = options;
-  const scratch = bwrap ? mkdtempSync(join(tmpdir(), "lectern-scratch-")) : null;
+  const scratch = bwrap ? ownTempDir("lectern-scratch") : null;
 
   return {
     net: holder ? "namespace" : "guard",
@@ -175,6 +227,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     confined: bwrap !== null,
     inNet,
     reserve: (names, served) => holder?.reserve(names, served) ?? null,
+    takeCapture() {
+      const dump = ns?.dump ?? null;
+      if (ns) ns.dump = null;
+      return dump;
+    },
     wrap(command, args, env, confine) {
       if (!bwrap || !scratch) return inNet(command, args);
       const inside = inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]);
@@ -200,30 +257,17 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (!dir) return false;
       // Killed by the kernel's OOM killer, or at least pushed against the limit (failcnt):
       // the caller asks only about a cell that died as programs die at the limit (verdict.ts).
-      const read = (file: string) => {
-        try {
-          return readFileSync(join(dir, file), "utf8");
-        } catch {
-          return "";
-        }
-      };
-      return /^oom_kill [1-9]/m.test(read("memory.oom_control")) || Number(read("memory.failcnt")) > 0;
+      const own = read(join(dir, "memory.oom_control"));
+      if (/^oom_kill [1-9]/m.test(own) || Number(read(join(dir, "memory.failcnt"))) > 0) return true;
+      // Or the limit of a group Lectern itself runs in (a container's) came first.
+      return outerKills() > outerAtStart;
     },
     sweep,
     close() {
       for (const cell of [...groups.keys()]) sweep(cell);
       if (scratch) rmSync(scratch, { recursive: true, force: true });
+      ns?.dump?.discard();
       holder?.kill();
     },
   };
-}
-
-/**
- * Spawns a helper program of Lectern's (tcpdump for the wire trace, say) inside the page's
- * network namespace, unconfined: it sees the cells' traffic on the namespace's loopback.
- * Without a namespace it runs in Lectern's own.
- */
-export function spawnInPageNet(sandbox: Sandbox, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
-  const wrapped = sandbox.inNet(command, args);
-  return spawn(wrapped.command, wrapped.args, options);
 }

@@ -7,6 +7,7 @@ import { mkdirSync, openSync, readdirSync, readFileSync, closeSync, unlinkSync, 
 import net from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { alive } from "../tempdir.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -51,15 +52,6 @@ function bindUdp(port: number): Promise<dgram.Socket> {
 
 const closeTcp = (s: net.Server) => new Promise<void>((resolve) => s.close(() => resolve()));
 const closeUdp = (s: dgram.Socket) => new Promise<void>((resolve) => s.close(() => resolve()));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Claims a port number among Lectern processes; a lock left by a dead process is taken over. */
 export function claim(dir: string, port: number): string | null {

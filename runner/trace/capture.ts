@@ -2,24 +2,17 @@
 // before the first cell and stopped after the last, writing a classic pcap file; and, while cells
 // run, who owns which socket (sockets.ts). Where there is no namespace or no tcpdump, there is no
 // capture, and the page's trace is the cells' own socket events, with the reason why.
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
-import { readFile } from "node:fs/promises";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { copyFile, readFile } from "node:fs/promises";
 import { writeAtomic } from "../atomic.ts";
 import { validCapture } from "../cache/schema.ts";
-import { spawnInPageNet, type Sandbox } from "../execute/sandbox.ts";
+import type { Sandbox } from "../execute/sandbox.ts";
 import { clockMs } from "../../cells/wire.ts";
 import { SocketWatch, type Owner } from "./sockets.ts";
-
-/** The most packets a capture keeps: past this tcpdump stops (a flood), and the page says so. */
-export const MAX_PACKETS = 100_000;
-/** How much of each packet is kept: headers and the head of the payload (an HTTP header, say). */
-const SNAPLEN = 1024;
-/** tcpdump's ring in the kernel, KiB: a flood waits there while tcpdump is not scheduled. */
-const BUFFER_KIB = 8192;
-const START_TIMEOUT_MS = 5000;
+import { adopted, findTcpdump, MAX_PACKETS, startTcpdump, type Tcpdump } from "./tcpdump.ts";
 
 /** What a page's run captured, handed to the trace (wiretrace.ts) and to `run --json`. */
 export interface CaptureInfo {
@@ -37,18 +30,9 @@ export interface CaptureInfo {
   cells: { name: string; lang: string; from: number; to: number }[];
 }
 
-let tcpdump: string | null | undefined;
-/** Where tcpdump is, looked up once. */
-function findTcpdump(): string | null {
-  if (tcpdump !== undefined) return tcpdump;
-  for (const dir of ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]) {
-    try {
-      if (statSync(join(dir, "tcpdump")).isFile()) return (tcpdump = join(dir, "tcpdump"));
-    } catch {
-      // Not here.
-    }
-  }
-  return (tcpdump = null);
+/** Whether a run with this setting captures packets (tcpdump may still be missing: start() says). */
+export function captureWanted(trace: boolean): boolean {
+  return trace && process.env.LECTERN_CAPTURE !== "off";
 }
 
 /** The capture file of a page: one per page in the cache, replaced by each run. */
@@ -58,12 +42,10 @@ export function capturePath(cacheDir: string, page: string): string {
 }
 
 export class PageCapture {
-  private proc: ChildProcess | null = null;
-  private fd: number | null = null;
+  private dump: Tcpdump | null = null;
   private watch: SocketWatch | null = null;
   private skipped: string | null = null;
   private offset = 0;
-  private stderr = "";
   private readonly cells = new Map<string, { name: string; lang: string; from: number; to: number }>();
 
   constructor(
@@ -73,45 +55,26 @@ export class PageCapture {
     private readonly ranAt: string,
   ) {}
 
-  /** Starts tcpdump in the namespace and resolves once it is capturing (or has failed to). */
+  /** Takes over the namespace's tcpdump (or starts one) and resolves once it is capturing, or has failed to. */
   async start(sandbox: Sandbox): Promise<void> {
     if (!this.enabled) return void (this.skipped = "tracing is off");
-    if (process.env.LECTERN_CAPTURE === "off") return void (this.skipped = "the capture is off (LECTERN_CAPTURE=off), so the trace is what the cells' Node.js sockets reported");
+    if (!captureWanted(true)) return void (this.skipped = "the capture is off (LECTERN_CAPTURE=off), so the trace is what the cells' Node.js sockets reported");
     if (sandbox.net !== "namespace") return void (this.skipped = "the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
-    const bin = findTcpdump();
-    if (!bin) return void (this.skipped = "tcpdump is not installed, so the trace is what the cells' Node.js sockets reported");
-    try {
-      mkdirSync(join(this.path, ".."), { recursive: true });
-      this.fd = openSync(`${this.path}.partial`, "w", 0o644);
-    } catch (err) {
-      return void (this.skipped = `the capture file could not be made: ${(err as Error).message}`);
-    }
-    // Immediate mode: without it, packets wait in the kernel's ring for a block to fill, and a
-    // stop loses them. -w - into our own file: tcpdump drops its privileges before it opens one.
-    // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
-    // change of user would clear it).
-    const argv = ["-i", "lo", "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
-    // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell.
-    const [command, args] = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]] : [bin, argv];
-    const proc = spawnInPageNet(sandbox, command, args, { stdio: ["ignore", this.fd, "pipe"] });
-    this.proc = proc;
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
-      proc.stderr!.on("data", (d: Buffer) => {
-        this.stderr += d;
-        if (/listening on/.test(this.stderr)) clearTimeout(timer), resolve(true);
-      });
-      proc.on("error", () => (clearTimeout(timer), resolve(false)));
-      proc.on("exit", () => (clearTimeout(timer), resolve(false)));
-    });
-    // Measured once it runs: the pcap's stamps are wall-clock, the trace's monotonic.
+    if (!findTcpdump()) return void (this.skipped = "tcpdump is not installed, so the trace is what the cells' Node.js sockets reported");
+    const dump = sandbox.takeCapture() ?? startTcpdump(sandbox.inNet);
+    if (!dump) return void (this.skipped = "the capture file could not be made in the temporary folder");
+    adopted(dump);
+    this.dump = dump;
+    const ok = await dump.ready;
+    // The pcap's stamps are wall-clock, the trace's monotonic.
     this.offset = Date.now() - clockMs();
     if (!ok) {
-      this.skipped = `the capture could not start: ${this.stderr.trim().split("\n").pop() || "tcpdump did not answer"}`;
-      this.kill();
+      this.skipped = `the capture could not start: ${dump.stderr().trim().split("\n").pop() || "tcpdump did not answer"}`;
+      dump.discard();
+      this.dump = null;
       return;
     }
-    this.watch = new SocketWatch(proc.pid!, clockMs);
+    this.watch = new SocketWatch(dump.proc.pid!, clockMs);
   }
 
   cellStarted(name: string, lang: string, pid: number | undefined): void {
@@ -144,8 +107,9 @@ export class PageCapture {
       owners: this.watch?.owners ?? [],
       cells: [...this.cells.values()].map((c) => ({ ...c, to: Number.isFinite(c.to) ? c.to : clockMs() })),
     });
-    const proc = this.proc;
-    if (!proc || this.skipped) return info(null);
+    const dump = this.dump;
+    if (!dump || this.skipped) return info(null);
+    const { proc, file } = dump;
     // The last cell's last packets may still be on their way through the kernel's ring to
     // tcpdump: wait until the file has not grown for two looks (at most 300 ms), then stop it.
     let size = -1;
@@ -153,7 +117,7 @@ export class PageCapture {
       await new Promise((r) => setTimeout(r, 5));
       let now = -2;
       try {
-        now = statSync(`${this.path}.partial`).size;
+        now = statSync(file).size;
       } catch {
         // Gone: nothing to wait for.
       }
@@ -165,14 +129,16 @@ export class PageCapture {
     const timer = setTimeout(() => proc.kill("SIGKILL"), 2000);
     await exited;
     clearTimeout(timer);
-    this.close();
-    if (/(\d+) packets? captured/.exec(this.stderr)?.[1] === String(MAX_PACKETS)) {
+    const stderr = dump.stderr();
+    if (/(\d+) packets? captured/.exec(stderr)?.[1] === String(MAX_PACKETS)) {
       this.skipped = `the capture stopped at ${MAX_PACKETS.toLocaleString("en")} packets; later ones are not shown`;
     }
-    const dropped = Number(/(\d+) packets? dropped by kernel/.exec(this.stderr)?.[1] ?? 0);
+    const dropped = Number(/(\d+) packets? dropped by kernel/.exec(stderr)?.[1] ?? 0);
     if (dropped > 0) this.skipped = `${dropped} packets were dropped by the kernel before tcpdump read them`;
     try {
-      renameSync(`${this.path}.partial`, this.path);
+      mkdirSync(dirname(this.path), { recursive: true });
+      // From the temporary folder, where tcpdump started before the page was known.
+      await moveFile(file, this.path);
       // What names the packets' ends, beside them: a later build from the cache draws them too.
       const kept = info(this.path);
       writeFileSync(`${this.path}.json.partial`, JSON.stringify(kept));
@@ -181,22 +147,20 @@ export class PageCapture {
     } catch (err) {
       this.skipped = `the capture file could not be kept: ${(err as Error).message}`;
       return info(null);
+    } finally {
+      dump.discard();
     }
   }
+}
 
-  private close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-
-  private kill(): void {
-    this.proc?.kill("SIGKILL");
-    this.close();
-    try {
-      unlinkSync(`${this.path}.partial`);
-    } catch {
-      // Never made.
-    }
+/** Renames, or copies then renames where `from` is on another file system; `to` is never half-written. */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    await copyFile(from, `${to}.partial`);
+    renameSync(`${to}.partial`, to);
   }
 }
 

@@ -115,14 +115,21 @@ export function socketInodes(pid: number): string[] {
   return out;
 }
 
+/** Looks (a second at least) at a socket nobody holds before it is left alone: the port holder's, or one in a backlog no cell accepts from. */
+const UNOWNED_LOOKS = 100;
+
 /**
  * Watches the socket tables while cells run. Each look reads the four tables; only when an
  * inode is new are the cells' descriptors read, so a steady flood costs four small reads a look.
+ * A look that takes long (a cell with thousands of sockets) spaces the next ones out, so the
+ * watch never takes more than about a fifth of a core from the cells it watches.
  */
 export class SocketWatch {
   readonly owners: Owner[] = [];
   private readonly cells = new Map<string, number>();
   private readonly known = new Map<string, string | null>();
+  /** Inodes seen in the tables but in no cell's descriptors yet, and how many looks saw them so. */
+  private readonly unowned = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -134,8 +141,8 @@ export class SocketWatch {
 
   cellStarted(cell: string, pid: number): void {
     this.cells.set(cell, pid);
-    this.look();
-    this.timer ??= setInterval(() => this.look(), this.everyMs).unref();
+    if (this.timer) this.look();
+    else this.next();
   }
 
   /** A last look before the cell's processes are swept. */
@@ -146,8 +153,15 @@ export class SocketWatch {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private next(): void {
+    const t0 = performance.now();
+    this.look();
+    const took = performance.now() - t0;
+    this.timer = setTimeout(() => this.next(), Math.max(this.everyMs, 4 * took)).unref();
   }
 
   look(): void {
@@ -159,9 +173,15 @@ export class SocketWatch {
     const at = this.clock();
     for (const e of fresh) {
       const cell = holder.get(e.inode) ?? null;
-      // An inode nobody holds yet (mid-accept) is looked at again next time.
-      if (cell === null) continue;
+      if (cell === null) {
+        // Nobody holds it yet (mid-accept): looked at again next time, a few times.
+        const looks = (this.unowned.get(e.inode) ?? 0) + 1;
+        if (looks < UNOWNED_LOOKS) this.unowned.set(e.inode, looks);
+        else this.known.set(e.inode, null), this.unowned.delete(e.inode);
+        continue;
+      }
       this.known.set(e.inode, cell);
+      this.unowned.delete(e.inode);
       this.owners.push({ proto: e.proto, local: e.local, listening: e.listening, cell, at });
     }
   }

@@ -8,7 +8,8 @@ import type { PageResult, TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
 import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
-import { MAX_PACKETS, storedCapture } from "./capture.ts";
+import { storedCapture } from "./capture.ts";
+import { MAX_PACKETS } from "./tcpdump.ts";
 
 /** Socket events kept beside the wire's: what no packet shows. */
 const SOCKET_ONLY = new Set(["bind", "listen", "accept"]);

@@ -1,0 +1,104 @@
+// tcpdump on the loopback of a network namespace, writing a classic pcap file. Started with the
+// namespace itself (execute/sandbox.ts starts the next page's while a page runs), so that a page
+// does not wait the tens of milliseconds tcpdump takes to open its capture; the page's capture
+// (capture.ts) takes it over, stops it after its last cell and keeps the file.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, openSync, rmSync, statSync } from "node:fs";
+import { ownTempDir } from "../tempdir.ts";
+import { dirname, join } from "node:path";
+
+/** The most packets a capture keeps: past this tcpdump stops (a flood), and the page says so. */
+export const MAX_PACKETS = 100_000;
+/** How much of each packet is kept: headers and the head of the payload (an HTTP header, say). */
+const SNAPLEN = 1024;
+/** tcpdump's ring in the kernel, KiB: a flood waits there while tcpdump is not scheduled. */
+const BUFFER_KIB = 8192;
+const START_TIMEOUT_MS = 5000;
+
+let tcpdump: string | null | undefined;
+/** Where tcpdump is, looked up once. */
+export function findTcpdump(): string | null {
+  if (tcpdump !== undefined) return tcpdump;
+  for (const dir of ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]) {
+    try {
+      if (statSync(join(dir, "tcpdump")).isFile()) return (tcpdump = join(dir, "tcpdump"));
+    } catch {
+      // Not here.
+    }
+  }
+  return (tcpdump = null);
+}
+
+export interface Tcpdump {
+  readonly proc: ChildProcess;
+  /** The pcap file it writes, in a folder of its own (removed by discard()). */
+  readonly file: string;
+  /** True once it captures; false if it could not start (stderr() says why). */
+  readonly ready: Promise<boolean>;
+  stderr(): string;
+  /** Stops it at once and removes its file: a capture nobody took. */
+  discard(): void;
+}
+
+/** Starts tcpdump with `inNet`, the command line that runs a helper in the namespace; null without tcpdump. */
+export function startTcpdump(inNet: (command: string, args: string[]) => { command: string; args: string[] }): Tcpdump | null {
+  const bin = findTcpdump();
+  if (!bin) return null;
+  let file: string;
+  let fd: number;
+  try {
+    file = join(ownTempDir("lectern-capture"), "run.pcap");
+    fd = openSync(file, "w", 0o644);
+  } catch {
+    return null;
+  }
+  // Immediate mode: without it, packets wait in the kernel's ring for a block to fill, and a
+  // stop loses them. -w - into our own file: tcpdump drops its privileges before it opens one.
+  // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
+  // change of user would clear it).
+  const argv = ["-i", "lo", "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
+  const [command, args] = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]] : [bin, argv];
+  // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell.
+  const wrapped = inNet(command, args);
+  const proc = spawn(wrapped.command, wrapped.args, { stdio: ["ignore", fd, "pipe"] });
+  closeSync(fd); // tcpdump has its own copy
+  let stderr = "";
+  proc.stderr!.on("data", (d: Buffer) => (stderr += d));
+  proc.unref();
+  (proc.stderr as unknown as { unref(): void }).unref();
+  live.set(proc, dirname(file));
+  const ready = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
+    timer.unref();
+    const done = (ok: boolean) => (clearTimeout(timer), resolve(ok));
+    proc.stderr!.on("data", () => /listening on/.test(stderr) && done(true));
+    proc.on("error", () => done(false));
+    proc.on("exit", () => done(false));
+  });
+  const discard = () => {
+    proc.kill("SIGKILL");
+    live.delete(proc);
+    rmSync(dirname(file), { recursive: true, force: true });
+  };
+  return { proc, file, ready, stderr: () => stderr, discard };
+}
+
+// A spare capture nobody took dies with Lectern (setpriv says so too, where there is setpriv),
+// and its file goes. One that a page took is the page's to stop (capture.ts).
+const live = new Map<ChildProcess, string>();
+process.on("exit", () => {
+  for (const [proc, dir] of live) {
+    proc.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The page took this capture over: stopping it and its file are the page's now, and Lectern
+ * waits for it (a spare's process and pipe are unreferenced, so as not to keep Lectern alive).
+ */
+export function adopted(dump: Tcpdump): void {
+  live.delete(dump.proc);
+  dump.proc.ref();
+  (dump.proc.stderr as unknown as { ref(): void }).ref();
+}

@@ -95,7 +95,7 @@ export interface TraceEvent {
   cell: string;
   proto: "udp" | "tcp";
   /** syn, syn-ack, ack (the handshake's last), fin and rst are packets seen on the wire. */
-  kind: "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error" | "syn" | "syn-ack" | "ack" | "fin" | "rst";
+  kind: "bind" | "listen" | "connect" | "accept" | "send" | "recv" | "end" | "close" | "error" | "syn" | "syn-ack" | "ack" | "fin" | "rst" | "unreachable";
   local: string | null;
   remote: string | null;
   bytes?: number;

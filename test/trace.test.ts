@@ -363,6 +363,11 @@ describe("the trace from the wire", () => {
     expect(of("second")).toEqual([{ t: expect.any(Number), cell: "second", proto: "tcp", kind: "error", local: `127.0.0.1:${busy}`, remote: null, code: "EADDRINUSE" }]);
   });
 
+  it("draws a datagram sent where nobody listens, and the ICMP port unreachable that answers it", () => {
+    expect(of("udp-nowhere").filter((e) => e.wire).map((e) => `${e.kind} ${e.from}->${e.to}`)).toEqual(["send udp-nowhere->", "unreachable ->udp-nowhere"]);
+    expect(textTimeline(of("udp-nowhere"))).toMatch(/udp  ICMP port unreachable 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ \(from no cell's socket to udp-nowhere\)\n$/);
+  });
+
   it("names the sockets of a shell cell's nc", () => {
     const [c] = connections(of("nc-client"));
     expect(c!.map((e) => `${e.kind} ${e.from}->${e.to}${e.preview ? ` ${e.preview}` : ""}`)).toEqual(
@@ -377,7 +382,7 @@ describe("the trace from the wire", () => {
       copyFileSync(page.capture!, join(FIXTURES, "wire.pcap"));
     }
     const recorded: TraceEvent[] = JSON.parse(readFileSync(events, "utf8"));
-    const order = ["http-server", "fetcher", "dual-server", "v4-client", "refused", "holder", "second", "echo", "nc-client"];
+    const order = ["http-server", "fetcher", "dual-server", "v4-client", "refused", "holder", "second", "echo", "nc-client", "udp-nowhere"];
     const source = { kind: "wire" as const, note: null, href: "wire.pcap" };
     const html = traceGroups(recorded, order)
       .map((g, i) => traceDiagram(eventsOf(recorded, g), `trace-${i + 1}`, order, source))

@@ -159,7 +159,7 @@ function wireEnds({ find, line, touch, welcomeOf }: Lifelines) {
   return { tcpEnd, udpEnd };
 }
 
-const WIRE_LABEL: Record<string, string> = { syn: "SYN", "syn-ack": "SYN-ACK", ack: "ACK", fin: "FIN", rst: "RST" };
+const WIRE_LABEL: Record<string, string> = { syn: "SYN", "syn-ack": "SYN-ACK", ack: "ACK", fin: "FIN", rst: "RST", unreachable: "ICMP port unreachable" };
 
 /** Lifelines and shapes for these events (in drawing order), the first MAX_ROWS of them. */
 function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
@@ -181,7 +181,7 @@ function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
       const from = end(e, e.local, row);
       const to = end(e, e.remote, row);
       const control = WIRE_LABEL[e.kind];
-      const kind: ArrowKind = e.kind === "rst" ? "error" : control ? "control" : e.unread ? "lost" : e.proto;
+      const kind: ArrowKind = e.kind === "rst" || e.kind === "unreachable" ? "error" : control ? "control" : e.unread ? "lost" : e.proto;
       shapes.push({ type: "arrow", from, to, y1: row, y2: row, label: control ?? `${dataLabel(e)}${e.unread ? ", never read" : ""}`, kind });
       continue;
     }

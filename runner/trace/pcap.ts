@@ -1,7 +1,8 @@
 // A reader of the classic pcap format (what `tcpdump -w` writes), as far as a trace needs it:
 // Ethernet (what Linux's loopback is captured as), Linux cooked (SLL, SLL2) and BSD loopback
-// frames; IPv4 and IPv6; TCP with its flags and payload, UDP. Anything else is skipped and
-// counted; a file cut short ends at its last whole packet. No native code: plain DataView reads.
+// frames; IPv4 and IPv6; TCP with its flags and payload, UDP, and the ICMP "port unreachable"
+// that answers a datagram sent where nobody listens. Anything else is skipped and counted; a
+// file cut short ends at its last whole packet. No native code: plain DataView reads.
 
 export interface Packet {
   /** Capture time, in ms since the Unix epoch (microsecond precision). */
@@ -10,7 +11,7 @@ export interface Packet {
   /** Sender and receiver as `ip:port` (`[v6]:port`), as Node names socket addresses. */
   src: string;
   dst: string;
-  /** TCP flags (FIN 1, SYN 2, RST 4, PSH 8, ACK 16); 0 for UDP. */
+  /** TCP flags (FIN 1, SYN 2, RST 4, PSH 8, ACK 16); for UDP 0, or UNREACHABLE. */
   flags: number;
   /** Payload length as sent (from the IP header), not as captured. */
   bytes: number;
@@ -23,6 +24,12 @@ export const FIN = 1;
 export const SYN = 2;
 export const RST = 4;
 export const ACK = 16;
+/**
+ * A UDP "packet" that is an ICMP (or ICMPv6) port unreachable: the kernel's answer to a datagram
+ * sent to a port where no socket is bound. `src` is that port's address, `dst` the datagram's
+ * sender, as the answer goes; it carries no payload.
+ */
+export const UNREACHABLE = 0x100;
 
 export interface PcapRead {
   /** The file read: payloads are at their packets' `data`. */
@@ -171,6 +178,13 @@ function transport(file: Uint8Array, view: DataView, proto: number, p: number, e
   if (proto === 17) {
     if (end - p < 8) return null;
     return { t, proto: "udp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: 0, bytes: Math.max(0, view.getUint16(p + 4) - 8), data: p + 8, captured: end - (p + 8) };
+  }
+  // ICMP destination unreachable, code port unreachable (ICMPv6: type 1, code 4): the datagram
+  // it answers follows its 8-byte header, its IP header and then its UDP ports.
+  if ((proto === 1 && file[p] === 3 && file[p + 1] === 3) || (proto === 58 && file[p] === 1 && file[p + 1] === 4)) {
+    const sent = proto === 1 ? ipv4(file, view, p + 8, end, t) : ipv6(file, view, p + 8, end, t);
+    if (!sent || sent.proto !== "udp") return null;
+    return { t, proto: "udp", src: sent.dst, dst: sent.src, flags: UNREACHABLE, bytes: 0, data: end, captured: 0 };
   }
   return null;
 }

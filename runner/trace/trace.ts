@@ -127,6 +127,8 @@ function describe(e: TraceEvent): string {
     case "fin":
     case "rst":
       return `${e.kind.toUpperCase()} ${e.local} → ${e.remote}${wireEnds(e)}`;
+    case "unreachable":
+      return `ICMP port unreachable ${e.local} → ${e.remote}${wireEnds(e)}`;
     default:
       return `${e.kind}${e.local ? ` ${e.local}` : ""}${e.remote ? ` ↔ ${e.remote}` : ""}`;
   }

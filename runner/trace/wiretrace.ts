@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { PREVIEW } from "../../cells/wire.ts";
 import type { PageResult, TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
-import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN } from "./pcap.ts";
+import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN, UNREACHABLE } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
 import { storedCapture } from "./capture.ts";
 import { MAX_PACKETS } from "./tcpdump.ts";
@@ -144,7 +144,7 @@ export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uin
       outside++;
       continue;
     }
-    if (e.proto === "udp" && e.to && traced.has(e.to) && e.remote) {
+    if (e.proto === "udp" && e.kind === "send" && e.to && traced.has(e.to) && e.remote) {
       const key = `${e.to}|${portOf(e.remote)}`;
       const left = reads.get(key) ?? 0;
       if (left > 0) reads.set(key, left - 1);
@@ -170,7 +170,10 @@ interface Flow {
   handshaking: boolean;
 }
 
-/** Packets as events: the handshake's three, data, FIN and RST for TCP (other bare ACKs left out), each datagram for UDP. */
+/**
+ * Packets as events: the handshake's three, data, FIN and RST for TCP (other bare ACKs left out);
+ * for UDP each datagram, and the ICMP port unreachable that answers one sent where nobody listens.
+ */
 function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: number, other: string) => string): TraceEvent[] {
   const out: TraceEvent[] = [];
   // Flows by their two addresses, the lower first: nested maps, so that no key is made a packet.
@@ -202,7 +205,7 @@ function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: n
     const from = flow.cells.get(p.src) ?? "";
     const to = flow.cells.get(p.dst) ?? "";
     let kind: TraceEvent["kind"] | null = null;
-    if (p.proto === "udp") kind = "send";
+    if (p.proto === "udp") kind = p.flags & UNREACHABLE ? "unreachable" : "send";
     else if (p.flags & SYN) {
       kind = p.flags & ACK ? "syn-ack" : "syn";
       flow.handshaking = (p.flags & ACK) !== 0;

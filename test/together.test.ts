@@ -69,6 +69,19 @@ describe("with=: cells that run together", () => {
     expect(code).toBe(0);
   }, 60_000);
 
+  it("lists each cell's group, in text and in JSON", async () => {
+    const text = await lectern(["list", CHAT]);
+    expect(text.stdout.split("\n")[1]).toBe(`${CHAT}:28   alice  ts          needs chat  with bob,carol    ports chat`);
+    const json = JSON.parse((await lectern(["list", CHAT, "--json"])).stdout);
+    expect(json.cells.map((c: { name: string; with: string[] }) => [c.name, c.with])).toEqual([
+      ["chat", []],
+      ["alice", ["bob", "carol"]],
+      ["bob", ["alice", "carol"]],
+      ["carol", ["alice", "bob"]],
+      ["later", []],
+    ]);
+  });
+
   const page = (source: string) => {
     const path = join(tmp(), "group.md");
     writeFileSync(path, source);

@@ -46,7 +46,7 @@ export function jsonList(plan: Plan): string {
   return JSON.stringify(
     {
       path: plan.page.path,
-      cells: plan.cells.map((c) => ({ name: c.name, line: c.line, lang: c.lang, server: c.attrs.server, needs: c.deps, ports: c.ports })),
+      cells: plan.cells.map((c) => ({ name: c.name, line: c.line, lang: c.lang, server: c.attrs.server, needs: c.deps, ports: c.ports, with: c.together })),
     },
     null,
     2,
@@ -57,11 +57,15 @@ export function textList(plan: Plan): string {
   const rows = plan.cells.map((c) => {
     const kind = c.attrs.server ? "server" : c.attrs.skip ? "skip" : "";
     const needs = c.deps.length ? `needs ${c.deps.join(",")}` : "";
+    const together = c.together.length ? `with ${c.together.join(",")}` : "";
     const ports = c.ports.length ? `ports ${c.ports.join(",")}` : "";
-    return [`${plan.page.path}:${c.line}`, c.name, c.lang, kind, needs, ports];
+    return [`${plan.page.path}:${c.line}`, c.name, c.lang, kind, needs, together, ports];
   });
-  const widths = [0, 1, 2, 3, 4].map((i) => Math.max(0, ...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((v, i) => (i < 5 ? v.padEnd(widths[i]!) : v)).join("  ").trimEnd()).join("\n") + (rows.length ? "\n" : "");
+  const widths = rows[0]?.map((_, i) => Math.max(0, ...rows.map((r) => r[i]!.length))) ?? [];
+  // The with column only on a page that has groups: lists of other pages read as they did.
+  const shown = (i: number) => i !== 5 || widths[5]! > 0;
+  const padded = (r: string[]) => r.map((v, i) => (i < r.length - 1 ? v.padEnd(widths[i]!) : v)).filter((_, i) => shown(i));
+  return rows.map((r) => padded(r).join("  ").trimEnd()).join("\n") + (rows.length ? "\n" : "");
 }
 
 const MARK: Record<CellResult["status"], string> = { passed: "✓", failed: "✗", timeout: "⏱", skipped: "-" };

@@ -1,9 +1,12 @@
 /* Linked into every C cell Lectern compiles, as cells/preload.ts is loaded into TypeScript ones:
  * output line by line as on a terminal, SIGTERM back to its default (the sandbox starts cells
  * with it ignored), and every socket call that fails reported by its errno name on the side
- * channel (how expect=ECONNREFUSED is judged). The socket calls are wrapped at link time
- * (ld --wrap=connect ...): the cell's own code is not changed. */
+ * channel (how expect=ECONNREFUSED is judged), and each socket's own address once it has one
+ * (so the wire trace names this cell at its end of a connection, even one that lasted less than
+ * a look at the socket tables). The socket calls are wrapped at link time (ld --wrap=connect
+ * ...): the cell's own code is not changed. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +17,8 @@
 #include <unistd.h>
 
 static int channel = -1;
+/* Sockets whose address was said already, by descriptor: a datagram socket says it once. */
+static unsigned char named[4096];
 
 __attribute__((constructor)) static void lectern_start(void) {
   signal(SIGTERM, SIG_DFL);
@@ -36,23 +41,59 @@ static void report(int err) {
   if (n > 0 && write(channel, line, (size_t)n) < 0) channel = -1;
 }
 
-#define OBSERVED(ret, name, params, args)          \
-  ret __real_##name params;                        \
-  ret __wrap_##name params {                       \
-    ret r = __real_##name args;                    \
-    if (r < 0) {                                   \
-      int err = errno;                             \
-      report(err);                                 \
-      errno = err;                                 \
-    }                                              \
-    return r;                                      \
+/* The socket's own address, as the trace writes addresses: `ip:port`, `[ip6]:port`, IPv4-mapped as IPv4. */
+static void name_socket(int fd) {
+  if (channel < 0 || fd < 0 || (fd < (int)sizeof named && named[fd])) return;
+  struct sockaddr_storage a;
+  socklen_t n = sizeof a;
+  int type;
+  socklen_t tn = sizeof type;
+  if (getsockname(fd, (struct sockaddr *)&a, &n) < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0) return;
+  char host[INET6_ADDRSTRLEN];
+  unsigned port;
+  int v6 = 0;
+  if (a.ss_family == AF_INET) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&a;
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a;
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof host);
+    else inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host), v6 = 1;
+    port = ntohs(in6->sin6_port);
+  } else {
+    return;
+  }
+  if (port == 0 || (type != SOCK_STREAM && type != SOCK_DGRAM)) return;
+  if (fd < (int)sizeof named) named[fd] = 1;
+  char line[160];
+  int len = snprintf(line, sizeof line, "{\"type\":\"socket\",\"proto\":\"%s\",\"local\":\"%s%s%s:%u\"}\n", type == SOCK_STREAM ? "tcp" : "udp", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  if (len > 0 && write(channel, line, (size_t)len) < 0) channel = -1;
+}
+
+/* A wrapped call: on failure its errno is reported; `fd` names its socket (-1: none). */
+#define OBSERVED(ret, name, params, args, fd, names)  \
+  ret __real_##name params;                           \
+  ret __wrap_##name params {                          \
+    ret r = __real_##name args;                       \
+    int err = errno;                                  \
+    if (r < 0) report(err);                           \
+    if (names && (r >= 0 || err == ECONNREFUSED || err == EINPROGRESS)) name_socket(fd); \
+    errno = err;                                      \
+    return r;                                         \
   }
 
-OBSERVED(int, connect, (int fd, const struct sockaddr *a, socklen_t n), (fd, a, n))
-OBSERVED(int, bind, (int fd, const struct sockaddr *a, socklen_t n), (fd, a, n))
-OBSERVED(int, listen, (int fd, int backlog), (fd, backlog))
-OBSERVED(int, accept, (int fd, struct sockaddr *a, socklen_t *n), (fd, a, n))
-OBSERVED(ssize_t, send, (int fd, const void *b, size_t n, int f), (fd, b, n, f))
-OBSERVED(ssize_t, sendto, (int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l), (fd, b, n, f, a, l))
-OBSERVED(ssize_t, recv, (int fd, void *b, size_t n, int f), (fd, b, n, f))
-OBSERVED(ssize_t, recvfrom, (int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l), (fd, b, n, f, a, l))
+int __real_close(int fd);
+int __wrap_close(int fd) {
+  if (fd >= 0 && fd < (int)sizeof named) named[fd] = 0;
+  return __real_close(fd);
+}
+
+OBSERVED(int, connect, (int fd, const struct sockaddr *a, socklen_t n), (fd, a, n), fd, 1)
+OBSERVED(int, bind, (int fd, const struct sockaddr *a, socklen_t n), (fd, a, n), fd, 1)
+OBSERVED(int, listen, (int fd, int backlog), (fd, backlog), fd, 0)
+OBSERVED(int, accept, (int fd, struct sockaddr *a, socklen_t *n), (fd, a, n), fd, 0)
+OBSERVED(ssize_t, send, (int fd, const void *b, size_t n, int f), (fd, b, n, f), fd, 0)
+OBSERVED(ssize_t, sendto, (int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l), (fd, b, n, f, a, l), fd, 1)
+OBSERVED(ssize_t, recv, (int fd, void *b, size_t n, int f), (fd, b, n, f), fd, 0)
+OBSERVED(ssize_t, recvfrom, (int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l), (fd, b, n, f, a, l), fd, 0)

@@ -164,6 +164,8 @@ with create_connection(("127.0.0.1", port("tcp"))) as s:
     expect(code).toBe(0);
     expect(cellOf(p, "c-client")).toMatchObject({ status: "passed", exitCode: 0, output: "FROM C\n" });
     expect(cellOf(p, "tcp-server")).toMatchObject({ status: "passed", signal: "SIGTERM", output: "listening\n" });
+    const data = p.trace.filter((e) => e.wire && e.kind === "send").map((e) => `${e.from}->${e.to} ${e.preview}`);
+    expect(data).toEqual(["c-client->tcp-server from c", "tcp-server->c-client FROM C"]);
   });
 
   it("passes a Python client that expects ECONNREFUSED only when it was refused (the wire shows the RST to its SYN)", async () => {
@@ -182,8 +184,9 @@ create_connection(("127.0.0.1", port("nobody")))
     expect(cellOf(p, "refused").output).toContain("ConnectionRefusedError: [Errno 111] Connection refused");
     expect(cellOf(p, "refused").output).not.toContain("_lectern_boot");
     expect(cellOf(p, "pretends")).toMatchObject({ status: "failed", reason: "expected ECONNREFUSED, but it raised no socket error and exited with status 1" });
-    const wire = p.trace.filter((e) => e.wire && e.proto === "tcp").map((e) => e.kind);
-    expect(wire).toEqual(["syn", "rst"]);
+    // The refused socket lived for a moment, beside another Python cell: the cell named it itself.
+    const wire = p.trace.filter((e) => e.wire && e.proto === "tcp").map((e) => `${e.kind} ${e.from}->${e.to}`);
+    expect(wire).toEqual(["syn refused->", "rst ->refused"]);
   });
 
   it("reports a Python traceback at the page's line", async () => {

@@ -70,27 +70,55 @@ def _report(err):
 
 
 _SOCKET_CALLS = ("connect", "bind", "listen", "accept", "send", "sendall", "sendto", "recv", "recvfrom", "recv_into")
+# The calls after which a socket has its own address, to be named to the trace once.
+_NAMING_CALLS = ("connect", "bind", "sendto")
 
 
 def _observe_socket(module):
-    """Reports every OSError a socket call raises, handled or not, as the TypeScript preload does."""
+    """Reports every OSError a socket call raises, handled or not, as the TypeScript preload does,
+    and names each socket's own address once it has one: the wire trace then knows this cell's
+    end of a connection, even one that lasted less than a look at the socket tables."""
+    import weakref
 
-    def wrap(call):
+    named = weakref.WeakSet()
+
+    def name(sock):
+        if sock in named:
+            return
+        try:
+            host, number = sock.getsockname()[:2]
+            kind = sock.type
+        except (OSError, ValueError, TypeError):
+            return
+        if number == 0 or kind not in (module.SOCK_STREAM, module.SOCK_DGRAM):
+            return
+        named.add(sock)
+        if host.startswith("::ffff:") and "." in host:
+            host = host[7:]
+        local = f"[{host}]:{number}" if ":" in host else f"{host}:{number}"
+        send({"type": "socket", "proto": "tcp" if kind == module.SOCK_STREAM else "udp", "local": local})
+
+    def wrap(call, names):
         def observed(self, *args, **kwargs):
             try:
-                return call(self, *args, **kwargs)
+                result = call(self, *args, **kwargs)
             except OSError as err:
                 _report(err)
+                if names and isinstance(err, ConnectionRefusedError):
+                    name(self)
                 raise
+            if names:
+                name(self)
+            return result
 
         observed.__name__ = call.__name__
         observed.__doc__ = call.__doc__
         return observed
 
-    for name in _SOCKET_CALLS:
-        call = getattr(module.socket, name, None)
+    for call_name in _SOCKET_CALLS:
+        call = getattr(module.socket, call_name, None)
         if call is not None:
-            setattr(module.socket, name, wrap(call))
+            setattr(module.socket, call_name, wrap(call, call_name in _NAMING_CALLS))
 
 
 class _SocketHook:

@@ -45,6 +45,8 @@ export interface LaunchHooks {
   exited(): void;
   /** It listens on every port it serves (or printed its ready= line). */
   ready(): void;
+  /** A cell that does not trace itself named one of its sockets (for the wire trace's owners). */
+  socket?(proto: "tcp" | "udp", local: string): void;
   output(stream: "stdout" | "stderr", data: Buffer): void;
 }
 
@@ -97,6 +99,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     },
     {
       onListen: (_proto, port) => onListen(port),
+      onSocket: (proto, local) => hooks.socket?.(proto, local),
       onOutput: (transcript, stream, data) => {
         hooks.output(stream, data);
         if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) becomeReady();

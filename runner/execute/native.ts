@@ -15,7 +15,7 @@ import type { Tool } from "./tools.ts";
 
 /** What every C cell is linked with: cells/lectern_rt.c, and its wrappers of the socket calls. */
 const RUNTIME_C = join(CELLS_DIR, "lectern_rt.c");
-const WRAPPED = ["connect", "bind", "listen", "accept", "send", "sendto", "recv", "recvfrom"];
+const WRAPPED = ["connect", "bind", "listen", "accept", "send", "sendto", "recv", "recvfrom", "close"];
 /** The flags of `run` and `check` alike, so that what check accepts is what runs. */
 export const C_FLAGS = ["-std=gnu17", "-Wall", "-I", CELLS_DIR];
 

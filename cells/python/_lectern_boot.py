@@ -128,9 +128,13 @@ class _SocketHook:
         if name != "socket":
             return None
         sys.meta_path.remove(self)
-        import importlib.util
-
-        spec = importlib.util.find_spec(name)
+        # The finders after this one, asked directly: importlib.util would cost more than socket itself.
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
         if spec is None or spec.loader is None:
             return spec
         loader = spec.loader

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { cacheDir, tmp } from "./helpers.ts";
+import { cacheDir, gone, hostPids, tmp } from "./helpers.ts";
 
 const BIN = fileURLToPath(new URL("../runner/bin.mjs", import.meta.url));
 
@@ -227,6 +227,52 @@ create_connection(("127.0.0.1", port("nobody")))
       reason: `${path}:3: python3 not found: install it (Debian: apt-get install python3), or mark the cell skip [E_NO_TOOL]`,
     });
     expect(cellOf(p, "ts")).toMatchObject({ status: "passed", output: "ts runs\n" });
+  });
+});
+
+describe("Python and C cells are held as TypeScript ones are", { timeout: 60_000 }, () => {
+  it("times out a Python cell that never ends, and gives it only the small environment", async () => {
+    const hangs = fence("python name=hangs timeout=1", "import time\nprint('waiting', flush=True)\nwhile True:\n    time.sleep(0.05)");
+    const env = fence("py name=env", "import os\nprint(sorted(k for k in os.environ if k.startswith(('SECRET', 'PYTHON', 'LECTERN_C'))))");
+    const { page: p } = await run(hangs + env, { ...process.env, SECRET_TOKEN: "x" });
+    expect(cellOf(p, "hangs")).toMatchObject({ status: "timeout", reason: "still running after 1 s", output: "waiting\n" });
+    expect(cellOf(p, "env")).toMatchObject({ status: "passed", output: "['PYTHONDONTWRITEBYTECODE', 'PYTHONPATH']\n" });
+  });
+
+  it("leaves nothing behind of a C server that started a child of its own", async () => {
+    const server = fence(
+      "c name=forks server",
+      `
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "lectern.h"
+
+int main(void) {
+  if (fork() == 0) {
+    printf("child started\\n");
+    fflush(stdout);
+    execlp("sleep", "sleep", "30.4567", (char *)0);
+    return 1;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(lectern_port("tcp", 0)) };
+  inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+  if (bind(fd, (struct sockaddr *)&me, sizeof me) < 0 || listen(fd, 1) < 0) { perror("listen"); return 1; }
+  printf("listening\\n");
+  for (;;) close(accept(fd, NULL, NULL));
+}
+`,
+    );
+    const client = fence("python name=knocks", 'from socket import create_connection\nfrom lectern import port\ncreate_connection(("127.0.0.1", port("tcp"))).close()\nprint("in")');
+    const { code, page: p } = await run(server + client);
+    expect(code).toBe(0);
+    // The child ran (it said so) and is gone with its cell: its process group, then its cgroup.
+    expect(cellOf(p, "forks")).toMatchObject({ status: "passed", signal: "SIGTERM" });
+    expect(cellOf(p, "forks").output.split("\n").sort()).toEqual(["", "child started", "listening"]);
+    expect(cellOf(p, "knocks")).toMatchObject({ status: "passed", output: "in\n" });
+    for (const pid of hostPids("sleep 30.4567")) expect(await gone(pid)).toBe(true);
   });
 });
 

@@ -7,7 +7,7 @@ import { CELLS_DIR } from "../paths.ts";
 import type { Cell, Lang } from "../types.ts";
 import { compileCell, type Compiled } from "./compile.ts";
 import { compileC } from "./native.ts";
-import type { Tool } from "./tools.ts";
+import { findTool, type Tool } from "./tools.ts";
 import { checkC, checkPython, type CheckedCell } from "../doctest/langcheck.ts";
 import type { CheckDiagnostic } from "../doctest/typecheck.ts";
 
@@ -154,3 +154,10 @@ export const LANGUAGES: Record<Lang, Language> = {
 };
 
 export const languageOf = (lang: Lang): Language => LANGUAGES[lang];
+
+/** Which python3 or cc a cell of this language would run with (path, size, time), for a result's key: an upgrade reruns it. */
+export function toolStamp(lang: Lang): string {
+  const need = LANGUAGES[lang].tool;
+  if (!need) return "";
+  return (findTool(need.name, process.env.PATH, true) ?? findTool(need.name, process.env.PATH, false))?.stamp ?? "missing";
+}

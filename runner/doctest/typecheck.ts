@@ -74,8 +74,8 @@ async function checkOthers(pages: Page[]): Promise<CheckResult> {
     const mine = pages.flatMap((page) => page.cells.filter((c) => c.lang === lang && !c.attrs.nocheck).map((cell) => ({ page, cell })));
     if (!row.check || !row.tool || mine.length === 0) continue;
     cells += mine.length;
-    // The program cells run with (the system's, which the sandbox sees), else any on PATH.
-    const tool = findTool(row.tool.name, process.env.PATH, true) ?? findTool(row.tool.name, process.env.PATH, false);
+    // The program cells run with: the system's, which the sandbox sees, else any on PATH.
+    const tool = findTool(row.tool.name, process.env.PATH, false);
     if (!tool) {
       const err = (c: (typeof mine)[number]) => missingTool(row.tool!.name, row.tool!.install, { file: c.page.path, line: c.cell.line });
       for (const c of mine) diagnostics.push({ page: c.page.path, cell: c.cell.name, line: c.cell.line, column: 1, category: "error", code: "E_NO_TOOL", message: err(c).message });

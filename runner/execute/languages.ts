@@ -159,5 +159,5 @@ export const languageOf = (lang: Lang): Language => LANGUAGES[lang];
 export function toolStamp(lang: Lang): string {
   const need = LANGUAGES[lang].tool;
   if (!need) return "";
-  return (findTool(need.name, process.env.PATH, true) ?? findTool(need.name, process.env.PATH, false))?.stamp ?? "missing";
+  return findTool(need.name, process.env.PATH, false)?.stamp ?? "missing";
 }

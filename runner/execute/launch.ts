@@ -56,19 +56,8 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   // Every await below may span a Ctrl-C: look again before the process exists.
   if (hooks.aborted()) return interrupted();
   const language = languageOf(cell.lang);
-  let file: string;
-  let support: string | null;
-  let tool: Tool | null;
-  try {
-    // A language's program (python3, cc) missing is this cell's failure: the page's other cells run.
-    tool = await toolFor(cell, run);
-    file = (await language.compile(cell, run.page, run.cacheDir, tool)).file;
-    support = language.support && (await compileSupport(language.support, run.cacheDir));
-  } catch (err) {
-    if (!(err instanceof LecternError)) throw err;
-    const details = (err as { details?: string }).details;
-    return { ...notRun(cell, "failed", err.report()), output: err.report() + "\n" + (details ?? ""), cause: err };
-  }
+  const prepared = await prepare(cell, run);
+  if ("status" in prepared) return prepared;
   for (const name of cell.attrs.server ? cell.ports : []) await run.ports.handOver(name);
   const timeoutS = cell.attrs.timeout ?? run.timeout;
   const sandbox = await run.sandbox;
@@ -79,15 +68,18 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
   const listening = new Set<number>();
   let misplaced: string | null = null;
+  // A server that does not report its own sockets is watched until it is ready.
+  let unwatch: (() => void) | null = null;
   const becomeReady = () => {
     proc.clearTimeout();
+    unwatch?.();
     if (ready) return;
     ready = true;
     hooks.ready();
   };
   const proc = new CellProcess(
     {
-      ...command(cell, run, sandbox, { file, support, tool }, traceFile !== null),
+      ...command(cell, run, sandbox, prepared, traceFile !== null),
       wrapped: sandbox.confined,
       cwd: run.cwd,
       stdin: cell.attrs.stdin,
@@ -111,11 +103,11 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     // A server on a fixed number instead of its named port is stopped at once, not at its timeout.
     if ((misplaced ??= listenedElsewhere(cell, port, run.numbers)) !== null) return proc.stop("stopped");
     if (!cell.attrs.server || cell.attrs.ready) return;
-        if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
+    if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
   }
   if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
   // A server that does not report its own sockets is ready when the socket table shows them.
-  const unwatch = !language.reportsSockets && cell.attrs.server && !cell.attrs.ready && proc.pid !== undefined ? watchListening(proc.pid, (_proto, port) => onListen(port)) : null;
+  if (!language.reportsSockets && cell.attrs.server && !cell.attrs.ready && proc.pid !== undefined) unwatch = watchListening(proc.pid, (_proto, port) => onListen(port));
   hooks.started(proc);
   const ended = await proc.done.finally(() => unwatch?.());
   hooks.exited();
@@ -155,6 +147,26 @@ function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, start: { 
   const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
   const env = confineCell.env({ ...run.env, ...how.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
   return { ...sandbox.wrap(how.command, how.args, env, confineCell.view(run.confine, run.page, how.files)), env };
+}
+
+/**
+ * What the cell runs: its file, compiled or found in the cache, its language's support file and
+ * program. A compile error, or a missing python3 or cc, is this cell's failure: the page's other
+ * cells run.
+ */
+async function prepare(cell: PlannedCell, run: RunContext): Promise<{ file: string; support: string | null; tool: Tool | null } | CellResult> {
+  const language = languageOf(cell.lang);
+  try {
+    const tool = await toolFor(cell, run);
+    const file = (await language.compile(cell, run.page, run.cacheDir, tool)).file;
+    const support = language.support && (await compileSupport(language.support, run.cacheDir));
+    return { file, support, tool };
+  } catch (err) {
+    if (!(err instanceof LecternError)) throw err;
+    // cc's whole message, under Lectern's one line: every error and warning, at its page line.
+    const details = (err as { details?: string }).details ?? "";
+    return { ...notRun(cell, "failed", err.report()), output: err.report() + "\n" + details, cause: err };
+  }
 }
 
 /** The program the cell's language needs (python3, cc), or the cell's error: it is missing. */

@@ -26,7 +26,8 @@ export function watchListening(pid: number, onListen: (proto: "tcp" | "udp", por
       if (mine.has(e.inode)) onListen(e.proto, Number(e.local.slice(e.local.lastIndexOf(":") + 1)));
     }
   };
+  // The first look comes a millisecond after spawn (the process has no socket before it runs),
+  // so the caller holds the stop before onListen can be called.
   const timer = setInterval(look, EVERY_MS);
-  look();
   return () => clearInterval(timer);
 }

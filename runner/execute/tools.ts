@@ -18,24 +18,31 @@ export interface Tool {
 
 const found = new Map<string, Tool | null>();
 
-/** The first `name` on `path` that is executable (and, for a confined cell, inside the system), or null. */
+/**
+ * `name` on `path`, as the real file: the first one in the system (the one a confined cell can
+ * see, so a cell runs with the same python3 in the sandbox and out of it), else, for an
+ * unconfined cell, the first one anywhere; null when there is none.
+ */
 export function findTool(name: string, path: string | undefined, confined: boolean): Tool | null {
   const memo = `${name}\0${path}\0${confined}`;
   if (found.has(memo)) return found.get(memo)!;
-  let tool: Tool | null = null;
+  const candidates: string[] = [];
   for (const dir of (path ?? "").split(delimiter)) {
     if (!dir) continue;
     try {
       const file = realpathSync(join(dir, name));
       accessSync(file, constants.X_OK);
-      if (confined && !SYSTEM.some((top) => file.startsWith(top))) continue;
-      const st = statSync(file);
-      if (!st.isFile()) continue;
-      tool = { path: file, stamp: `${file}:${st.size}:${st.mtimeMs}` };
-      break;
+      if (statSync(file).isFile()) candidates.push(file);
     } catch {
       // Not here.
     }
+  }
+  const inSystem = candidates.find((file) => SYSTEM.some((top) => file.startsWith(top)));
+  const file = inSystem ?? (confined ? undefined : candidates[0]);
+  let tool: Tool | null = null;
+  if (file !== undefined) {
+    const st = statSync(file);
+    tool = { path: file, stamp: `${file}:${st.size}:${st.mtimeMs}` };
   }
   found.set(memo, tool);
   return tool;

@@ -276,6 +276,40 @@ int main(void) {
   });
 });
 
+describe("the loopback guard, where cells share the machine's network", { timeout: 60_000 }, () => {
+  it("refuses a Python and a C cell a host other than loopback, with the guard's words", async () => {
+    // 0.0.0.0 is this machine, but not loopback by name: the guard refuses it, and nothing leaves the host.
+    const py = fence("python name=py expect=EACCES", 'from socket import create_connection\ncreate_connection(("0.0.0.0", 9))');
+    const c = fence(
+      "c name=c expect=EACCES",
+      `
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+int main(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+  if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0) { perror("connect"); return 1; }
+  return 0;
+}
+`,
+    );
+    const path = page(py + c);
+    // --allow-net keeps the run in the machine's network: the cells' own guard is what answers.
+    const { code, stdout } = await lectern(["run", path, "--json", "--cache", cacheDir, "--allow-net=192.0.2.7"]);
+    expect(code).toBe(0);
+    const p = JSON.parse(stdout).pages[0] as JsonPage;
+    expect(cellOf(p, "py")).toMatchObject({ status: "passed", errors: ["EACCES"] });
+    expect(cellOf(p, "py").output).toContain("PermissionError: [Errno 13] connect EACCES 0.0.0.0:9: Lectern lets cells reach only loopback; run with --allow-net=0.0.0.0 to allow it");
+    expect(cellOf(p, "c")).toMatchObject({
+      status: "passed",
+      errors: ["EACCES"],
+      output: "connect EACCES 0.0.0.0:9: Lectern lets cells reach only loopback; run with --allow-net=0.0.0.0 to allow it\nconnect: Permission denied\n",
+    });
+  });
+});
+
 describe("lectern check for Python and C", { timeout: 60_000 }, () => {
   it("reports Python's syntax errors and cc's errors and warnings at their page lines and columns", async () => {
     const source = [

@@ -8,6 +8,8 @@ import sys
 
 _channel = None
 _counts = {"stdout": 0, "stderr": 0}
+# What --allow-net named, where the cells have no network namespace; None: no guard.
+_allowed = None
 
 
 def send(message):
@@ -69,9 +71,24 @@ def _report(err):
         send({"type": "error", "code": code})
 
 
-_SOCKET_CALLS = ("connect", "bind", "listen", "accept", "send", "sendall", "sendto", "recv", "recvfrom", "recv_into")
+def _guard(address):
+    """The loopback guard of cells/guard.ts: a connection or datagram to another host is refused,
+    unless --allow-net named it. Against mistakes, not a wall (a child process is not held)."""
+    if _allowed is None or not isinstance(address, tuple) or len(address) < 2:
+        return
+    host, number = str(address[0]).strip("[]").lower(), address[1]
+    if host in ("localhost", "::1", "::ffff:127.0.0.1") or (host.startswith("127.") and host.count(".") == 3):
+        return
+    if host in _allowed or f"{host}:{number}" in _allowed:
+        return
+    err = PermissionError(errno.EACCES, f"connect EACCES {host}:{number}: Lectern lets cells reach only loopback; run with --allow-net={host} to allow it")
+    _report(err)
+    raise err
+
+
+_SOCKET_CALLS = ("connect", "connect_ex", "bind", "listen", "accept", "send", "sendall", "sendto", "recv", "recvfrom", "recv_into")
 # The calls after which a socket has its own address, to be named to the trace once.
-_NAMING_CALLS = ("connect", "bind", "sendto")
+_NAMING_CALLS = ("connect", "connect_ex", "bind", "sendto")
 
 
 def _observe_socket(module):
@@ -100,6 +117,8 @@ def _observe_socket(module):
 
     def wrap(call, names):
         def observed(self, *args, **kwargs):
+            if call.__name__ in ("connect", "connect_ex", "sendto") and args:
+                _guard(args[-1])
             try:
                 result = call(self, *args, **kwargs)
             except OSError as err:
@@ -190,8 +209,10 @@ def _die_with_lectern(fd):
     threading.Thread(target=wait, daemon=True).start()
 
 
-def install(fd, source, cell_file, lifeline):
-    global _channel
+def install(fd, source, cell_file, lifeline, allow_net=None):
+    global _channel, _allowed
+    if allow_net is not None:
+        _allowed = [h.lower() for h in allow_net.split(",") if h]
     # The program's children never write into the channel: it is not inherited.
     os.set_inheritable(fd, False)
     _channel = fd

@@ -310,6 +310,21 @@ int main(void) {
   });
 });
 
+describe("port names before running", { timeout: 60_000 }, () => {
+  it("finds Python's and C's port names as literals, and refuses a name Lectern cannot see, at its line", async () => {
+    const listed = page("# p\n\n" + fence("python name=py", 'import os, lectern\nlectern.port("alpha")\nos.environ["LECTERN_PORT_BETA"]') + fence("c name=c", '#include "lectern.h"\nint main(void) { return lectern_port("gamma", 1) == 0; }'));
+    const list = await lectern(["list", listed, "--json"]);
+    expect(JSON.parse(list.stdout).cells.map((c: { name: string; lang: string; ports: string[] }) => [c.name, c.lang, c.ports])).toEqual([
+      ["py", "python", ["alpha", "beta"]],
+      ["c", "c", ["gamma"]],
+    ]);
+    const dynamic = page("# p\n\n" + fence("python name=py", 'from lectern import port\nname = "x"\nprint(port(name))'));
+    const r = await lectern(["list", dynamic]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`lectern: ${dynamic}:6: port() must be given the port's name as a string literal, so Lectern knows every port before running [E_PORT_DYNAMIC]\n`);
+  });
+});
+
 describe("lectern check for Python and C", { timeout: 60_000 }, () => {
   it("reports Python's syntax errors and cc's errors and warnings at their page lines and columns", async () => {
     const source = [

@@ -32,8 +32,6 @@ export interface Start {
 export interface Language {
   /** The extension of its source as a file (the site offers each cell as one). */
   ext: string;
-  /** highlight.js's grammar for it. */
-  grammar: string;
   /** The program it needs on PATH besides node, and the Debian package that has it. */
   tool: { name: string; install: string } | null;
   /**
@@ -85,7 +83,6 @@ const shellCompile = (cell: Cell, page: string, cacheDir: string) => compileCell
 
 const shell: Language = {
   ext: "sh",
-  grammar: "bash",
   tool: null,
   reportsSockets: false,
   support: "shell",
@@ -97,7 +94,6 @@ const shell: Language = {
 export const LANGUAGES: Record<Lang, Language> = {
   ts: {
     ext: "ts",
-    grammar: "typescript",
     tool: null,
     reportsSockets: true,
     support: "preload",
@@ -109,7 +105,6 @@ export const LANGUAGES: Record<Lang, Language> = {
   bash: shell,
   python: {
     ext: "py",
-    grammar: "python",
     tool: { name: "python3", install: "Debian: apt-get install python3" },
     reportsSockets: false,
     support: null,
@@ -139,7 +134,6 @@ export const LANGUAGES: Record<Lang, Language> = {
   },
   c: {
     ext: "c",
-    grammar: "c",
     tool: { name: "cc", install: "Debian: apt-get install gcc" },
     reportsSockets: false,
     support: null,

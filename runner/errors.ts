@@ -14,6 +14,7 @@ export type ErrorCode =
   | "E_PORT_DYNAMIC"
   | "E_PORT_VALUE"
   | "E_COMPILE"
+  | "E_NO_TOOL"
   | "E_SANDBOX";
 
 /** Where in a file: a 1-based line and, where it is known, a 1-based column. */

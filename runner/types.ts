@@ -3,8 +3,8 @@ import type { TraceRecords } from "./trace/tracefile.ts";
 import type { CaptureInfo } from "./trace/capture.ts";
 import type { Token } from "markdown-it";
 
-/** TypeScript, or a shell script run through zx with this shell. */
-export type Lang = "ts" | "sh" | "bash";
+/** A cell's language: a row of runner/execute/languages.ts (TypeScript, a shell, Python, C). */
+export type Lang = "ts" | "sh" | "bash" | "python" | "c";
 
 /** A cell's attributes, parsed and validated from its fence info string. */
 export interface CellAttrs {

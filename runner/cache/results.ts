@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import { sha, toolchainKey } from "../execute/compile.ts";
+import { toolStamp } from "../execute/languages.ts";
 import { PACKAGE_JSON } from "../paths.ts";
 import { validEntry } from "./schema.ts";
 import { TraceRecords, wholeRecords } from "../trace/tracefile.ts";
@@ -43,6 +44,7 @@ export function cellKeys(plan: Plan, inputs: CellInputs, defaultTimeout: number)
             process.version,
             toolchainKey(),
             cell.lang,
+            toolStamp(cell.lang),
             cell.info,
             cell.code,
             String(cell.attrs.timeout ?? defaultTimeout),

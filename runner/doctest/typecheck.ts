@@ -6,6 +6,8 @@ import type * as TS from "typescript";
 import { CELLS_DIR } from "../paths.ts";
 import { placeInPage } from "../errors.ts";
 import type { Cell, Page } from "../types.ts";
+import { LANGUAGES } from "../execute/languages.ts";
+import { findTool, missingTool } from "../execute/tools.ts";
 
 const RUNTIME = join(CELLS_DIR, "lectern.ts");
 // Node's types come with Lectern (a dependency), wherever the pages are.
@@ -19,13 +21,14 @@ export interface CheckDiagnostic {
   /** 1-based, in the page's line (after list indentation and `> ` markers). */
   column: number;
   category: "error" | "warning" | "suggestion" | "message";
-  code: number;
+  /** TypeScript's number (TS2322), or the other checker's kind: SyntaxError, cc, E_NO_TOOL. */
+  code: number | string;
   message: string;
 }
 
 export interface CheckResult {
   diagnostics: CheckDiagnostic[];
-  /** TypeScript cells checked (not `nocheck`, not shell). */
+  /** Cells checked: TypeScript, Python and C, not `nocheck`, not shell. */
   cells: number;
 }
 
@@ -57,10 +60,33 @@ function virtualPath(page: Page, cell: Cell): string {
   return join(dirname(resolve(page.path)), `${basename(page.path)}#${cell.name}.mts`);
 }
 
-/** Type-checks the TypeScript cells of the pages in one program. */
+/** Type-checks the TypeScript cells of the pages in one program, and the other languages' cells with their own checkers. */
 export async function checkPages(pages: Page[]): Promise<CheckResult> {
-  await loadCompiler();
-  const CHECK_OPTIONS = checkOptions();
+  const [typescript, others] = await Promise.all([checkTypeScript(pages), checkOthers(pages)]);
+  return { diagnostics: [...typescript.diagnostics, ...others.diagnostics], cells: typescript.cells + others.cells };
+}
+
+/** The cells of the languages whose row has a checker, each language with its own program (python3, cc). */
+async function checkOthers(pages: Page[]): Promise<CheckResult> {
+  const diagnostics: CheckDiagnostic[] = [];
+  let cells = 0;
+  for (const [lang, row] of Object.entries(LANGUAGES)) {
+    const mine = pages.flatMap((page) => page.cells.filter((c) => c.lang === lang && !c.attrs.nocheck).map((cell) => ({ page, cell })));
+    if (!row.check || !row.tool || mine.length === 0) continue;
+    cells += mine.length;
+    // The program cells run with: the system's, which the sandbox sees, else any on PATH.
+    const tool = findTool(row.tool.name, process.env.PATH, false);
+    if (!tool) {
+      const err = (c: (typeof mine)[number]) => missingTool(row.tool!.name, row.tool!.install, { file: c.page.path, line: c.cell.line });
+      for (const c of mine) diagnostics.push({ page: c.page.path, cell: c.cell.name, line: c.cell.line, column: 1, category: "error", code: "E_NO_TOOL", message: err(c).message });
+      continue;
+    }
+    diagnostics.push(...(await row.check(mine, tool)));
+  }
+  return { diagnostics, cells };
+}
+
+async function checkTypeScript(pages: Page[]): Promise<CheckResult> {
   const files = new Map<string, { page: Page; cell: Cell }>();
   for (const page of pages) {
     for (const cell of page.cells) {
@@ -68,6 +94,8 @@ export async function checkPages(pages: Page[]): Promise<CheckResult> {
     }
   }
   if (files.size === 0) return { diagnostics: [], cells: 0 };
+  await loadCompiler();
+  const CHECK_OPTIONS = checkOptions();
 
   const host = ts.createCompilerHost(CHECK_OPTIONS, true);
   const getSourceFile = host.getSourceFile.bind(host);
@@ -117,7 +145,8 @@ function toPage(d: TS.Diagnostic, page: Page, cell: Cell): CheckDiagnostic {
 /** `page.md:LINE:COL: error TS2322: message (cell NAME)`; a message's further lines follow, indented. */
 export function formatDiagnostic(d: CheckDiagnostic): string {
   const [first, ...rest] = d.message.split("\n");
-  const head = `${d.page}:${d.line}:${d.column}: ${d.category} TS${d.code}: ${first} (cell ${d.cell})`;
+  const code = typeof d.code === "number" ? `TS${d.code}` : d.code;
+  const head = `${d.page}:${d.line}:${d.column}: ${d.category} ${code}: ${first} (cell ${d.cell})`;
   return [head, ...rest.map((l) => `  ${l}`)].join("\n");
 }
 

@@ -27,8 +27,8 @@ export function sha(...parts: string[]): string {
 let runtimeKey: string | null = null;
 export function toolchainKey(): string {
   runtimeKey ??= sha(
-    ...readdirSync(CELLS_DIR)
-      .filter((f) => f.endsWith(".ts"))
+    ...readdirSync(CELLS_DIR, { recursive: true, encoding: "utf8" })
+      .filter((f) => /\.(ts|py|c|h)$/.test(f))
       .sort()
       .map((f) => f + "\n" + readFileSync(join(CELLS_DIR, f), "utf8")),
     esbuildVersion,

@@ -143,6 +143,7 @@ function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions
       options.onEvent?.({ type: "ready", page, cell: cell.name });
       pump();
     },
+    socket: (proto, local) => capture.claim(cell.name, proto, local),
     // Before its leftover processes are swept: the capture looks at their sockets once more.
     exited: () => capture.cellEnded(cell.name),
     output: (stream, data) => options.onEvent?.({ type: "output", page, cell: cell.name, stream, data }),

@@ -1,6 +1,9 @@
 // One cell, from its plan to its result: compile it, wrap it in the run's sandbox, start its
 // process, watch it become ready, and hold how it ended to its page (verdict.ts).
-import { compileCell, compileSupport } from "./compile.ts";
+import { compileSupport } from "./compile.ts";
+import { languageOf } from "./languages.ts";
+import { watchListening } from "./listening.ts";
+import { findTool, missingTool, type Tool } from "./tools.ts";
 import { LecternError } from "../errors.ts";
 import type { Reservations } from "../plan/ports.ts";
 import { confineCell, type ConfineOptions } from "./confine.ts";
@@ -42,6 +45,8 @@ export interface LaunchHooks {
   exited(): void;
   /** It listens on every port it serves (or printed its ready= line). */
   ready(): void;
+  /** A cell that does not trace itself named one of its sockets (for the wire trace's owners). */
+  socket?(proto: "tcp" | "udp", local: string): void;
   output(stream: "stdout" | "stderr", data: Buffer): void;
 }
 
@@ -50,34 +55,31 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const interrupted = () => notRun(cell, "skipped", "interrupted before it started");
   // Every await below may span a Ctrl-C: look again before the process exists.
   if (hooks.aborted()) return interrupted();
-  let file: string;
-  let support: string;
-  try {
-    file = (await compileCell(cell, run.page, run.cacheDir)).file;
-    support = await compileSupport(cell.lang === "ts" ? "preload" : "shell", run.cacheDir);
-  } catch (err) {
-    if (!(err instanceof LecternError)) throw err;
-    return { ...notRun(cell, "failed", err.report()), output: err.report() + "\n", cause: err };
-  }
+  const language = languageOf(cell.lang);
+  const prepared = await prepare(cell, run);
+  if ("status" in prepared) return prepared;
   for (const name of cell.attrs.server ? cell.ports : []) await run.ports.handOver(name);
   const timeoutS = cell.attrs.timeout ?? run.timeout;
   const sandbox = await run.sandbox;
   if (hooks.aborted()) return interrupted();
-  // Shell cells and the programs cells start are not traced.
-  const traceFile = cell.lang === "ts" && run.trace ? new TraceFile() : null;
+  // Only TypeScript cells record their own socket events; the others are on the wire alone.
+  const traceFile = language.reportsSockets && run.trace ? new TraceFile() : null;
   let ready = false;
   const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
   const listening = new Set<number>();
   let misplaced: string | null = null;
+  // A server that does not report its own sockets is watched until it is ready.
+  let unwatch: (() => void) | null = null;
   const becomeReady = () => {
     proc.clearTimeout();
+    unwatch?.();
     if (ready) return;
     ready = true;
     hooks.ready();
   };
   const proc = new CellProcess(
     {
-      ...command(cell, run, sandbox, file, support, traceFile !== null),
+      ...command(cell, run, sandbox, prepared, traceFile !== null),
       wrapped: sandbox.confined,
       cwd: run.cwd,
       stdin: cell.attrs.stdin,
@@ -88,22 +90,26 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
       traceFd: traceFile?.fd ?? null,
     },
     {
-      onListen: (_proto, port) => {
-        listening.add(port);
-        // A server on a fixed number instead of its named port is stopped at once, not at its timeout.
-        if ((misplaced ??= listenedElsewhere(cell, port, run.numbers)) !== null) return proc.stop("stopped");
-        if (!cell.attrs.server || cell.attrs.ready) return;
-        if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
-      },
+      onListen: (_proto, port) => onListen(port),
+      onSocket: (proto, local) => hooks.socket?.(proto, local),
       onOutput: (transcript, stream, data) => {
         hooks.output(stream, data);
         if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) becomeReady();
       },
     },
   );
+  function onListen(port: number): void {
+    listening.add(port);
+    // A server on a fixed number instead of its named port is stopped at once, not at its timeout.
+    if ((misplaced ??= listenedElsewhere(cell, port, run.numbers)) !== null) return proc.stop("stopped");
+    if (!cell.attrs.server || cell.attrs.ready) return;
+    if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
+  }
   if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
+  // A server that does not report its own sockets is ready when the socket table shows them.
+  if (!language.reportsSockets && cell.attrs.server && !cell.attrs.ready && proc.pid !== undefined) unwatch = watchListening(proc.pid, (_proto, port) => onListen(port));
   hooks.started(proc);
-  const ended = await proc.done;
+  const ended = await proc.done.finally(() => unwatch?.());
   hooks.exited();
   const oom = mayBeOutOfMemory(cell, ended) && sandbox.outOfMemory(cell.name);
   // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
@@ -132,15 +138,47 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   };
 }
 
-/** The command line and environment of a cell's process, inside the run's sandbox. */
-function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, file: string, support: string, traced: boolean) {
+/** The command line and environment of a cell's process, inside the run's sandbox: its language's row. */
+function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, start: { file: string; support: string | null; tool: Tool | null }, traced: boolean) {
   // A memory cgroup caps the cell where there is one. A V8 flag would too, but any V8 flag
   // makes node compile its built-in modules from source: about 6 ms more for every cell.
   const heap = sandbox.memoryCapped ? [] : [`--max-old-space-size=${MEMORY_LIMIT_MIB}`];
-  const argv = cell.lang === "ts" ? [...heap, "--require", support, file] : [support, cell.lang, file];
+  const how = languageOf(cell.lang).command({ cell, page: run.page, ...start, heap, confined: sandbox.confined });
   const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
-  const env = confineCell.env({ ...run.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
-  return { ...sandbox.wrap(process.execPath, argv, env, confineCell.view(run.confine, run.page, [file, support])), env };
+  const env = confineCell.env({ ...run.env, ...how.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
+  return { ...sandbox.wrap(how.command, how.args, env, confineCell.view(run.confine, run.page, how.files)), env };
+}
+
+/**
+ * What the cell runs: its file, compiled or found in the cache, its language's support file and
+ * program. A compile error, or a missing python3 or cc, is this cell's failure: the page's other
+ * cells run.
+ */
+async function prepare(cell: PlannedCell, run: RunContext): Promise<{ file: string; support: string | null; tool: Tool | null } | CellResult> {
+  const language = languageOf(cell.lang);
+  try {
+    const tool = await toolFor(cell, run);
+    const file = (await language.compile(cell, run.page, run.cacheDir, tool)).file;
+    const support = language.support && (await compileSupport(language.support, run.cacheDir));
+    return { file, support, tool };
+  } catch (err) {
+    if (!(err instanceof LecternError)) throw err;
+    // cc's whole message, under Lectern's one line: every error and warning, at its page line.
+    const details = (err as { details?: string }).details ?? "";
+    return { ...notRun(cell, "failed", err.report()), output: err.report() + "\n" + details, cause: err };
+  }
+}
+
+/** The program the cell's language needs (python3, cc), or the cell's error: it is missing. */
+async function toolFor(cell: PlannedCell, run: RunContext): Promise<Tool | null> {
+  const need = languageOf(cell.lang).tool;
+  if (need === null) return null;
+  const confined = (await run.sandbox).confined;
+  return findTool(need.name, run.env.PATH ?? process.env.PATH, confined) ?? throwMissing(missingTool(need.name, need.install, { file: run.page, line: cell.line }));
+}
+
+function throwMissing(err: Error): never {
+  throw err;
 }
 
 /** The usual mistake behind a server's timeout: a fixed number instead of port("name"). */

@@ -27,6 +27,8 @@ export interface ProcessSpec {
 
 export interface ProcessHooks {
   onListen?: (proto: "tcp" | "udp", port: number) => void;
+  /** A Python or C cell's runtime names a socket it opened (its local address), for the trace. */
+  onSocket?: (proto: "tcp" | "udp", local: string) => void;
   /** After each piece of output, with the piece itself. */
   onOutput?: (transcript: Transcript, stream: "stdout" | "stderr", data: Buffer) => void;
 }
@@ -235,6 +237,8 @@ export class CellProcess {
         }
         if (msg.type === "listen" && (msg.proto === "tcp" || msg.proto === "udp") && typeof msg.port === "number") {
           hooks.onListen?.(msg.proto, msg.port);
+        } else if (msg.type === "socket" && (msg.proto === "tcp" || msg.proto === "udp") && typeof msg.local === "string" && msg.local.length < 64) {
+          hooks.onSocket?.(msg.proto, msg.local);
         } else if ((msg.type === "error" || msg.type === "uncaught") && typeof msg.code === "string") {
           if (!this.errors.includes(msg.code)) this.errors.push(msg.code);
         } else if (msg.type === "flushed") {

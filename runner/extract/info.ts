@@ -2,7 +2,7 @@
 import { LecternError } from "../errors.ts";
 import type { CellAttrs, Lang } from "../types.ts";
 
-const LANGS: Record<string, Lang> = { ts: "ts", typescript: "ts", sh: "sh", bash: "bash" };
+const LANGS: Record<string, Lang> = { ts: "ts", typescript: "ts", sh: "sh", bash: "bash", python: "python", py: "python", c: "c" };
 
 /** The languages that make a fence a runnable cell; null for any other fence. */
 export function cellLang(info: string): Lang | null {

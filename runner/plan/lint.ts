@@ -42,7 +42,10 @@ export function didYouMean(word: string, candidates: string[]): string {
 
 /** The page line where a cell first names a port: its code line, or the fence when not found. */
 function portLine(cell: PlannedCell, name: string): number {
-  const needles = cell.lang === "ts" ? [`"${name}"`, `'${name}'`, `\`${name}\``] : [name.toUpperCase().replace(/[^A-Z0-9]/g, "_")];
+  // A port's name as a literal (TypeScript, Python, C), or its variable (shell; getenv in Python and C).
+  const literal = [`"${name}"`, `'${name}'`, `\`${name}\``];
+  const variable = name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  const needles = cell.lang === "ts" ? literal : cell.lang === "sh" || cell.lang === "bash" ? [variable] : [...literal, `LECTERN_PORT_${variable}`];
   const i = cell.code.split("\n").findIndex((l) => needles.some((n) => l.includes(n)));
   return i === -1 ? cell.line : cell.line + 1 + i;
 }

@@ -2,6 +2,7 @@
 // before anything runs.
 import type { PortMemo } from "../cache/memo.ts";
 import { LecternError, placeInPage } from "../errors.ts";
+import { languageOf } from "../execute/languages.ts";
 import { NAME_PATTERN } from "../extract/info.ts";
 import { originalPlace } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "../types.ts";
@@ -17,7 +18,7 @@ export function portEnv(name: string): string {
 export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
   const used = new Map<Cell, string[]>();
   for (const cell of page.cells) {
-    if (cell.lang !== "ts") continue;
+    if (languageOf(cell.lang).ports !== null) continue;
     let names = memo?.get(cell.code);
     if (!names) {
       names = await tsPorts(page, cell);
@@ -25,11 +26,12 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
     }
     used.set(cell, names);
   }
-  // Shell cells name ports by variable; give them back the spelling the page's TS cells use.
+  // Other languages may name ports by variable; give them back the spelling the page's TS cells use.
   const spelled = new Map<string, string>();
   for (const names of used.values()) for (const n of names) spelled.set(portEnv(n), n);
   for (const cell of page.cells) {
-    if (cell.lang !== "ts") used.set(cell, shellPorts(cell.code, spelled));
+    const finder = languageOf(cell.lang).ports;
+    if (finder) used.set(cell, otherPorts(finder(cell.code, { file: page.path, line: cell.line }), spelled));
   }
 
   const ports: string[] = [];
@@ -142,10 +144,11 @@ function checkCycles(path: string, cells: PlannedCell[]): void {
 }
 
 /** Port names a shell cell reads: $LECTERN_PORT_X or ${LECTERN_PORT_X}. */
-function shellPorts(code: string, spelled: Map<string, string>): string[] {
+/** Names a shell, Python or C cell found by its language's row, in the spelling the page's TS cells use. */
+function otherPorts(found: string[], spelled: Map<string, string>): string[] {
   const out: string[] = [];
-  for (const m of code.matchAll(/\$\{?(LECTERN_PORT_[A-Z0-9_]+)/g)) {
-    const name = spelled.get(m[1]!) ?? m[1]!.slice("LECTERN_PORT_".length).toLowerCase();
+  for (const n of found) {
+    const name = spelled.get(portEnv(n)) ?? n;
     if (!out.includes(name)) out.push(name);
   }
   return out;

@@ -10,7 +10,7 @@ function highlighter(): HLJSApi {
   if (hljs) return hljs;
   const require = createRequire(import.meta.url);
   const core = require("highlight.js/lib/core") as HLJSApi;
-  for (const lang of ["typescript", "javascript", "bash", "json"]) {
+  for (const lang of ["typescript", "javascript", "bash", "json", "python", "c"]) {
     core.registerLanguage(lang, require(`highlight.js/lib/languages/${lang}`) as LanguageFn);
   }
   hljs = core;
@@ -21,6 +21,7 @@ function highlighter(): HLJSApi {
 const GRAMMARS: Record<string, string> = {
   ts: "typescript", typescript: "typescript", js: "javascript", javascript: "javascript", mjs: "javascript",
   sh: "bash", bash: "bash", shell: "bash", console: "bash", json: "json",
+  python: "python", py: "python", c: "c", h: "c",
 };
 
 /** Highlighted code remembered between builds (the cache keeps it): highlighting is most of rendering. */

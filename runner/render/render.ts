@@ -3,6 +3,7 @@
 // Every id and in-page link carries a prefix, so that pages can share one document (print.html).
 import type { Env, Token } from "markdown-it";
 import { formatDuration } from "../duration.ts";
+import { LANGUAGES } from "../execute/languages.ts";
 import type { HighlightMemo } from "../cache/memo.ts";
 import { codeBlock } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
@@ -149,8 +150,7 @@ const cellLink = (prefix: string, name: string, text = name) => `<a href="${cell
 
 /** The file a cell's source is offered as: its name and its language's extension. */
 export function cellFileName(cell: Cell): string {
-  const ext: Record<string, string> = { ts: "ts", typescript: "ts", sh: "sh", bash: "sh", python: "py", py: "py", c: "c" };
-  return `${cell.name}.${ext[cell.lang] ?? "txt"}`;
+  return `${cell.name}.${Object.hasOwn(LANGUAGES, cell.lang) ? LANGUAGES[cell.lang].ext : "txt"}`;
 }
 
 /** What the fence says about the cell, beyond its name: small tags in its header. */

@@ -82,6 +82,14 @@ export class PageCapture {
     if (pid !== undefined) this.watch?.cellStarted(name, pid);
   }
 
+  /**
+   * A cell whose runtime names its own sockets (Python, C: cells/python, cells/lectern_rt.c)
+   * opened one: it is that cell's from now on, even if it closes before the next look at the tables.
+   */
+  claim(cell: string, proto: "tcp" | "udp", local: string): void {
+    this.watch?.owners.push({ proto, local, listening: false, cell, at: clockMs() });
+  }
+
   /** Before the cell's leftover processes are swept: their sockets are looked at once more. */
   cellEnded(name: string): void {
     const c = this.cells.get(name);

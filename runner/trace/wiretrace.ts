@@ -4,7 +4,8 @@
 // never reach the wire: bind, listen, accept, a bind that failed, a datagram never read.
 import { readFileSync } from "node:fs";
 import { PREVIEW } from "../../cells/wire.ts";
-import type { PageResult, TraceEvent } from "../types.ts";
+import { LANGUAGES } from "../execute/languages.ts";
+import type { Lang, PageResult, TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
 import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN, UNREACHABLE } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
@@ -124,7 +125,7 @@ export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uin
     if (SOCKET_ONLY.has(e.kind) || (e.kind === "error" && e.code && BIND_ERRORS.has(e.code))) kept.push(e);
   }
   for (const o of capture.owners) owners.add({ proto: o.proto, local: o.local, cell: o.cell, at: o.at - clock0 });
-  const traced = new Set(capture.cells.filter((c) => c.lang === "ts").map((c) => c.name));
+  const traced = new Set(capture.cells.filter((c) => c.lang in LANGUAGES && LANGUAGES[c.lang as Lang].reportsSockets).map((c) => c.name));
   const running = capture.cells.map((c) => ({ ...c, from: c.from - clock0, to: c.to - clock0 }));
   // An endpoint no socket table caught and no cell reported (a program that came and went
   // between two looks: a sandboxed shell's nc lives a few milliseconds): the one cell running at

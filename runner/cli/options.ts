@@ -68,6 +68,7 @@ export const COMMANDS = {
       rerun: { type: "boolean", help: "run every cell again, cached or not" },
       frozen: { type: "boolean", help: "run nothing: exit 1 naming the cells whose result is not cached" },
       check: { type: "boolean", help: "exit 1 when a transcript does not match its `output` block" },
+      slides: { type: "boolean", help: "also write NAME.slides.html (reveal.js) for every page, not only those with `slides: true`" },
       shard: { type: "string", arg: "K/N", help: "build only share K of N of the pages (stable, by path), for parallel CI jobs" },
       "no-servers": NO_SERVERS,
       port: { type: "string", multiple: true, arg: "NAME=N", help: "use port N for every page's port NAME (repeatable; with --no-servers)" },

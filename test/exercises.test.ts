@@ -10,7 +10,7 @@ import { renderPage } from "../runner/render/render.ts";
 import { lectern } from "./command.ts";
 import { cacheDir, tmp } from "./helpers.ts";
 
-const LAB = "test/fixtures/grade/lab.md";
+const LAB = "test/fixtures/grade/page/lab.md";
 const fence = (info: string, body: string) => "```" + info + "\n" + body + "\n```\n\n";
 const exercise = fence("ts name=ex exercise", 'console.log("todo");') + fence("output", "done");
 

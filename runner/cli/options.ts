@@ -102,6 +102,16 @@ export const COMMANDS = {
     flags: { json: JSON_FLAG },
     example: "lectern list notebook/lec3-socket-programming.md",
   },
+  grade: {
+    args: "PAGE SUBMISSION...",
+    summary: "run each student's exercise cells against the page's checks and servers, into a gradebook",
+    flags: {
+      out: { type: "string", arg: "DIR", help: "where the gradebook goes: grades.csv, grades.xml (JUnit), grades.html (default grades)" },
+      "allow-unsandboxed": { type: "boolean", help: "grade where cells cannot run in bubblewrap (students' programs could then read your files and each other's)" },
+      ...RUN_FLAGS,
+    },
+    example: "lectern grade notebook/lab.md submissions/* --out grades --timeout 5",
+  },
   serve: {
     args: "[PATH]...",
     summary: "preview the site on loopback; saving a page reruns what changed and reloads it",

@@ -33,6 +33,9 @@ describe("lectern build --slides", () => {
     for (const file of ["deck.slides.html", "lec3-socket-programming.slides.html", "assets/reveal.js", "assets/reveal.css", "assets/slides.js", "assets/slides.css"]) {
       await expect(readFile(join(out, file), "utf8"), file).resolves.toBeTruthy();
     }
+    // Each page links its slides, and its slides link it back.
+    expect(await readFile(join(out, "deck.html"), "utf8")).toContain(`<a class="slides-link" href="deck.slides.html">Show it as slides</a>.`);
+    expect(await readFile(join(out, "deck.slides.html"), "utf8")).toContain(`<a href="deck.html">The notes page</a>`);
   });
 
   it("cuts the deck at ## headings and breaks, with notes from block quotes and comments", async () => {

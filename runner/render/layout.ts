@@ -30,6 +30,8 @@ export interface PageContext {
   sources?: string;
   /** The whole course on one page, to print. */
   print?: string;
+  /** This page as slides (NAME.slides.html), when the build writes them. */
+  slides?: string;
 }
 
 export interface IndexEntry {

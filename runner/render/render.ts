@@ -371,7 +371,8 @@ export function renderPage(page: Page, result: PageResult | null, ctx: PageConte
   const main = `${html}${listing?.length ? `<section class="site-pages" aria-labelledby="site-pages">\n<h2 id="site-pages">${ctx.pages?.length ? "More pages" : "Pages"}</h2>\n${pageList(listing)}</section>\n` : ""}`;
   const source = page.path.split(/[\\/]/).at(-1) ?? page.path;
   const file = ctx.sources !== undefined ? `<a href="${escapeHtml(ctx.sources + encodeURIComponent(source))}" download>${escapeHtml(source)}</a>` : `<code>${escapeHtml(source)}</code>`;
-  const footer = `<p class="built">Built by Lectern from ${file}.</p>\n`;
+  const slides = ctx.slides ? ` <a class="slides-link" href="${escapeHtml(ctx.slides)}">Show it as slides</a>.` : "";
+  const footer = `<p class="built">Built by Lectern from ${file}.${slides}</p>\n`;
   return documentShell(ctx, { title, description: pageSummary(page), toc: contents, main, footer });
 }
 

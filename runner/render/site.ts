@@ -85,6 +85,7 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   }
   const slides = (p: SitePage) => options.slides === true || slidesWanted(p.page);
   if (pages.some(slides)) for (const [asset, text] of await slideAssets()) await put(ASSETS + asset, text, sha(text));
+  const slidesLink = (p: SitePage, name: string) => (slides(p) ? { slides: `${encodeURIComponent(name)}.slides.html` } : {});
   const putSlides = async (p: SitePage, name: string, ctx: PageContext) => {
     if (slides(p)) await put(`${name}.slides.html`, () => renderSlides(p.page, p.result, ctx, `${encodeURIComponent(name)}.html`), memo ? sha(pageKey(p.page, p.result, ctx), "slides") : undefined);
   };
@@ -131,13 +132,13 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   for (const [i, p] of others.entries()) {
     if (failed) break;
     const name = names.get(p)!;
-    const ctx: PageContext = { ...base, current: links[i]!.href, sources: sourceDir(name), prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null, ...(await pcap(p, name)) };
+    const ctx: PageContext = { ...base, current: links[i]!.href, sources: sourceDir(name), prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null, ...(await pcap(p, name)), ...slidesLink(p, name) };
     await pageFiles(p, name, ctx, () => renderPage(p.page, p.result, ctx));
     await putSlides(p, name, ctx);
   }
   await Promise.all(pending);
   if (failed) throw failed;
-  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(homeName ? { sources: sourceDir(homeName) } : {}), ...(home ? await pcap(home, "index") : {}) };
+  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(homeName ? { sources: sourceDir(homeName) } : {}), ...(home ? await pcap(home, "index") : {}), ...(home ? slidesLink(home, "index") : {}) };
   // The whole course on one page, to print: made again whenever any page was.
   const printable = [...(home ? [{ ...home, name: "index" }] : []), ...others.map((p) => ({ ...p, name: names.get(p)! }))];
   const homeKey = home && memo ? pageKey(home.page, home.result, ctx) : "";

@@ -8,13 +8,14 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import check from "./check.ts";
 import concurrency from "./concurrency.ts";
 import course from "./course.ts";
+import grade from "./grade.ts";
 import launch from "./launch.ts";
 import lecture from "./lecture.ts";
 import { QUICK, RUNS, SLOW_RUNS, cleanup, fmtMs, log, table, type Bench, type Row } from "./lib.ts";
 import rendering from "./rendering.ts";
 import tracing from "./tracing.ts";
 
-const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check };
+const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, grade };
 
 const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only.filter((name) => !(name in PARTS));

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { LecternError } from "../runner/errors.ts";
 import { extractPage } from "../runner/extract/extract.ts";
 import { renderPage } from "../runner/render/render.ts";
+import { searchDocuments } from "../runner/render/search.ts";
 import { lectern } from "./command.ts";
 import { cacheDir, tmp } from "./helpers.ts";
 
@@ -66,6 +67,17 @@ describe("an exercise on the page", () => {
     expect(html).toContain(`<span class="tag">solution to <a href="#cell-shout">shout</a></span>`);
     // Folded means closed until the reader opens it.
     expect(html).not.toMatch(/<details class="(hint|solution)" open/);
+  });
+});
+
+describe("an exercise in the course's search", () => {
+  it("finds the starter and the hint, never the solution's code", async () => {
+    const docs = searchDocuments(extractPage(LAB, await readFile(LAB, "utf8")), "lab.html");
+    const text = docs.map((d) => d.text).join("\n");
+    expect(docs.map((d) => d.title)).toContain("shout");
+    expect(docs.map((d) => d.title)).not.toContain("shout-solution");
+    expect(text).toContain("A client needs no `bind`");
+    expect(text).not.toContain("reduce((a, b) => a + b, 0)");
   });
 });
 

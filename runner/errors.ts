@@ -15,7 +15,8 @@ export type ErrorCode =
   | "E_PORT_VALUE"
   | "E_COMPILE"
   | "E_NO_TOOL"
-  | "E_SANDBOX";
+  | "E_SANDBOX"
+  | "E_EXERCISE";
 
 /** Where in a file: a 1-based line and, where it is known, a 1-based column. */
 export interface Where {

@@ -22,6 +22,10 @@ export interface CellAttrs {
   /** Not type-checked by `lectern check`. */
   nocheck: boolean;
   ready: RegExp | null;
+  /** A starter the student completes: shown, not run; its `output` block is the check (implies skip). */
+  exercise?: boolean;
+  /** The name of the exercise this cell is the solution of. */
+  solution?: string | null;
 }
 
 /** An `output` block written right after a cell: its expected transcript. */

@@ -3,7 +3,7 @@
 // copying, the theme toggle and phone width work, and axe-core finds no accessibility violation on
 // any page, light and dark, wide and narrow. Screenshots go to $LECTERN_SCREENSHOTS (default: a temp folder).
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { chromium, type Browser, type BrowserContext, type Page as Tab } from "playwright-core";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractPage, readPage } from "../runner/extract/extract.ts";
 import { createLimiter } from "../runner/execute/limit.ts";
@@ -21,12 +21,9 @@ import { serve as preview } from "../runner/cli/preview.ts";
 import { writeSite } from "../runner/render/site.ts";
 import type { Chunk } from "../runner/types.ts";
 import { cellResult, manyLines, pageResult, RESULTS } from "./fixtures/render/results.ts";
+import { ARGS, CHROMIUM, haveChromium, onCi, watch } from "./chromium.ts";
 
-const CHROMIUM = process.env["LECTERN_CHROMIUM"] ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const FIXTURES = new URL("./fixtures/render/", import.meta.url);
-const onCi = Boolean(process.env["CI"]);
-const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && !onCi) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 
@@ -74,26 +71,6 @@ function serve(root: string): Promise<Server> {
     }
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-/** What went wrong on a tab: console errors, uncaught errors, dialogs, requests outside `base`. */
-function watch(tab: Tab, base: string) {
-  const problems: string[] = [];
-  const requests: string[] = [];
-  tab.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  tab.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  tab.on("dialog", (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  tab.on("request", (r) => {
-    requests.push(r.url());
-    if (!r.url().startsWith(base)) problems.push(`request outside the site: ${r.url()}`);
-  });
-  tab.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  return { problems, requests };
 }
 
 // A loaded CI machine can take seconds per page load: the steps are bounded, not timed.

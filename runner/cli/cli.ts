@@ -3,6 +3,7 @@
 // process.exit). Commands and their flags are one table, in options.ts.
 import { buildCommand } from "./commands/build.ts";
 import { checkCommand } from "./commands/check.ts";
+import { gradeCommand } from "./commands/grade.ts";
 import { listCommand } from "./commands/list.ts";
 import { runCommand } from "./commands/run.ts";
 import { serveCommand } from "./commands/serve.ts";
@@ -23,6 +24,7 @@ const HANDLERS: Record<CommandName, (args: string[], io: Io) => Promise<number>>
   serve: serveCommand,
   test: testCommand,
   check: checkCommand,
+  grade: gradeCommand,
 };
 
 const unknownCommand = (name: string) =>

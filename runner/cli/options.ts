@@ -68,6 +68,7 @@ export const COMMANDS = {
       rerun: { type: "boolean", help: "run every cell again, cached or not" },
       frozen: { type: "boolean", help: "run nothing: exit 1 naming the cells whose result is not cached" },
       check: { type: "boolean", help: "exit 1 when a transcript does not match its `output` block" },
+      slides: { type: "boolean", help: "also write NAME.slides.html (reveal.js) for every page, not only those with `slides: true`" },
       shard: { type: "string", arg: "K/N", help: "build only share K of N of the pages (stable, by path), for parallel CI jobs" },
       "no-servers": NO_SERVERS,
       port: { type: "string", multiple: true, arg: "NAME=N", help: "use port N for every page's port NAME (repeatable; with --no-servers)" },
@@ -100,6 +101,16 @@ export const COMMANDS = {
     summary: "list a page's cells: line, language, what each waits for, the ports it names",
     flags: { json: JSON_FLAG },
     example: "lectern list notebook/lec3-socket-programming.md",
+  },
+  grade: {
+    args: "PAGE SUBMISSION...",
+    summary: "run each student's exercise cells against the page's checks and servers, into a gradebook",
+    flags: {
+      out: { type: "string", arg: "DIR", help: "where the gradebook goes: grades.csv, grades.xml (JUnit), grades.html (default grades)" },
+      "allow-unsandboxed": { type: "boolean", help: "grade where cells cannot run in bubblewrap (students' programs could then read your files and each other's)" },
+      ...RUN_FLAGS,
+    },
+    example: "lectern grade notebook/lab.md submissions/* --out grades --timeout 5",
   },
   serve: {
     args: "[PATH]...",

@@ -7,6 +7,7 @@ import { createLimiter, type Limiter } from "../execute/limit.ts";
 import type { Io } from "../io.ts";
 import { formatWarning, lintPlan, type Warning } from "../plan/lint.ts";
 import { frontMatter } from "../render/pagemeta.ts";
+import { slidesWanted } from "../render/slides.ts";
 import type { Page, Plan } from "../types.ts";
 
 export interface PageSettings {
@@ -29,6 +30,7 @@ export function pageSettings(page: Page): PageSettings {
     }
     return n;
   };
+  slidesWanted(page); // checked here, before anything runs; the site writer reads it again
   return { timeout: number("timeout", false), jobs: number("jobs", true) };
 }
 

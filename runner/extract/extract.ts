@@ -1,6 +1,7 @@
 // Markdown -> Page: the cells of a page, found by markdown-it exactly where a reader sees them.
 import { LecternError } from "../errors.ts";
 import { cellLang, parseInfo, tokenizeInfo } from "./info.ts";
+import { linkExercises } from "./exercises.ts";
 import { parseMarkdown } from "./markdown.ts";
 import { readPageBytes } from "./source.ts";
 import type { Cell, ExpectedOutput, Page, TraceBlock } from "../types.ts";
@@ -57,7 +58,7 @@ export function extractPage(path: string, text: string): Page {
       throw new LecternError("E_FENCE_UNCLOSED", `this cell's fence is never closed: end it with ${token.markup}`, where);
     }
     const { name: given, attrs } = parseInfo(token.info, where);
-    const name = given ?? `cell-${cells.length + 1}`;
+    const name = given ?? (attrs.solution ? `${attrs.solution}-solution` : `cell-${cells.length + 1}`);
     const earlier = names.get(name);
     if (earlier !== undefined) {
       throw new LecternError("E_NAME_DUPLICATE", `a cell named "${name}" is already at line ${earlier}: give this one another name=`, where);
@@ -71,7 +72,7 @@ export function extractPage(path: string, text: string): Page {
       throw new LecternError("E_NEEDS_UNKNOWN", `this trace names cell "${unknown}", which this page does not have (its cells: ${[...names.keys()].join(", ")})`, { file: path, line: t.line });
     }
   }
-  return { path, source, tokens, cells, traces };
+  return { path, source, tokens, cells: linkExercises(path, tokens, cells), traces };
 }
 
 /** ```trace [cells=a,b]: a network diagram of those cells (of all, without cells=). */

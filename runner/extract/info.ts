@@ -70,7 +70,7 @@ export function tokenizeInfo(rest: string, where: Where): [string, string | null
   return out;
 }
 
-const KNOWN = ["name", "server", "needs", "with", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck"];
+const KNOWN = ["name", "server", "needs", "with", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck", "exercise", "solution"];
 
 type Bad = (what: string) => LecternError;
 
@@ -100,6 +100,11 @@ const VALUED: Record<string, (attrs: CellAttrs, value: string, bad: Bad) => void
     if (!(v >= 0.01 && v <= 3600)) throw bad("timeout takes a number of seconds, from 0.01 to 3600");
     attrs.timeout = v;
   },
+  // The exercise this cell answers (the pairing is checked with the page's cells: exercises.ts).
+  solution: (attrs, v, bad) => {
+    if (!NAME_PATTERN.test(v)) throw bad(`"${v}" is not a cell name`);
+    attrs.solution = v;
+  },
   ready: (attrs, v, bad) => {
     const m = /^\/(.*)\/([imsu]*)$/s.exec(v);
     if (!m) throw bad("ready takes a regular expression between slashes, as in ready=/listening/");
@@ -111,7 +116,7 @@ const VALUED: Record<string, (attrs: CellAttrs, value: string, bad: Bad) => void
   },
 };
 
-const FLAGS = ["server", "skip", "nocheck"] as const;
+const FLAGS = ["server", "skip", "nocheck", "exercise"] as const;
 
 /** Parses a cell's info string; the name is returned apart because it has a page default. */
 export function parseInfo(info: string, where: Where): { lang: Lang; name: string | null; attrs: CellAttrs } {
@@ -145,5 +150,7 @@ export function parseInfo(info: string, where: Where): { lang: Lang; name: strin
     }
   }
   if (attrs.ready && !attrs.server) throw new LecternError("E_ATTR_VALUE", "ready= is for server cells: add server", where);
+  // An exercise is a starter for the student: shown, not run (its solution runs; grade runs the students').
+  if (attrs.exercise) attrs.skip = true;
   return { lang, name, attrs };
 }

@@ -30,6 +30,8 @@ export interface PageContext {
   sources?: string;
   /** The whole course on one page, to print. */
   print?: string;
+  /** This page as slides (NAME.slides.html), when the build writes them. */
+  slides?: string;
 }
 
 export interface IndexEntry {
@@ -47,7 +49,7 @@ export const SCRIPT = "lectern.js";
 
 // Defence in depth under the escaping: even injected markup could run no inline script, load
 // nothing from the network, and send no form. 'self' covers the site's own files, also from file://.
-const CSP =
+export const CSP =
   "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; img-src 'self' data:; " +
   "base-uri 'none'; form-action 'none'";
 

@@ -11,6 +11,7 @@ import { documentShell, pageList, type IndexEntry, type PageContext } from "./la
 import { traceDiagram, traceSourceOf } from "../trace/diagram.ts";
 import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
+import { hintHtml, solutionHtml } from "./exercise.ts";
 import { differsBadge, differsBlock, outputDiff } from "./differs.ts";
 import { bodyStart, frontMatter, headings, pageSummary, pageTitle, type Heading } from "./pagemeta.ts";
 import { isFailure, pairResults, tally } from "../outcome.ts";
@@ -54,7 +55,12 @@ md.renderer.rules.fence = (tokens, idx, _options, env) => {
   const trace = state?.traces.get(token);
   if (trace !== undefined) return trace;
   const cell = state?.cells.get(token);
-  if (state && cell) return state.renderCell(cell) + (state.afterCell.get(cell) ?? "");
+  if (state && cell) {
+    // A solution's diagram would give it away: it is folded with it.
+    const html = state.renderCell(cell) + (state.afterCell.get(cell) ?? "");
+    return cell.attrs.solution ? solutionHtml(cell, html) : html;
+  }
+  if (token.info.trim().split(/\s+/)[0] === "hint") return hintHtml(token.content);
   return codeBlock(token.content, token.info.trim().split(/\s+/)[0] ?? "", state?.highlight);
 };
 // A heading is a link to itself, so its accessible name is its own text; one that holds a link of
@@ -122,6 +128,7 @@ md.renderer.rules.image = (tokens, idx, options, env, self) => {
 
 /** How a cell's run reads on its badge; `kind` is its CSS class. */
 export function cellStatus(cell: Cell, result: CellResult | null): { kind: string; label: string } {
+  if (cell.attrs.exercise) return { kind: "exercise", label: "exercise" };
   if (!result) return { kind: "notrun", label: "not run" };
   switch (result.status) {
     case "skipped":
@@ -162,7 +169,8 @@ function tags(cell: Cell, prefix: string): string {
   if (a.expect !== null) out.push(`<span class="tag">expect ${escapeHtml(a.expect)}</span>`);
   if (a.exit !== null) out.push(`<span class="tag">exit ${a.exit}</span>`);
   if (a.timeout !== null) out.push(`<span class="tag">timeout ${a.timeout} s</span>`);
-  if (a.skip) out.push(`<span class="tag">skip</span>`);
+  if (a.skip && !a.exercise) out.push(`<span class="tag">skip</span>`);
+  if (a.solution) out.push(`<span class="tag">solution to ${cellLink(prefix, a.solution)}</span>`);
   return out.join(" ");
 }
 
@@ -173,7 +181,7 @@ function statusLine(cell: Cell, result: CellResult | null, note: string | null):
     const stopped = stoppedServer(cell, result);
     if (result.exitCode !== null) parts.push(`<span class="exit${result.exitCode === 0 ? "" : " exit-nonzero"}">exit ${escapeHtml(String(result.exitCode))}</span>`);
     else if (result.signal !== null) parts.push(`<span class="exit${stopped ? "" : " exit-nonzero"}">${stopped ? "stopped by" : "killed by"} ${escapeHtml(result.signal)}</span>`);
-    if (result.status === "skipped") parts.push("skipped: shown, not run");
+    if (result.status === "skipped") parts.push(cell.attrs.exercise ? "for you to complete: shown, not run" : "skipped: shown, not run");
     else parts.push(formatDuration(result.durationMs) + (result.cached ? " (cached)" : ""));
     if (result.reason) parts.push(`<span class="reason">${escapeHtml(result.reason)}</span>`);
   } else parts.push("not run");
@@ -181,13 +189,14 @@ function statusLine(cell: Cell, result: CellResult | null, note: string | null):
   return `<footer class="cell-status">${parts.join(" · ")}</footer>\n`;
 }
 
-function renderCell(cell: Cell, result: CellResult | null, ctx: PageContext, prefix: string): string {
+/** `tag` is a div on a slide, where a section would be a slide of its own (reveal.js). */
+function renderCell(cell: Cell, result: CellResult | null, ctx: PageContext, prefix: string, tag = "section"): string {
   const id = escapeHtml(cellId(prefix, cell.name));
   const status = cellStatus(cell, result);
   const file = cellFileName(cell);
   // The source as a file, so a student can run the cell by hand (README: "Running a cell by hand").
   const download = ctx.sources !== undefined ? ` <a class="download" href="${escapeHtml(ctx.sources + encodeURIComponent(file))}" download>${escapeHtml(file)}</a>` : "";
-  let html = `<section class="cell cell-${status.kind}" id="${id}">\n`;
+  let html = `<${tag} class="cell cell-${status.kind}" id="${id}">\n`;
   html += `<header class="cell-header"><a class="cell-name" href="${cellHref(prefix, cell.name)}">${escapeHtml(cell.name)}</a> ${tags(cell, prefix)}`;
   const diff = outputDiff(cell, result);
   html += `${download} <span class="status status-${status.kind}">${status.label}</span>${differsBadge(diff)}</header>\n`;
@@ -202,9 +211,9 @@ function renderCell(cell: Cell, result: CellResult | null, ctx: PageContext, pre
   } else if (cell.expected) {
     // Nothing ran, so the page's own expected transcript is the best thing to show, marked as such.
     html += transcriptHtml([{ stream: "stdout", text: cell.expected.text }], "expected");
-    note = "expected output shown";
+    note = cell.attrs.exercise ? "the check: what a right answer prints" : "expected output shown";
   }
-  return `${html}${differsBlock(cell, diff)}${statusLine(cell, result, note)}</section>\n`;
+  return `${html}${differsBlock(cell, diff)}${statusLine(cell, result, note)}</${tag}>\n`;
 }
 
 /** UTC, so the same run renders the same HTML on every machine. */
@@ -250,7 +259,7 @@ function runSummary(page: Page, result: PageResult | null, ctx: PageContext, pre
 }
 
 /** A cell's status as a mark of its own shape (not colour alone), for the table of contents. */
-const MARKS: Record<string, string> = { passed: "✓", failed: "✗", timeout: "◷", expected: "✓", stopped: "■", skipped: "–", notrun: "○" };
+const MARKS: Record<string, string> = { passed: "✓", failed: "✗", timeout: "◷", expected: "✓", stopped: "■", skipped: "–", notrun: "○", exercise: "✎" };
 
 /** Sections (h2) and subsections (h3); each section with a mark per cell it holds, by its status. */
 function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: string; label: string }): string {
@@ -362,6 +371,38 @@ export function renderPage(page: Page, result: PageResult | null, ctx: PageConte
   const main = `${html}${listing?.length ? `<section class="site-pages" aria-labelledby="site-pages">\n<h2 id="site-pages">${ctx.pages?.length ? "More pages" : "Pages"}</h2>\n${pageList(listing)}</section>\n` : ""}`;
   const source = page.path.split(/[\\/]/).at(-1) ?? page.path;
   const file = ctx.sources !== undefined ? `<a href="${escapeHtml(ctx.sources + encodeURIComponent(source))}" download>${escapeHtml(source)}</a>` : `<code>${escapeHtml(source)}</code>`;
-  const footer = `<p class="built">Built by Lectern from ${file}.</p>\n`;
+  const slides = ctx.slides ? ` <a class="slides-link" href="${escapeHtml(ctx.slides)}">Show it as slides</a>.` : "";
+  const footer = `<p class="built">Built by Lectern from ${file}.${slides}</p>\n`;
   return documentShell(ctx, { title, description: pageSummary(page), toc: contents, main, footer });
+}
+
+/** A page's tokens rendered a range at a time, as its article renders them, with its diagrams apart. */
+export interface ArticleParts {
+  render(from: number, to: number): string;
+  /** Each network diagram, by the token it follows (a ```trace fence, or the last cell of a group). */
+  diagrams: Map<number, string>;
+}
+
+/** For views of a page other than the page itself (slides.ts): the same cells, the diagrams kept apart. */
+export function articleParts(page: Page, result: PageResult | null, ctx: PageContext): ArticleParts {
+  const resultOf = new Map(pairResults(page.cells, result).map((p) => [p.cell, p.result]));
+  const { traces, afterCell } = diagrams(page, result, "", ctx.capture);
+  const tokenOf = new Map(page.tokens.map((t, i) => [t, i]));
+  const found = new Map<number, string>();
+  for (const [token, html] of traces) found.set(tokenOf.get(token)!, html);
+  for (const [cell, html] of afterCell) found.set(cell.token, html);
+  const state: RenderState = {
+    cells: new Map(page.cells.map((c) => [page.tokens[c.token]!, c])),
+    hidden: new Set([...page.cells.flatMap((c) => (c.expected ? [page.tokens[c.expected.token]!] : [])), ...traces.keys()]),
+    ids: new Map(headings(page).map((h) => [page.tokens[h.token]!, h])),
+    titleClose: null,
+    promoted: null,
+    afterTitle: "",
+    renderCell: (cell) => renderCell(cell, resultOf.get(cell) ?? null, ctx, "", "div"),
+    highlight: ctx.highlight,
+    traces: new Map(),
+    afterCell: new Map(),
+  };
+  const env: Env = { [STATE]: state };
+  return { render: (from, to) => md.renderer.render(page.tokens.slice(from, to), md.options, env), diagrams: found };
 }

@@ -58,6 +58,8 @@ export function searchDocuments(page: Page, href: string): SearchDoc[] {
       continue;
     }
     const cell = cells.get(i);
+    // A solution is folded on its page; search must not show its code to whoever searches the course.
+    if (cell?.attrs.solution) continue;
     if (cell) docs.push({ title: cell.name, where: h2 ? `${title} › ${h2}` : title, href: `${href}#cell-${encodeURIComponent(cell.name)}`, text: cell.code });
     else if (t.type === "inline") section.text += `${inlineText(t)}\n`;
     else if ((t.type === "fence" || t.type === "code_block") && !hidden.has(i)) section.text += t.content;

@@ -14,6 +14,7 @@ import { renderPrint } from "./print.ts";
 import { minisearchVersion, searchDocuments, searchIndexScript, searchLibrary } from "./search.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
 import { copyCapture } from "../trace/capture.ts";
+import { renderSlides, slideAssets, slidesWanted } from "./slides.ts";
 import type { Cell, Page, PageResult } from "../types.ts";
 
 export type WriteFile = (path: string, data: string) => Promise<void>;
@@ -29,6 +30,8 @@ export interface SiteOptions {
   highlight?: HighlightMemo;
   /** Pages written before from the same inputs, which need not be rendered or written again. */
   pages?: PageMemo;
+  /** Slides (NAME.slides.html) for every page, not only those whose front matter says `slides: true`. */
+  slides?: boolean;
 }
 
 // The renderer's own version is in the key: the bundle's file name carries the hash of its sources.
@@ -80,6 +83,12 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
     const text = await readFile(join(ASSETS_DIR, asset), "utf8");
     await put(ASSETS + asset, text, sha(text));
   }
+  const slides = (p: SitePage) => options.slides === true || slidesWanted(p.page);
+  if (pages.some(slides)) for (const [asset, text] of await slideAssets()) await put(ASSETS + asset, text, sha(text));
+  const slidesLink = (p: SitePage, name: string) => (slides(p) ? { slides: `${encodeURIComponent(name)}.slides.html` } : {});
+  const putSlides = async (p: SitePage, name: string, ctx: PageContext) => {
+    if (slides(p)) await put(`${name}.slides.html`, () => renderSlides(p.page, p.result, ctx, `${encodeURIComponent(name)}.html`), memo ? sha(pageKey(p.page, p.result, ctx), "slides") : undefined);
+  };
   await put(ASSETS + SEARCH_LIBRARY, searchLibrary, sha(RENDERER, minisearchVersion()));
   // The index is made of the pages' sources alone: they are its key, and it is made only when one changed.
   const indexed = [...(home ? [home] : []), ...others].map((p) => ({ page: p.page, href: p === home ? "index.html" : `${names.get(p)}.html` }));
@@ -123,12 +132,13 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   for (const [i, p] of others.entries()) {
     if (failed) break;
     const name = names.get(p)!;
-    const ctx: PageContext = { ...base, current: links[i]!.href, sources: sourceDir(name), prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null, ...(await pcap(p, name)) };
+    const ctx: PageContext = { ...base, current: links[i]!.href, sources: sourceDir(name), prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null, ...(await pcap(p, name)), ...slidesLink(p, name) };
     await pageFiles(p, name, ctx, () => renderPage(p.page, p.result, ctx));
+    await putSlides(p, name, ctx);
   }
   await Promise.all(pending);
   if (failed) throw failed;
-  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(homeName ? { sources: sourceDir(homeName) } : {}), ...(home ? await pcap(home, "index") : {}) };
+  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(homeName ? { sources: sourceDir(homeName) } : {}), ...(home ? await pcap(home, "index") : {}), ...(home ? slidesLink(home, "index") : {}) };
   // The whole course on one page, to print: made again whenever any page was.
   const printable = [...(home ? [{ ...home, name: "index" }] : []), ...others.map((p) => ({ ...p, name: names.get(p)! }))];
   const homeKey = home && memo ? pageKey(home.page, home.result, ctx) : "";
@@ -144,6 +154,7 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
     }));
     const unlisted = entries.filter((_, i) => ![...linked.values()].includes(others[i]!));
     await pageFiles(home, "index", ctx, () => renderPage(home.page, home.result, ctx, unlisted, notes), JSON.stringify(entries));
+    await putSlides(home, "index", ctx);
     await Promise.all(pending);
     if (failed) throw failed;
   }

@@ -8,6 +8,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import check from "./check.ts";
 import concurrency from "./concurrency.ts";
 import course from "./course.ts";
+import grade from "./grade.ts";
 import launch from "./launch.ts";
 import languages from "./languages.ts";
 import lecture from "./lecture.ts";
@@ -15,7 +16,7 @@ import { QUICK, RUNS, SLOW_RUNS, cleanup, fmtMs, log, table, type Bench, type Ro
 import rendering from "./rendering.ts";
 import tracing from "./tracing.ts";
 
-const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, languages };
+const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, languages, grade };
 
 const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only.filter((name) => !(name in PARTS));

@@ -61,7 +61,7 @@ export async function buildCommand(args: string[], io: Io): Promise<number> {
   try {
     const highlight = highlightMemo(options.cacheDir);
     const pages = pageMemo(options.cacheDir);
-    written = await writeSite(outDir, plans.map((plan, i) => ({ page: plan.page, result: results[i]! })), undefined, { highlight, pages });
+    written = await writeSite(outDir, plans.map((plan, i) => ({ page: plan.page, result: results[i]! })), undefined, { highlight, pages, slides: Boolean(values.slides) });
     await highlight.save();
     await pages.save();
   } catch (err) {

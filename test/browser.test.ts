@@ -3,7 +3,7 @@
 // copying, the theme toggle and phone width work, and axe-core finds no accessibility violation on
 // any page, light and dark, wide and narrow. Screenshots go to $LECTERN_SCREENSHOTS (default: a temp folder).
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -21,12 +21,10 @@ import { serve as preview } from "../runner/cli/preview.ts";
 import { writeSite } from "../runner/render/site.ts";
 import type { Chunk } from "../runner/types.ts";
 import { cellResult, manyLines, pageResult, RESULTS } from "./fixtures/render/results.ts";
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, haveChromium } from "./chromium.ts";
 
-const CHROMIUM = process.env["LECTERN_CHROMIUM"] ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const FIXTURES = new URL("./fixtures/render/", import.meta.url);
 const onCi = Boolean(process.env["CI"]);
-const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && !onCi) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 

@@ -7,9 +7,10 @@ import { StringDecoder } from "node:string_decoder";
 import { join } from "node:path";
 import { LecternError } from "../errors.ts";
 import { executePlan, type ExecuteEvent, type ExecuteOptions } from "../execute/execute.ts";
-import { sandboxFor } from "../execute/confine.ts";
+import { probeSandbox } from "../execute/bwrap.ts";
 import { extractPage } from "../extract/extract.ts";
 import { planPage } from "../plan/plan.ts";
+import { PortSet } from "../plan/ports.ts";
 import { pageOptions } from "../cli/settings.ts";
 import { spliceCell } from "./save.ts";
 import type { PageResult, Plan } from "../types.ts";
@@ -52,6 +53,14 @@ export class RunRefused extends Error {
   }
 }
 
+/** Free port numbers for these names, as the runner finds them, let go again to be pinned. */
+async function reachablePorts(names: string[]): Promise<Record<string, number>> {
+  const set = await PortSet.allocate(names, new Set(names));
+  const numbers = set.numbers();
+  await set.close();
+  return numbers;
+}
+
 export class LiveRuns {
   private readonly active = new Map<string, Active>();
   private readonly viewers = new Map<string, number>();
@@ -86,20 +95,17 @@ export class LiveRuns {
 
   private async start(page: string, cell: string, code: string | undefined): Promise<void> {
     const plan = await this.planFor(page, cell, code);
-    try {
-      // The live notebook runs nothing unconfined (issue 15): no bubblewrap, no Run.
-      await sandboxFor({ ...this.deps.execute, requireSandbox: true });
-    } catch (err) {
-      if (err instanceof LecternError) throw new RunRefused(503, err.message);
-      throw err;
-    }
+    // The live notebook runs nothing unconfined (issue 15): no bubblewrap, no Run.
+    const probe = await probeSandbox();
+    if (!probe.bwrap) throw new RunRefused(503, `not run: the live notebook runs cells only in the sandbox, and cells cannot be sandboxed here (${probe.why}); install bubblewrap (Debian: apt-get install bubblewrap)`);
     const key = `${page}\0${cell}`;
     await this.stopKey(key);
     const stop = new AbortController();
     const outer = this.deps.execute.signal;
     const signal = outer ? AbortSignal.any([outer, stop.signal]) : stop.signal;
     const running: Active["running"] = new Map();
-    const server = plan.cells.find((c) => c.name === cell)!.attrs.server;
+    const planned = plan.cells.find((c) => c.name === cell)!;
+    const server = planned.attrs.server;
     const options: ExecuteOptions = {
       ...pageOptions(plan, this.deps.execute),
       // Its own cache: a run of unsaved code is never published as the page's result.
@@ -107,6 +113,9 @@ export class LiveRuns {
       requireSandbox: true,
       only: [cell],
       keepServing: server,
+      // A server run alone is there to be talked to from a terminal: its ports are numbers of this
+      // machine's loopback, not of a network namespace of its own (a pinned port keeps the run in ours).
+      pinned: server ? await reachablePorts(planned.ports) : undefined,
       signal,
       onEvent: this.listener(page, cell, running),
     };

@@ -9,6 +9,10 @@ const data = readData();
 const page = data ? data.page : decodeURIComponent(location.pathname.replace(/^\/+/, "")) || "index.html";
 const cells = new Map((data ? data.cells : []).map((c) => [c.name, c]));
 const editors = new Map();
+const EDITOR_THEME = EditorView.theme({
+  "&": { maxHeight: "32rem", fontSize: "0.9rem" },
+  ".cm-scroller": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" },
+});
 const storeKey = (name) => `lectern-edit:${page}:${name}`;
 
 function readData() {
@@ -89,11 +93,16 @@ function openEditor(name, code) {
   original.after(host);
   original.hidden = true;
   const cell = cells.get(name);
+  // In a shadow root, CodeMirror's styles go into a constructed stylesheet, which the page's
+  // Content-Security-Policy (style-src 'self', no inline <style>) allows as it is.
+  const shadow = host.attachShadow({ mode: "open" });
   const view = new EditorView({
     doc: code,
-    parent: host,
+    parent: shadow,
+    root: shadow,
     extensions: [
       basicSetup,
+      EDITOR_THEME,
       ...(cell.lang === "ts" ? [javascript({ typescript: true })] : []),
       EditorView.contentAttributes.of({ "aria-label": `Code of cell ${name}` }),
       EditorView.updateListener.of((u) => {
@@ -271,7 +280,7 @@ function onEvent(event) {
     case "error":
       return note(event.cell, event.message, "error");
     case "done": {
-      const names = [...ran, event.cell];
+      const names = [...new Set([...ran, event.cell])];
       ran.clear();
       return void refresh(names);
     }

@@ -10,11 +10,12 @@ import concurrency from "./concurrency.ts";
 import course from "./course.ts";
 import launch from "./launch.ts";
 import lecture from "./lecture.ts";
+import live from "./live.ts";
 import { QUICK, RUNS, SLOW_RUNS, cleanup, fmtMs, log, table, type Bench, type Row } from "./lib.ts";
 import rendering from "./rendering.ts";
 import tracing from "./tracing.ts";
 
-const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check };
+const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, live };
 
 const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only.filter((name) => !(name in PARTS));

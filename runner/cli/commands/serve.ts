@@ -23,6 +23,10 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     else throw err;
     return 2;
   }
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
+  if (!["127.0.0.1", "::1", "localhost"].includes(host)) {
+    io.stderr.write(`lectern: warning: serving on ${host}, not loopback only: whoever reaches it with the token can run code as you (in the sandbox)\n`);
+  }
   // Like Jupyter's: whoever has this URL may run code as you, so it is printed only here.
   io.stdout.write(`serving ${preview.url}?token=${preview.token} (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => {

@@ -48,8 +48,7 @@ export interface ServeOptions {
 }
 
 interface Site {
-  files: Map<string, string>;
-  plans: Map<string, Plan>;
+  state: SiteState;
   assets: LiveAsset[];
   guard: Guard;
   runs: LiveRuns;
@@ -81,18 +80,19 @@ function respond(site: Site) {
       return;
     }
     for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
-    const ctx = { runs: site.runs, streams: site.streams, log: site.log, fileOf: (page: string) => site.plans.get(page)?.page.path, isPage: (page: string) => page.endsWith(".html") && site.files.has(page) };
+    const { files, names } = site.state;
+    const ctx = { runs: site.runs, streams: site.streams, log: site.log, fileOf: (page: string) => names.get(page)?.page.path, isPage: (page: string) => page.endsWith(".html") && files.has(page) };
     if (liveRoute(ctx, req, res, path, url)) return;
     const asset = site.assets.find((a) => a.path === `/${path}`);
     if (asset) {
       res.writeHead(200, { "content-type": asset.type, "cache-control": "max-age=31536000, immutable" }).end(asset.body);
       return;
     }
-    const body = site.files.get(path);
+    const body = files.get(path);
     if (body === undefined || req.method !== "GET") return refuse(res, body === undefined ? 404 : 405, body === undefined ? "not found" : "GET only");
     const ext = path.slice(path.lastIndexOf(".") + 1);
     res.writeHead(200, { "content-type": TYPES[ext] ?? "application/octet-stream", "cache-control": "no-store" });
-    res.end(ext === "html" ? livePage(body, path, site.plans.get(path), site.assets) : body);
+    res.end(ext === "html" ? livePage(body, path, names.get(path), site.assets) : body);
   };
 }
 
@@ -103,89 +103,113 @@ function merged(plan: Plan, before: PageResult, ran: PageResult): PageResult {
   return { ...ran, path: before.path, ports: { ...before.ports, ...ran.ports }, cells };
 }
 
+/** The site in memory: each page's plan and latest result, rendered; changed one step at a time. */
+class SiteState {
+  readonly files = new Map<string, string>();
+  private readonly current = new Map<string, { plan: Plan; result: PageResult }>();
+  names: Map<string, Plan>;
+
+  constructor(
+    readonly plans: Plan[],
+    private readonly options: ServeOptions,
+  ) {
+    this.names = pageNames(plans);
+  }
+
+  async runPage(plan: Plan): Promise<void> {
+    const { result } = await runCached(plan, pageOptions(plan, this.options.execute), "use");
+    this.current.set(plan.page.path, { plan, result: result! });
+  }
+
+  async render(): Promise<void> {
+    const next = new Map<string, string>();
+    const pages = this.plans.map((p) => this.current.get(p.page.path)!).map(({ plan, result }) => ({ page: plan.page, result }));
+    await writeSite("", pages, async (path, data) => void next.set(path, data));
+    this.files.clear();
+    for (const [k, v] of next) this.files.set(k, v);
+  }
+
+  /** A live run has ended: its cells' results go on its page. */
+  async finished(page: string, result: PageResult): Promise<void> {
+    const plan = this.names.get(page);
+    const now = plan && this.current.get(plan.page.path);
+    if (!now) return;
+    this.current.set(plan.page.path, { plan: now.plan, result: merged(now.plan, now.result, result) });
+    await this.render();
+  }
+
+  /** Re-plans and reruns the saved pages; returns the paths rebuilt (a page with a mistake stays as it was). */
+  async rebuild(changed: string[]): Promise<string[]> {
+    const rebuilt: string[] = [];
+    for (const file of changed) {
+      const i = this.plans.findIndex((p) => resolve(p.page.path) === file);
+      const path = this.plans[i]!.page.path;
+      try {
+        const plan = await planPage(await readPage(path));
+        for (const w of await lintPlan(plan)) this.options.log(`lectern: ${formatWarning(w)}`);
+        this.plans[i] = plan;
+        await this.runPage(plan);
+        rebuilt.push(path);
+      } catch (err) {
+        if (!(err instanceof LecternError)) throw err;
+        // The page as it was stays served until the mistake is mended.
+        this.options.log(`lectern: ${err.report()}`);
+      }
+    }
+    if (rebuilt.length === 0) return rebuilt;
+    this.names = pageNames(this.plans);
+    await this.render();
+    return rebuilt;
+  }
+}
+
+async function listen(port: number, host: string): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, () => ok());
+  });
+  return server;
+}
+
 export async function serve(plans: Plan[], options: ServeOptions): Promise<Preview> {
-  const files = new Map<string, string>();
-  const current = new Map<string, { plan: Plan; result: PageResult }>();
+  const state = new SiteState(plans, options);
   const listeners: ((paths: string[]) => void)[] = [];
   const assets = liveAssets();
-  let names = pageNames(plans);
   const streams = new Map<string, Set<ServerResponse>>();
   const send = (page: string, data: string) => {
     for (const [p, set] of streams) if (p === page || page === "*") for (const res of set) res.write(data);
   };
-
-  const render = async () => {
-    const next = new Map<string, string>();
-    const pages = plans.map((p) => current.get(p.page.path)!).map(({ plan, result }) => ({ page: plan.page, result }));
-    await writeSite("", pages, async (path, data) => void next.set(path, data));
-    files.clear();
-    for (const [k, v] of next) files.set(k, v);
-  };
-
-  const runPage = async (plan: Plan) => {
-    const { result } = await runCached(plan, pageOptions(plan, options.execute), "use");
-    current.set(plan.page.path, { plan, result: result! });
-  };
-  for (const plan of plans) await runPage(plan);
-  await render();
+  for (const plan of plans) await state.runPage(plan);
+  await state.render();
 
   // Rebuilds after a save and results of live runs change the site one at a time.
   let busy: Promise<void> = Promise.resolve();
   const queue = (work: () => Promise<void>) => (busy = busy.then(work).catch((err) => options.log(`lectern: rebuild failed: ${(err as Error).message}`)));
   const runs = new LiveRuns({
-    plan: (page) => names.get(page),
+    plan: (page) => state.names.get(page),
     execute: options.execute,
     send: (page, event) => send(page, sse(event)),
     graceMs: options.idleStopMs ?? 5000,
-    finished: (page, result) =>
-      queue(async () => {
-        const plan = names.get(page);
-        const now = plan && current.get(plan.page.path);
-        if (!now) return;
-        current.set(plan.page.path, { plan: now.plan, result: merged(now.plan, now.result, result) });
-        await render();
-      }),
+    finished: (page, result) => queue(() => state.finished(page, result)),
   });
 
-  const server: Server = createServer();
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(options.port, options.host, () => ok());
-  });
-  const address = server.address() as { port: number };
-  const guard = createGuard(allowedHosts(options.host, address.port), address.port, options.token);
-  const site: Site = { files, plans: names, assets: await assets, guard, runs, streams, log: options.log };
-  server.on("request", respond(site));
+  const server = await listen(options.port, options.host);
+  const port = (server.address() as { port: number }).port;
+  const guard = createGuard(allowedHosts(options.host, port), port, options.token);
+  server.on("request", respond({ state, assets: await assets, guard, runs, streams, log: options.log }));
 
-  const byFile = new Map(plans.map((p, i) => [resolve(p.page.path), i]));
   const rebuild = async (changed: string[]) => {
-    const rebuilt: string[] = [];
-    for (const file of changed) {
-      const i = byFile.get(file)!;
-      const path = plans[i]!.page.path;
-      try {
-        const plan = await planPage(await readPage(path));
-        for (const w of await lintPlan(plan)) options.log(`lectern: ${formatWarning(w)}`);
-        plans[i] = plan;
-        await runPage(plan);
-        rebuilt.push(path);
-      } catch (err) {
-        if (!(err instanceof LecternError)) throw err;
-        // The page as it was stays served until the mistake is mended.
-        options.log(`lectern: ${err.report()}`);
-      }
-    }
+    const rebuilt = await state.rebuild(changed);
     if (rebuilt.length === 0) return;
-    site.plans = names = pageNames(plans);
-    await render();
     options.log(`rebuilt ${rebuilt.join(", ")}`);
     send("*", sse({ type: "reload" }));
     for (const l of listeners) l(rebuilt);
   };
-  const watcher = watchPages([...byFile.keys()], (changed) => void queue(() => rebuild(changed)));
+  const watcher = watchPages(plans.map((p) => resolve(p.page.path)), (changed) => void queue(() => rebuild(changed)));
 
   return {
-    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${address.port}/`,
+    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}/`,
     token: guard.token,
     onRebuild: (listener) => void listeners.push(listener),
     async close() {

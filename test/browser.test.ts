@@ -398,7 +398,7 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 60_000 }, 
     });
     const context = await browser.newContext();
     try {
-      const { tab, problems } = await open(context, live.url + "live.html", live.url);
+      const { tab, problems } = await open(context, `${live.url}live.html?token=${live.token}`, live.url);
       expect(await tab.locator("article").textContent()).toContain("tulip");
       // The page's own script holds an event stream open to the preview; a save reloads it.
       const reloaded = tab.waitForEvent("load", { timeout: 15_000 });
@@ -407,7 +407,7 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 60_000 }, 
       await reloaded;
       expect(await tab.locator("article").textContent()).toContain("daisy");
       // Reloading ends the old page's event stream: that one aborted request is the reload itself.
-      expect(problems.filter((p) => !/__lectern\/events net::ERR_ABORTED$/.test(p))).toEqual([]);
+      expect(problems.filter((p) => !/__lectern\/events\?page=live\.html net::ERR_ABORTED$/.test(p))).toEqual([]);
     } finally {
       await context.close();
       await live.close();

@@ -1,12 +1,17 @@
-// Shared by the browser tests: where Debian's Chromium is, how it is started, and a watch on a
-// tab for what must never happen (errors, dialogs, requests leaving the site).
+// Shared by the browser tests: where Debian's Chromium is, how it is started (driven by
+// playwright-core), and a watch on a tab for what must never happen (errors, dialogs, requests
+// leaving the site).
 import { existsSync } from "node:fs";
-import type { Page as Tab } from "playwright-core";
+import { chromium, type Browser, type Page as Tab } from "playwright-core";
 
 export const CHROMIUM = process.env["LECTERN_CHROMIUM"] ?? "/usr/bin/chromium";
 export const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 export const onCi = Boolean(process.env["CI"]);
 export const haveChromium = existsSync(CHROMIUM);
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
 
 /** What went wrong on a tab: console errors, uncaught errors, dialogs, requests outside `base`. */
 export function watch(tab: Tab, base: string) {

@@ -214,5 +214,6 @@ describe("the lectern command's bundle", () => {
     expect(await list()).toContain("a");
     expect(bundles()).toHaveLength(1);
     expect(bundles()[0]).not.toBe(first);
+    // Two bundle builds and three starts of the CLI: more than vitest's 5 s on a loaded machine.
   }, 30_000);
 });

@@ -36,7 +36,7 @@ function page(source: string, name = "page.md"): { dir: string; path: string } {
 }
 
 /** Starts `lectern serve DIR --port 0` and resolves with its URL once it serves. */
-function startServe(dir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+function startServe(dir: string): Promise<{ child: ChildProcess; url: string; token: string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, "serve", dir, "--port", "0", "--cache", join(dir, ".cache")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return new Promise((resolve, reject) => {
@@ -44,19 +44,21 @@ function startServe(dir: string): Promise<{ child: ChildProcess; url: string; ex
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 10_000);
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       out += d;
-      const m = /serving (http:\/\/\S+\/)/.exec(out);
+      const m = /serving (http:\/\/\S+\/)\?token=(\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, url: m[1]!, exited });
+        resolve({ child, url: m[1]!, token: m[2]!, exited });
       }
     });
   });
 }
 
-function httpGet(url: string, path: string): Promise<{ status: number; body: string } | null> {
+/** A GET with exactly this path; with the token that serve printed, as its cookie. */
+function httpGet(url: string, path: string, token?: string): Promise<{ status: number; body: string } | null> {
   return new Promise((resolve) => {
     const u = new URL(url);
-    const req = get({ host: u.hostname, port: u.port, path, timeout: 3000 }, (res) => {
+    const headers = token ? { cookie: `lectern-token-${u.port}=${token}` } : {};
+    const req = get({ host: u.hostname, port: u.port, path, timeout: 3000, headers }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (body += d));
@@ -109,11 +111,11 @@ describe("hostile QA: defects", () => {
 
   it("serve survives a request for a malformed URL (GET /%) and keeps serving", async () => {
     const { dir } = page("# Served\n\n" + ts("name=a", 'console.log("a");'));
-    const { child, url, exited } = await startServe(dir);
+    const { child, url, token, exited } = await startServe(dir);
     try {
-      const bad = await httpGet(url, "/%");
+      const bad = await httpGet(url, "/%", token);
       expect(bad?.status).toBe(400);
-      const good = await httpGet(url, "/page.html");
+      const good = await httpGet(url, "/page.html", token);
       expect(good?.status).toBe(200);
     } finally {
       child.kill("SIGINT");
@@ -123,12 +125,12 @@ describe("hostile QA: defects", () => {
 
   it("serve's live reload is allowed by the page's own Content-Security-Policy", async () => {
     const { dir } = page("# Served\n\n" + ts("name=a", 'console.log("a");'));
-    const { child, url, exited } = await startServe(dir);
+    const { child, url, token, exited } = await startServe(dir);
     try {
-      const res = await httpGet(url, "/page.html");
+      const res = await httpGet(url, "/page.html", token);
       expect(res?.status).toBe(200);
       const html = res!.body;
-      expect(html).toContain('<script src="/__lectern/reload.js"></script>');
+      expect(html).toMatch(/<script src="\/__lectern\/live\.[0-9a-f]{12}\.js"><\/script>/);
       const csp = /http-equiv="Content-Security-Policy" content="([^"]*)"/.exec(html)?.[1] ?? "";
       const directive = (name: string) =>
         csp
@@ -139,7 +141,8 @@ describe("hostile QA: defects", () => {
       if (csp !== "") {
         // Every inline script must be allowed by script-src, or the browser never runs it.
         const scriptSrc = directive("script-src") ?? directive("default-src") ?? [];
-        for (const m of html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)) {
+        // (A data block, type="application/json", is never run: the CSP does not apply to it.)
+        for (const m of html.matchAll(/<script(?![^>]*\b(?:src=|type="application\/json"))[^>]*>([\s\S]*?)<\/script>/g)) {
           const hash = `'sha256-${createHash("sha256").update(m[1]!).digest("base64")}'`;
           expect(scriptSrc.includes("'unsafe-inline'") || scriptSrc.includes(hash), `inline script blocked by CSP: ${m[0]}`).toBe(true);
         }

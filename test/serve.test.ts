@@ -10,15 +10,19 @@ import { tmp, ts } from "./helpers.ts";
 
 const source = (word: string) => `# Preview\n\nThe word is ${word}.\n\n` + ts("name=say", `console.log("${word}".toUpperCase());`);
 
-/** The first server-sent event, or null after two seconds. */
+const TOKEN = "test-token-of-serve";
+const cookie = (url: string) => ({ cookie: `lectern-token-${new URL(url).port}=${TOKEN}` });
+const get = (url: string) => fetch(url, { headers: cookie(url) });
+
+/** The first server-sent event after the snapshot, or null after five seconds. */
 function nextEvent(url: string): Promise<string | null> {
   return new Promise((resolve) => {
-    const req = request(url + "__lectern/events", (res) => {
+    const req = request(url + "__lectern/events?page=preview.html", { headers: cookie(url) }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => {
         text += d;
-        const m = /^data: (.*)$/m.exec(text);
+        const m = /^data: (?!\{"type":"snapshot")(.*)$/m.exec(text);
         if (m) {
           req.destroy();
           resolve(m[1]!);
@@ -45,23 +49,25 @@ describe("lectern serve", () => {
       port: 0,
       execute: { cacheDir: join(dir, "cache"), timeout: 10, jobs: createLimiter(2), env: { PATH: process.env.PATH ?? "" }, maxOutput: 1 << 20, graceMs: 500 },
       log: (l) => logs.push(l),
+      token: TOKEN,
     });
     try {
       expect(preview.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-      const first = await (await fetch(preview.url + "preview.html")).text();
+      expect(preview.token).toBe(TOKEN);
+      const first = await (await get(preview.url + "preview.html")).text();
       expect(first).toContain("TULIP");
-      expect(first).toContain('<script src="/__lectern/reload.js"></script></body>');
+      const script = /<script src="(\/__lectern\/live\.[0-9a-f]{12}\.js)"><\/script>\n<\/body>/.exec(first)?.[1];
       expect(first).toContain("default-src 'none'; connect-src 'self';");
-      expect(await (await fetch(preview.url + "__lectern/reload.js")).text()).toContain('new EventSource("/__lectern/events")');
-      expect((await fetch(preview.url + "nope.html")).status).toBe(404);
+      expect(await (await get(preview.url + script!.slice(1))).text()).toContain("/__lectern/events?page=");
+      expect((await get(preview.url + "nope.html")).status).toBe(404);
 
       const reload = nextEvent(preview.url);
       const rebuilt = new Promise<string[]>((resolve) => preview.onRebuild(resolve));
       await new Promise((r) => setTimeout(r, 200)); // the event stream is open before the save
       writeFileSync(path, source("daisy"));
       expect(await rebuilt).toEqual([path]);
-      expect(await reload).toBe("reload");
-      const second = await (await fetch(preview.url + "preview.html")).text();
+      expect(await reload).toBe('{"type":"reload"}');
+      const second = await (await get(preview.url + "preview.html")).text();
       expect(second).toContain("DAISY");
       expect(second).not.toContain("TULIP");
 
@@ -70,7 +76,7 @@ describe("lectern serve", () => {
       const said = () => logs.some((l) => l.startsWith(`lectern: ${path}:5: unknown attribute "colour"`));
       for (let i = 0; i < 100 && !said(); i++) await new Promise((r) => setTimeout(r, 50));
       expect(said()).toBe(true);
-      expect(await (await fetch(preview.url + "preview.html")).text()).toContain("DAISY");
+      expect(await (await get(preview.url + "preview.html")).text()).toContain("DAISY");
     } finally {
       await preview.close();
     }

@@ -114,7 +114,7 @@ export const COMMANDS = {
   },
   serve: {
     args: "[PATH]...",
-    summary: "preview the site on loopback; saving a page reruns what changed and reloads it",
+    summary: "preview the site on loopback as a notebook (Run, edit, Save per cell; open the URL it prints, with its token); saving a page reruns what changed",
     flags: {
       port: { type: "string", arg: "N", help: "the port to serve on (default 4000; 0: any free one)" },
       host: { type: "string", arg: "H", help: "the address to listen on (default 127.0.0.1)" },

@@ -1,7 +1,9 @@
 // A live preview: the site kept in memory and served on loopback; saving a page re-plans it,
-// reruns only the cells whose key changed, re-renders, and tells open browsers to reload.
+// reruns only the cells whose key changed, re-renders, and tells open browsers to reload. Each
+// page is also a notebook (runner/live/): Run, Stop, edit and Save a cell from the browser,
+// behind the guard (a secret token, the Host and the Origin checked).
 import { watch, type FSWatcher } from "node:fs";
-import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { dirname, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
 import type { ExecuteOptions } from "../execute/execute.ts";
@@ -11,22 +13,24 @@ import { readPage } from "../extract/extract.ts";
 import { planPage } from "../plan/plan.ts";
 import { runCached } from "../cache/rebuild.ts";
 import { writeSite } from "../render/site.ts";
+import { liveAssets, type LiveAsset } from "../live/bundle.ts";
+import { allowedHosts, createGuard, type Guard } from "../live/guard.ts";
+import { livePage, pageNames } from "../live/inject.ts";
+import { liveRoute, sse } from "../live/routes.ts";
+import { LiveRuns } from "../live/runs.ts";
 import type { PageResult, Plan } from "../types.ts";
 
 const TYPES: Record<string, string> = { html: "text/html; charset=utf-8", css: "text/css; charset=utf-8", js: "text/javascript; charset=utf-8", svg: "image/svg+xml" };
 
-// Only served pages load this, from the preview itself: the pages' Content-Security-Policy
-// allows scripts of the site ('self'), and for the preview also the connection back.
-const RELOAD_JS = `new EventSource("/__lectern/events").onmessage = () => location.reload();\n`;
-const RELOAD_TAG = `<script src="/__lectern/reload.js"></script>`;
-
-/** A built page as the preview serves it: with the reload script, and allowed to connect back. */
-function preview(html: string): string {
-  return html.replace("default-src 'none';", "default-src 'none'; connect-src 'self';").replace("</body>", `${RELOAD_TAG}</body>`);
-}
+// On every answer: no page of another site may frame this one (a Run button under a decoy), and
+// no type is guessed.
+const HEADERS = { "content-security-policy": "frame-ancestors 'none'", "x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
 
 export interface Preview {
+  /** The server's address, ending in `/` (without the token). */
   url: string;
+  /** The secret every request needs: `url + "?token=" + token` lets a browser in. */
+  token: string;
   /** Resolves after each rebuild (for tests and logs): the paths that were rebuilt. */
   onRebuild(listener: (paths: string[]) => void): void;
   close(): Promise<void>;
@@ -37,103 +41,181 @@ export interface ServeOptions {
   port: number;
   execute: ExecuteOptions;
   log: (line: string) => void;
+  /** How long a page's live runs outlive its last open browser (default 5 s). */
+  idleStopMs?: number;
+  /** The token (default: 24 random bytes); tests pass their own. */
+  token?: string;
 }
 
-/** Answers from the pages in memory, and keeps the reload channel of each open page. */
-function respond(files: Map<string, string>, clients: Set<ServerResponse>): RequestListener {
-  return (req, res) => {
+interface Site {
+  state: SiteState;
+  assets: LiveAsset[];
+  guard: Guard;
+  runs: LiveRuns;
+  streams: Map<string, Set<ServerResponse>>;
+  log(line: string): void;
+}
+
+function refuse(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { ...HEADERS, "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }).end(message + "\n");
+}
+
+/** Answers from the pages in memory, the live assets and the live endpoints, once the guard lets the request in. */
+function respond(site: Site) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    let url: URL;
     let path: string;
     try {
-      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "") || "index.html";
+      url = new URL(req.url ?? "/", "http://x");
+      path = decodeURIComponent(url.pathname).replace(/^\/+/, "") || "index.html";
     } catch {
-      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end("bad request\n");
+      return refuse(res, 400, "bad request");
+    }
+    const refusal = site.guard.check(req, url);
+    if (refusal) return refuse(res, refusal.status, refusal.message);
+    // The token's first visit: from now on a cookie carries it, and the address bar loses it.
+    if (url.searchParams.has("token") && req.method === "GET") {
+      url.searchParams.delete("token");
+      res.writeHead(303, { ...HEADERS, "set-cookie": site.guard.setCookie(), location: url.pathname + url.search }).end();
       return;
     }
-    if (path === "__lectern/reload.js") {
-      res.writeHead(200, { "content-type": TYPES.js!, "cache-control": "no-store" }).end(RELOAD_JS);
-      return;
-    }
-    if (path === "__lectern/events") {
-      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
-      res.write(": connected\n\n");
-      clients.add(res);
-      req.on("close", () => clients.delete(res));
+    for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
+    const { files, names } = site.state;
+    const ctx = { runs: site.runs, streams: site.streams, log: site.log, fileOf: (page: string) => names.get(page)?.page.path, isPage: (page: string) => page.endsWith(".html") && files.has(page) };
+    if (liveRoute(ctx, req, res, path, url)) return;
+    const asset = site.assets.find((a) => a.path === `/${path}`);
+    if (asset) {
+      res.writeHead(200, { "content-type": asset.type, "cache-control": "max-age=31536000, immutable" }).end(asset.body);
       return;
     }
     const body = files.get(path);
-    if (body === undefined) {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
-      return;
-    }
+    if (body === undefined || req.method !== "GET") return refuse(res, body === undefined ? 404 : 405, body === undefined ? "not found" : "GET only");
     const ext = path.slice(path.lastIndexOf(".") + 1);
     res.writeHead(200, { "content-type": TYPES[ext] ?? "application/octet-stream", "cache-control": "no-store" });
-    res.end(ext === "html" ? preview(body) : body);
+    res.end(ext === "html" ? livePage(body, path, names.get(path), site.assets) : body);
   };
 }
 
-export async function serve(plans: Plan[], options: ServeOptions): Promise<Preview> {
-  const files = new Map<string, string>();
-  const current = new Map<string, { plan: Plan; result: PageResult }>();
-  const clients = new Set<ServerResponse>();
-  const listeners: ((paths: string[]) => void)[] = [];
+/** Every page's latest result: the build's, with the cells of each live run put in. */
+function merged(plan: Plan, before: PageResult, ran: PageResult): PageResult {
+  const fresh = new Map(ran.cells.map((c) => [c.name, c]));
+  const cells = plan.cells.flatMap((c) => fresh.get(c.name) ?? before.cells.filter((r) => r.name === c.name));
+  return { ...ran, path: before.path, ports: { ...before.ports, ...ran.ports }, cells };
+}
 
-  const render = async () => {
+/** The site in memory: each page's plan and latest result, rendered; changed one step at a time. */
+class SiteState {
+  readonly files = new Map<string, string>();
+  private readonly current = new Map<string, { plan: Plan; result: PageResult }>();
+  names: Map<string, Plan>;
+
+  constructor(
+    readonly plans: Plan[],
+    private readonly options: ServeOptions,
+  ) {
+    this.names = pageNames(plans);
+  }
+
+  async runPage(plan: Plan): Promise<void> {
+    const { result } = await runCached(plan, pageOptions(plan, this.options.execute), "use");
+    this.current.set(plan.page.path, { plan, result: result! });
+  }
+
+  async render(): Promise<void> {
     const next = new Map<string, string>();
-    const pages = plans.map((p) => current.get(p.page.path)!).map(({ plan, result }) => ({ page: plan.page, result }));
+    const pages = this.plans.map((p) => this.current.get(p.page.path)!).map(({ plan, result }) => ({ page: plan.page, result }));
     await writeSite("", pages, async (path, data) => void next.set(path, data));
-    files.clear();
-    for (const [k, v] of next) files.set(k, v);
-  };
+    this.files.clear();
+    for (const [k, v] of next) this.files.set(k, v);
+  }
 
-  const runPage = async (plan: Plan) => {
-    const { result } = await runCached(plan, pageOptions(plan, options.execute), "use");
-    current.set(plan.page.path, { plan, result: result! });
-  };
-  for (const plan of plans) await runPage(plan);
-  await render();
+  /** A live run has ended: its cells' results go on its page. */
+  async finished(page: string, result: PageResult): Promise<void> {
+    const plan = this.names.get(page);
+    const now = plan && this.current.get(plan.page.path);
+    if (!now) return;
+    this.current.set(plan.page.path, { plan: now.plan, result: merged(now.plan, now.result, result) });
+    await this.render();
+  }
 
-  const server: Server = createServer(respond(files, clients));
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(options.port, options.host, () => ok());
-  });
-  const address = server.address() as { port: number };
-
-  let busy: Promise<void> = Promise.resolve();
-  const byFile = new Map(plans.map((p, i) => [resolve(p.page.path), i]));
-  const rebuild = async (changed: string[]) => {
+  /** Re-plans and reruns the saved pages; returns the paths rebuilt (a page with a mistake stays as it was). */
+  async rebuild(changed: string[]): Promise<string[]> {
     const rebuilt: string[] = [];
     for (const file of changed) {
-      const i = byFile.get(file)!;
-      const path = plans[i]!.page.path;
+      const i = this.plans.findIndex((p) => resolve(p.page.path) === file);
+      const path = this.plans[i]!.page.path;
       try {
         const plan = await planPage(await readPage(path));
-        for (const w of await lintPlan(plan)) options.log(`lectern: ${formatWarning(w)}`);
-        plans[i] = plan;
-        await runPage(plan);
+        for (const w of await lintPlan(plan)) this.options.log(`lectern: ${formatWarning(w)}`);
+        this.plans[i] = plan;
+        await this.runPage(plan);
         rebuilt.push(path);
       } catch (err) {
         if (!(err instanceof LecternError)) throw err;
         // The page as it was stays served until the mistake is mended.
-        options.log(`lectern: ${err.report()}`);
+        this.options.log(`lectern: ${err.report()}`);
       }
     }
-    if (rebuilt.length === 0) return;
-    await render();
-    options.log(`rebuilt ${rebuilt.join(", ")}`);
-    for (const res of clients) res.write("data: reload\n\n");
-    for (const l of listeners) l(rebuilt);
+    if (rebuilt.length === 0) return rebuilt;
+    this.names = pageNames(this.plans);
+    await this.render();
+    return rebuilt;
+  }
+}
+
+async function listen(port: number, host: string): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, () => ok());
+  });
+  return server;
+}
+
+export async function serve(plans: Plan[], options: ServeOptions): Promise<Preview> {
+  const state = new SiteState(plans, options);
+  const listeners: ((paths: string[]) => void)[] = [];
+  const assets = liveAssets();
+  const streams = new Map<string, Set<ServerResponse>>();
+  const send = (page: string, data: string) => {
+    for (const [p, set] of streams) if (p === page || page === "*") for (const res of set) res.write(data);
   };
-  const watcher = watchPages([...byFile.keys()], (changed) => {
-    busy = busy.then(() => rebuild(changed)).catch((err) => options.log(`lectern: rebuild failed: ${(err as Error).message}`));
+  for (const plan of plans) await state.runPage(plan);
+  await state.render();
+
+  // Rebuilds after a save and results of live runs change the site one at a time.
+  let busy: Promise<void> = Promise.resolve();
+  const queue = (work: () => Promise<void>) => (busy = busy.then(work).catch((err) => options.log(`lectern: rebuild failed: ${(err as Error).message}`)));
+  const runs = new LiveRuns({
+    plan: (page) => state.names.get(page),
+    execute: options.execute,
+    send: (page, event) => send(page, sse(event)),
+    graceMs: options.idleStopMs ?? 5000,
+    finished: (page, result) => queue(() => state.finished(page, result)),
   });
 
+  const server = await listen(options.port, options.host);
+  const port = (server.address() as { port: number }).port;
+  const guard = createGuard(allowedHosts(options.host, port), port, options.token);
+  server.on("request", respond({ state, assets: await assets, guard, runs, streams, log: options.log }));
+
+  const rebuild = async (changed: string[]) => {
+    const rebuilt = await state.rebuild(changed);
+    if (rebuilt.length === 0) return;
+    options.log(`rebuilt ${rebuilt.join(", ")}`);
+    send("*", sse({ type: "reload" }));
+    for (const l of listeners) l(rebuilt);
+  };
+  const watcher = watchPages(plans.map((p) => resolve(p.page.path)), (changed) => void queue(() => rebuild(changed)));
+
   return {
-    url: `http://${options.host}:${address.port}/`,
+    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}/`,
+    token: guard.token,
     onRebuild: (listener) => void listeners.push(listener),
     async close() {
       watcher.close();
-      for (const res of clients) res.end();
+      await runs.close();
+      for (const set of streams.values()) for (const res of set) res.end();
       // Half-sent requests and idle keep-alive connections must not hold the stop up.
       const closed = new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();

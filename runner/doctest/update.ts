@@ -19,12 +19,12 @@ export function expectedText(output: string, ports: Record<string, number>, prev
 }
 
 /** One physical line of the file with its own line ending (CRLF files stay CRLF). */
-interface Line {
+export interface Line {
   text: string;
   eol: string;
 }
 
-function splitLines(raw: string): Line[] {
+export function splitLines(raw: string): Line[] {
   const out: Line[] = [];
   const re = /([^\r\n]*)(\r\n|\r|\n|$)/g;
   for (let m = re.exec(raw); m !== null; m = re.exec(raw)) {

@@ -1,4 +1,5 @@
-// lectern serve [PATH]... [--port N]: a live preview on loopback that rebuilds on save.
+// lectern serve [PATH]... [--port N]: a live preview on loopback that rebuilds on save, and a
+// notebook: each cell can be run, edited and saved from the page (runner/live/).
 import type { Io } from "../../io.ts";
 import { cacheDirOf, COMMANDS, executeOptions, parse, positiveNumber, usage } from "../options.ts";
 import { planAll } from "../../plan/pages.ts";
@@ -22,7 +23,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     else throw err;
     return 2;
   }
-  io.stdout.write(`serving ${preview.url} (Ctrl-C to stop)\n`);
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
+  if (!["127.0.0.1", "::1", "localhost"].includes(host)) {
+    io.stderr.write(`lectern: warning: serving on ${host}, not loopback only: whoever reaches it with the token can run code as you (in the sandbox)\n`);
+  }
+  // Like Jupyter's: whoever has this URL may run code as you, so it is printed only here.
+  io.stdout.write(`serving ${preview.url}?token=${preview.token} (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => {
     if (io.signal?.aborted) resolve();
     io.signal?.addEventListener("abort", () => resolve(), { once: true });

@@ -76,16 +76,17 @@ describe("lectern serve with slides", () => {
     await writeFile(join(dir, "live.md"), page("tulip"));
     const child = spawn(process.execPath, [BIN, "serve", "live.md", "--port", "0", "--cache", cacheDir], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
     try {
-      const origin = await new Promise<string>((resolve, reject) => {
+      // serve prints its address with the secret token a browser must show once (then as a cookie).
+      const [origin, port, token] = await new Promise<string[]>((resolve, reject) => {
         let seen = "";
         child.stdout.on("data", (d: Buffer) => {
           seen += d.toString();
-          const m = /https?:\/\/[^\s/]+/.exec(seen);
-          if (m) resolve(m[0]);
+          const m = /serving (https?:\/\/[^\s/]+:(\d+))\/\?token=(\S+)/.exec(seen);
+          if (m) resolve([m[1]!, m[2]!, m[3]!]);
         });
         child.on("exit", () => reject(new Error(`serve ended: ${seen}`)));
       });
-      const get = async (name: string) => (await fetch(`${origin}/${name}`)).text();
+      const get = async (name: string) => (await fetch(`${origin}/${name}`, { headers: { cookie: `lectern-token-${port}=${token}` } })).text();
       const slides = await get("live.slides.html");
       expect(slides).toContain("TULIP");
       // Whatever script the preview adds to its pages to reload them, the slides have it too.

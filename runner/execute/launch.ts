@@ -105,7 +105,6 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     if (!cell.attrs.server || cell.attrs.ready) return;
     if (wantPorts.size === 0 || [...wantPorts].every((p) => listening.has(p))) becomeReady();
   }
-  if (proc.pid !== undefined) sandbox.adopt(cell.name, proc.pid);
   // A server that does not report its own sockets is ready when the socket table shows them.
   if (!language.reportsSockets && cell.attrs.server && !cell.attrs.ready && proc.pid !== undefined) unwatch = watchListening(proc.pid, (_proto, port) => onListen(port));
   hooks.started(proc);
@@ -146,7 +145,7 @@ function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, start: { 
   const how = languageOf(cell.lang).command({ cell, page: run.page, ...start, heap, confined: sandbox.confined });
   const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
   const env = confineCell.env({ ...run.env, ...how.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
-  return { ...sandbox.wrap(how.command, how.args, env, confineCell.view(run.confine, run.page, how.files)), env };
+  return { ...sandbox.wrap(cell.name, how.command, how.args, env, confineCell.view(run.confine, run.page, how.files)), env };
 }
 
 /**

@@ -37,7 +37,7 @@ export interface Sandbox {
    * The command line that starts `command args` for a cell: inside the page's network namespace,
    * if any, and inside bubblewrap with `confine`'s view of the disk and `env`, if confined.
    */
-  wrap(command: string, args: string[], env: Record<string, string>, confine: CellConfine): { command: string; args: string[] };
+  wrap(cell: string, command: string, args: string[], env: Record<string, string>, confine: CellConfine): { command: string; args: string[] };
   /**
    * Reserves the page's named ports inside its network namespace, until handOver(); null where
    * there is no namespace (or no perl to hold ports in it): plan/ports.ts reserves them then.
@@ -47,11 +47,6 @@ export interface Sandbox {
   takeCapture(): Tcpdump | null;
   /** The command line that starts a helper of Lectern's (not a cell) in the page's network namespace. */
   inNet(command: string, args: string[]): { command: string; args: string[] };
-  /**
-   * Puts a just-spawned cell into cgroups of its own. Called as soon as spawn() returns: the
-   * process is still starting node then, long before its code could fork or allocate much.
-   */
-  adopt(cell: string, pid: number): void;
   /** True if the cell ran into its memory limit (the kernel then kills it). */
   outOfMemory(cell: string): boolean;
   /** Kills every process still in the cell's cgroups and removes them (no-op without cgroups). */
@@ -113,6 +108,9 @@ function outerKills(): number {
   }
   return kills;
 }
+
+/** `sh -c JOIN sh DIR... -- COMMAND ARGS...`: writes its pid into each group, then becomes the command. */
+const JOIN = `p=$$; while [ "$1" != -- ]; do echo "$p" > "$1/cgroup.procs" 2>/dev/null; shift; done; shift; exec "$@"`;
 
 let controllers: Controller[] | null = null;
 
@@ -232,25 +230,28 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (ns) ns.dump = null;
       return dump;
     },
-    wrap(command, args, env, confine) {
-      if (!bwrap || !scratch) return inNet(command, args);
-      const inside = inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]);
-      // bwrap ignores SIGTERM (node and the shells under it reset that), so Lectern's SIGTERM to
-      // the group reaches the cell, which may handle it, and bwrap reports how the cell ended.
-      return { command: "env", args: ["--ignore-signal=TERM", inside.command, ...inside.args] };
-    },
-    adopt(cell, pid) {
+    wrap(cell, command, args, env, confine) {
+      const dirs: string[] = [];
       for (const { root, setup } of hierarchies) {
         const dir = join(root, `${run}-${cell}`);
         try {
           mkdirSync(dir);
           setup(dir);
-          writeFileSync(join(dir, "cgroup.procs"), String(pid));
-          groups.set(cell, [...(groups.get(cell) ?? []), dir]);
+          dirs.push(dir);
         } catch {
           // No group here for this cell: its process group and timeout still bound it.
         }
       }
+      if (dirs.length > 0) groups.set(cell, [...(groups.get(cell) ?? []), ...dirs]);
+      const inside = bwrap && scratch ? inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]) : inNet(command, args);
+      if (dirs.length === 0 && !bwrap) return inside;
+      // The cell's first process joins its groups itself, before it execs anything: Lectern moving
+      // it there after spawn() raced bwrap's fork of the cell on a busy machine, which left the
+      // cell outside its limits. In the sandbox it also ignores SIGTERM, which bwrap inherits
+      // (node and the shells under it reset that), so Lectern's SIGTERM to the group reaches the
+      // cell, which may handle it, and bwrap reports how the cell ended.
+      const ignore = bwrap && scratch ? "trap '' TERM; " : "";
+      return { command: "/bin/sh", args: ["-c", `${ignore}${JOIN}`, "sh", ...dirs, "--", inside.command, ...inside.args] };
     },
     outOfMemory(cell) {
       const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));

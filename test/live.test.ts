@@ -23,6 +23,7 @@ console.log("hello");
 await new Promise((r) => setTimeout(r, 1500));
 const name = await input("Your name: ");
 console.log(\`hi \${name}\`);
+await new Promise((r) => setTimeout(r, 1500));
 `;
 const PAGE = `# Live
 
@@ -126,7 +127,9 @@ describe.runIf(haveChromium)("the live notebook of lectern serve", () => {
     await tab.locator("#cell-greet .live-run").click();
     const out = tab.locator("#cell-greet .live-output pre");
     await expect.poll(() => out.textContent(), { timeout: 15_000 }).toBe("hello\n");
-    // The first line is there while the cell still runs.
+    // The first line is there while the cell still runs, and so is the typed input once read.
+    expect(await tab.locator("#cell-greet .cell-header .status").textContent()).toBe("running");
+    await expect.poll(() => tab.locator("#cell-greet .live-output kbd.stdin").textContent(), { timeout: 15_000 }).toMatch(/^Ada\n?$/);
     expect(await tab.locator("#cell-greet .cell-header .status").textContent()).toBe("running");
     await expect.poll(() => tab.locator("#cell-greet .cell-header .status").textContent(), { timeout: 15_000 }).toBe("passed");
     await expect.poll(() => tab.locator("#cell-greet .output pre").textContent()).toBe("hello\nYour name: Ada\nhi Ada");

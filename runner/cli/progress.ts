@@ -27,7 +27,7 @@ export function progress(io: Io, quiet: boolean, live = false): (event: ExecuteE
       if (!tty) out.write(`… ${event.cell} started\n`);
     } else if (event.type === "ready") {
       if (!tty) out.write(`… ${event.cell} is listening\n`);
-    } else if (event.type === "output" && live) {
+    } else if (event.type === "output" && live && event.stream !== "stdin") {
       const key = `${event.cell}\0${event.stream}`;
       if (!decoders.has(key)) decoders.set(key, new StringDecoder("utf8"));
       const text = (partial.get(key) ?? "") + decoders.get(key)!.write(event.data);

@@ -47,8 +47,8 @@ export type ExecuteEvent =
   | { type: "ports"; page: string; ports: Record<string, number> }
   | { type: "start"; page: string; cell: string }
   | { type: "ready"; page: string; cell: string }
-  /** Raw output as it arrives (for a server that keeps serving, shown live). */
-  | { type: "output"; page: string; cell: string; stream: "stdout" | "stderr"; data: Buffer }
+  /** Raw output as it arrives (for a server that keeps serving, shown live), and scripted input as it is read. */
+  | { type: "output"; page: string; cell: string; stream: "stdout" | "stderr" | "stdin"; data: Buffer }
   | { type: "end"; page: string; result: CellResult };
 
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<PageResult> {

@@ -47,7 +47,8 @@ export interface LaunchHooks {
   ready(): void;
   /** A cell that does not trace itself named one of its sockets (for the wire trace's owners). */
   socket?(proto: "tcp" | "udp", local: string): void;
-  output(stream: "stdout" | "stderr", data: Buffer): void;
+  /** What it prints, and the scripted input it reads (stdin), as they come. */
+  output(stream: "stdout" | "stderr" | "stdin", data: Buffer): void;
 }
 
 /** Runs one cell to its end. A compile error is the cell's failure; anything else unexpected throws. */
@@ -92,6 +93,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     {
       onListen: (_proto, port) => onListen(port),
       onSocket: (proto, local) => hooks.socket?.(proto, local),
+      onInput: (text) => hooks.output("stdin", Buffer.from(text)),
       onOutput: (transcript, stream, data) => {
         hooks.output(stream, data);
         if (cell.attrs.server && cell.attrs.ready && !ready && cell.attrs.ready.test(transcript.stdoutText())) becomeReady();

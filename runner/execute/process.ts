@@ -31,6 +31,8 @@ export interface ProcessHooks {
   onSocket?: (proto: "tcp" | "udp", local: string) => void;
   /** After each piece of output, with the piece itself. */
   onOutput?: (transcript: Transcript, stream: "stdout" | "stderr", data: Buffer) => void;
+  /** Scripted input (stdin=) the cell has just read, as it echoes it (the transcript places it). */
+  onInput?: (text: string) => void;
 }
 
 export interface ProcessEnd {
@@ -245,6 +247,7 @@ export class CellProcess {
           this.flushed?.();
         } else if (msg.type === "input" && typeof msg.text === "string") {
           this.transcript.echo(msg.text, Number(msg.stdout) || 0, Number(msg.stderr) || 0);
+          hooks.onInput?.(msg.text);
         }
       }
     });

@@ -18,7 +18,7 @@ import type { PageResult, Plan } from "../types.ts";
 /** What the browsers of a page are told (sent as JSON over the page's event stream). */
 export type LiveEvent =
   | { type: "start"; cell: string }
-  | { type: "output"; cell: string; stream: "stdout" | "stderr"; text: string }
+  | { type: "output"; cell: string; stream: "stdout" | "stderr" | "stdin"; text: string }
   | { type: "serving"; cell: string; ports: Record<string, number> }
   | { type: "end"; cell: string; status: string }
   | { type: "done"; cell: string }

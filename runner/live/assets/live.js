@@ -207,9 +207,10 @@ function started(name, text, ports) {
 function output(name, stream, text) {
   if (!sectionOf(name) || !cells.has(name)) return;
   const pre = liveOutput(name);
-  if (stream === "stderr") {
-    const span = document.createElement("span");
-    span.className = "stderr";
+  if (stream === "stderr" || stream === "stdin") {
+    // Typed input as the static page shows it: a <kbd class="stdin">, its text as text.
+    const span = document.createElement(stream === "stdin" ? "kbd" : "span");
+    span.className = stream;
     span.textContent = text;
     pre.append(span);
   } else pre.append(text);

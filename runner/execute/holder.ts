@@ -6,16 +6,16 @@
 // namespace, and the ports are reserved in Lectern's own (plan/ports.ts), as outside a namespace.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { Reservations } from "../plan/ports.ts";
 import { RUNNER_DIR } from "../paths.ts";
+import { findTool } from "./tools.ts";
 
 // Not root: the namespace is made inside a user namespace of our own, which joining it enters too.
 export const ROOTLESS = process.getuid?.() !== 0;
 
-const onPath = (name: string) => (process.env.PATH ?? "").split(delimiter).some((dir) => dir && existsSync(join(dir, name)));
-const PERL = onPath("perl");
+const PERL = findTool("perl", process.env.PATH, false);
 const SCRIPT = join(RUNNER_DIR, "execute", "holder.pl");
 
 export interface Holder {
@@ -37,7 +37,7 @@ export function holdNamespace(): Promise<Holder | null> {
   return new Promise((resolve) => {
     const own = ROOTLESS ? ["--user", "--map-root-user", "--net"] : ["--net"];
     const deathsig = existsSync("/usr/bin/setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
-    const program = PERL ? ["perl", SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
+    const program = PERL ? [PERL.path, SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
     let child: ChildProcess;
     try {
       child = spawn("unshare", [...own, "--", ...deathsig, ...program], { stdio: ["pipe", "pipe", "ignore"], detached: true });

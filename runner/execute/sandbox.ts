@@ -12,6 +12,7 @@ import { ownTempDir } from "../tempdir.ts";
 import { startTcpdump, type Tcpdump } from "../trace/tcpdump.ts";
 
 const MAX_PIDS = 256;
+const MEMORY_MOUNT = "/sys/fs/cgroup/memory";
 export const MEMORY_LIMIT_MIB = 512;
 
 export interface SandboxOptions {
@@ -97,14 +98,14 @@ const read = (file: string) => {
   }
 };
 
-/** How many processes the OOM killer has killed in the memory group Lectern runs in and those above it. */
-function outerKills(): number {
-  const own = /^\d+:memory:(.*)$/m.exec(read("/proc/self/cgroup"))?.[1];
-  if (own === undefined) return 0;
+/**
+ * How many processes the OOM killer has killed in the memory group Lectern runs in and those above
+ * it; `root` is where Lectern makes its cells' memory groups, inside its own (findControllers).
+ */
+function outerKills(root: string | undefined): number {
   let kills = 0;
-  for (let dir = join("/sys/fs/cgroup/memory", own); dir.startsWith("/sys/fs/cgroup/memory"); dir = dirname(dir)) {
+  for (let dir = root && dirname(root); dir && dir.startsWith(MEMORY_MOUNT); dir = dir === MEMORY_MOUNT ? "" : dirname(dir)) {
     kills += Number(/^oom_kill (\d+)/m.exec(read(join(dir, "memory.oom_control")))?.[1] ?? 0);
-    if (dir === "/sys/fs/cgroup/memory") break;
   }
   return kills;
 }
@@ -201,11 +202,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
   }
   const holder = ns?.holder ?? null;
-  // The OOM kills in the memory groups above Lectern's, to tell later whether one was this run's.
-  const outerAtStart = outerKills();
   const run = `${process.pid}-${++sequence}`;
   const groups = new Map<string, string[]>();
-  const memory = hierarchies.find((c) => c.root.includes("/memory/"));
+  const memory = hierarchies.find((c) => c.root.startsWith(`${MEMORY_MOUNT}/`));
+  // The OOM kills in the memory groups above Lectern's, to tell later whether one was this run's.
+  const outerAtStart = outerKills(memory?.root);
 
   const sweep = (cell: string) => {
     const dirs = groups.get(cell) ?? [];
@@ -261,7 +262,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       const own = read(join(dir, "memory.oom_control"));
       if (/^oom_kill [1-9]/m.test(own) || Number(read(join(dir, "memory.failcnt"))) > 0) return true;
       // Or the limit of a group Lectern itself runs in (a container's) came first.
-      return outerKills() > outerAtStart;
+      return outerKills(memory?.root) > outerAtStart;
     },
     sweep,
     close() {

@@ -31,4 +31,18 @@ static inline int lectern_port(const char *name, int fallback) {
   exit(2);
 }
 
+/* The address of the page's network host `name` (a ```network block); outside Lectern
+ * LECTERN_HOST_<NAME>, else `fallback` (NULL: none, exit). */
+static inline const char *lectern_host(const char *name, const char *fallback) {
+  char var[96] = "LECTERN_HOST_";
+  size_t n = 13;
+  for (const char *c = name; *c && n < sizeof var - 1; c++) var[n++] = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
+  var[n] = '\0';
+  const char *raw = getenv(var);
+  if (raw && *raw) return raw;
+  if (fallback) return fallback;
+  fprintf(stderr, "lectern_host(\"%s\") has no address: run this under Lectern on a page with that host, set %s, or pass a fallback\n", name, var);
+  exit(2);
+}
+
 #endif

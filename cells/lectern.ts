@@ -20,6 +20,18 @@ export function port(name: string, fallback?: number): number {
   throw new Error(`port("${name}") has no number: run this under Lectern, set ${envName(name)}, or pass a fallback: port("${name}", 12000)`);
 }
 
+/**
+ * The address of the page's network host called `name` (its ```network block). Outside Lectern
+ * it reads LECTERN_HOST_<NAME>, or returns `fallback`.
+ */
+export function host(name: string, fallback?: string): string {
+  const variable = "LECTERN_HOST_" + name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  const raw = process.env[variable];
+  if (raw !== undefined && raw !== "") return raw;
+  if (fallback !== undefined) return fallback;
+  throw new Error(`host("${name}") has no address: run this under Lectern on a page with that host, set ${variable}, or pass a fallback: host("${name}", "127.0.0.1")`);
+}
+
 // Lines typed (or scripted) ahead of the program's reads wait here, as in a terminal's buffer.
 const lines: string[] = [];
 const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];

@@ -16,7 +16,8 @@ export type ErrorCode =
   | "E_COMPILE"
   | "E_NO_TOOL"
   | "E_SANDBOX"
-  | "E_EXERCISE";
+  | "E_EXERCISE"
+  | "E_NETWORK";
 
 /** Where in a file: a 1-based line and, where it is known, a 1-based column. */
 export interface Where {

@@ -2,6 +2,7 @@
 import type { TraceRecords } from "./trace/tracefile.ts";
 import type { CaptureInfo } from "./trace/capture.ts";
 import type { Token } from "markdown-it";
+import type { NetworkSpec } from "./network/spec.ts";
 
 /** A cell's language: a row of runner/execute/languages.ts (TypeScript, a shell, Python, C). */
 export type Lang = "ts" | "sh" | "bash" | "python" | "c";
@@ -26,6 +27,8 @@ export interface CellAttrs {
   exercise?: boolean;
   /** The name of the exercise this cell is the solution of. */
   solution?: string | null;
+  /** The host of the page's network (a ```network block) that the cell runs on. */
+  host?: string | null;
 }
 
 /** An `output` block written right after a cell: its expected transcript. */
@@ -63,6 +66,8 @@ export interface Page {
   tokens: Token[];
   cells: Cell[];
   traces: TraceBlock[];
+  /** The page's ```network block: hosts and links its cells run on; null for loopback alone. */
+  network: NetworkSpec | null;
 }
 
 export interface PlannedCell extends Cell {
@@ -112,6 +117,10 @@ export interface TraceEvent {
   to?: string;
   /** A datagram that reached its socket but that the program never read. */
   unread?: true;
+  /** A page with a network: the link a packet was lost on ("client–server")... */
+  lost?: string;
+  /** ...or, when it took a millisecond or more, how long it took to reach its host (ms). */
+  delay?: number;
 }
 
 /** The one result type of a cell run, built in one place (execute.ts). */

@@ -282,7 +282,7 @@ describe("Scheduler", () => {
 });
 
 describe("selectCells", () => {
-  const plan = (cells: PlannedCell[]): Plan => ({ page: { path: "p.md", source: "", tokens: [], cells, traces: [] }, cells, ports: [] });
+  const plan = (cells: PlannedCell[]): Plan => ({ page: { path: "p.md", source: "", tokens: [], cells, traces: [], network: null }, cells, ports: [] });
   const names = (cells: PlannedCell[]) => cells.map((c) => c.name);
   const page = plan([chat, alice, bob, carol, planned("other")]);
 

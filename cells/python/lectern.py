@@ -23,6 +23,18 @@ def port(name, fallback=None):
     raise LookupError(f'port("{name}") has no number: run this under Lectern, set {_env_name(name)}, or pass a fallback: port("{name}", 12000)')
 
 
+def host(name, fallback=None):
+    """The address of the page's network host `name` (its ```network block). Outside Lectern it
+    reads LECTERN_HOST_<NAME> or returns its fallback."""
+    var = "LECTERN_HOST_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+    raw = os.environ.get(var, "")
+    if raw != "":
+        return raw
+    if fallback is not None:
+        return fallback
+    raise LookupError(f'host("{name}") has no address: run this under Lectern on a page with that host, set {var}, or pass a fallback: host("{name}", "127.0.0.1")')
+
+
 def input(prompt=""):
     """Like Python's input(): the prompt, then one line. Under Lectern the line is echoed into
     the transcript where it was read, as a terminal would show it."""

@@ -1,5 +1,6 @@
 // Cell results on disk in the cache folder, keyed by everything that can change them, so a
 // rebuild runs only what an edit touched. A missing, corrupt or half-written entry is a miss.
+import { networkKey } from "../network/spec.ts";
 import { readFileSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { writeAtomic } from "../atomic.ts";
@@ -20,7 +21,7 @@ export type CellInputs = Map<string, Record<string, string> | null>;
 
 /**
  * Each cell's key: its page's path, its code, fence info (attributes, stdin), effective timeout, the local files
- * it imports, the keys of the cells it needs, and the Lectern and Node versions. Prose is not in
+ * it imports, the page's network, the keys of the cells it needs, and the Lectern and Node versions. Prose is not in
  * it. A cell without inputs has no key (its run says why), nor do the cells that need it.
  */
 export function cellKeys(plan: Plan, inputs: CellInputs, defaultTimeout: number): Map<string, string | null> {
@@ -47,6 +48,8 @@ export function cellKeys(plan: Plan, inputs: CellInputs, defaultTimeout: number)
             toolStamp(cell.lang),
             cell.info,
             cell.code,
+            // The network the cell runs on: another delay or loss is another run.
+            networkKey(plan.page.network),
             String(cell.attrs.timeout ?? defaultTimeout),
             JSON.stringify(Object.entries(files).sort()),
             ...(deps as string[]),

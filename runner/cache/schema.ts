@@ -91,6 +91,13 @@ const captureInfo = object({
   ranAt: string,
   owners: arrayOf(object({ proto: oneOf("udp", "tcp"), local: string, listening: boolean, cell: string, at: finite })),
   cells: arrayOf(object({ name: string, lang: string, from: finite, to: finite })),
+  network: optional(
+    object({
+      hosts: arrayOf(object({ name: string, addresses: arrayOf(string) })),
+      links: arrayOf(object({ index: integer, a: string, b: string, delayMs: nonNegative, lossPct: nonNegative })),
+      devices: arrayOf(object({ index: integer, host: string, name: string, link: nullable(integer), dropped: boolean })),
+    }),
+  ),
 });
 
 /** The parsed capture description if every field has its type, else null (the page draws its socket trace). */

@@ -14,6 +14,8 @@ import { capturePath, captureWanted, PageCapture } from "../trace/capture.ts";
 import { withCapture } from "../trace/wiretrace.ts";
 import type { CellResult, PageResult, Plan, PlannedCell } from "../types.ts";
 import { notRun } from "./verdict.ts";
+import { NetworkUnavailable } from "../network/build.ts";
+import { hostAddress, hostEnv } from "../network/spec.ts";
 
 export interface ExecuteOptions extends ConfineOptions {
   cacheDir: string;
@@ -61,7 +63,14 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   // A pinned port is there to be reached from outside, so such a run stays in our namespace.
   // Made while ports are reserved and cells compiled; the first launch waits for it.
   const bwrap = await sandboxFor(options);
-  const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap, capture: captureWanted(options.trace !== false) });
+  const network = plan.page.network;
+  const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap, capture: captureWanted(options.trace !== false), network });
+  // A page's network that cannot be made here: its cells are not run on loopback instead.
+  const unavailable = await sandbox.then(
+    () => null,
+    (err: Error) => (err instanceof NetworkUnavailable ? err.message : Promise.reject(err)),
+  );
+  if (unavailable !== null) return skipAll(plan, cells, unavailable, startedAt, t0, options);
   const names = plan.ports.filter((p) => cells.some((c) => c.ports.includes(p)));
   let ports: Reservations;
   try {
@@ -80,6 +89,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const captured = sandbox.then(async (s) => (await capture.start(s), s));
   const env: Record<string, string> = { ...options.env, LECTERN: "1", LECTERN_CHANNEL: "3" };
   for (const [name, port] of Object.entries(numbers)) env[portEnv(name)] = String(port);
+  for (const host of network?.hosts ?? []) env[hostEnv(host.name)] = hostAddress(network!, host.name);
   const run: RunContext = {
     page,
     cwd: dirname(resolve(page)),
@@ -111,6 +121,14 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   return withCapture(result, await capture.stop());
 }
 
+/** Every cell of a page whose network cannot be made: skipped, with the reason, none run. */
+function skipAll(plan: Plan, cells: PlannedCell[], reason: string, startedAt: Date, t0: number, options: ExecuteOptions): PageResult {
+  const page = plan.page.path;
+  const done = cells.map((cell) => notRun(cell, "skipped", `not run: ${reason}`));
+  for (const result of done) options.onEvent?.({ type: "end", page, result });
+  return { path: page, ports: {}, cells: done, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0) };
+}
+
 /** Carries out what the scheduler says until every cell is done; Ctrl-C stops what runs. */
 function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions, capture: PageCapture): Promise<Map<string, CellResult>> {
   const { page } = run;
@@ -133,7 +151,7 @@ function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions
   const hooks = (cell: PlannedCell): LaunchHooks => ({
     aborted: () => scheduler.aborting,
     started: (proc) => {
-      capture.cellStarted(cell.name, cell.lang, proc.pid);
+      capture.cellStarted(cell.name, cell.lang, proc.pid, cell.attrs.host);
       procs.set(cell.name, proc);
       scheduler.running(cell.name);
       options.onEvent?.({ type: "start", page, cell: cell.name });

@@ -5,6 +5,8 @@
 #
 # Lectern writes one request per line on stdin and reads one answer per line:
 #   hold N  -> held P1 .. PN   N ports, each bound for TCP (listening) and for UDP, on every address
+#   take P1 .. PN -> took P1 .. PN   the same numbers, held here too (another host of the page's
+#                                   network: a port's number is the page's, on every host)
 #   free P  -> freed P         lets go of P: the server that names it is about to start
 # End of input means Lectern is gone: so is the namespace.
 use strict;
@@ -49,6 +51,9 @@ while (my $line = <STDIN>) {
   if ($line =~ /^hold (\d+)$/) {
     my @ports = map { hold_one() } 1 .. $1;
     print "held @ports\n";
+  } elsif ($line =~ /^take ([\d ]+)$/) {
+    my @ports = map { my $tcp = bound(SOCK_STREAM, $_); my $udp = $tcp && bound(SOCK_DGRAM, $_); $held{$_} = [$tcp, $udp] if $udp; $udp ? $_ : 0 } split / /, $1;
+    print "took @ports\n";
   } elsif ($line =~ /^free (\d+)$/) {
     if (my $pair = delete $held{$1}) { close($_) for @$pair; }
     print "freed $1\n";

@@ -23,6 +23,10 @@ export interface Holder {
   alive(): boolean;
   /** Reserves a number for every name inside the namespace; null when this holder cannot (no perl). */
   reserve(names: string[], served: Set<string>): Promise<Reservations> | null;
+  /** Holds these numbers here too, until handOver: another host of the page's network. */
+  take(numbers: number[]): Promise<void>;
+  /** Lets go of a number taken or reserved. */
+  free(port: number): Promise<void>;
   kill(): void;
 }
 
@@ -32,15 +36,27 @@ process.on("exit", () => {
   for (const h of live) h.kill("SIGKILL");
 });
 
-/** Starts a holder of a fresh network namespace with loopback up; null if not allowed here. */
-export function holdNamespace(): Promise<Holder | null> {
+/** The command line that runs `command` inside the holder's namespace (and user namespace, rootless). */
+export function enter(holder: Holder) {
+  return (command: string, args: string[]) => {
+    const user = ROOTLESS ? [`--user=/proc/${holder.pid}/ns/user`, "--preserve-credentials"] : [];
+    return { command: "nsenter", args: [...user, `--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
+  };
+}
+
+/**
+ * Starts a holder of a fresh network namespace with loopback up; null if not allowed here. When
+ * not root, the namespace is made in a user namespace of its own, or in `owner`'s: the hosts of a
+ * page's network share one, so that a link can join two of them.
+ */
+export function holdNamespace(owner?: Holder): Promise<Holder | null> {
   return new Promise((resolve) => {
-    const own = ROOTLESS ? ["--user", "--map-root-user", "--net"] : ["--net"];
+    const own = ROOTLESS ? (owner ? ["nsenter", `--user=/proc/${owner.pid}/ns/user`, "--preserve-credentials", "unshare", "--net"] : ["unshare", "--user", "--map-root-user", "--net"]) : ["unshare", "--net"];
     const deathsig = existsSync("/usr/bin/setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
     const program = PERL ? [PERL.path, SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
     let child: ChildProcess;
     try {
-      child = spawn("unshare", [...own, "--", ...deathsig, ...program], { stdio: ["pipe", "pipe", "ignore"], detached: true });
+      child = spawn(own[0]!, [...own.slice(1), "--", ...deathsig, ...program], { stdio: ["pipe", "pipe", "ignore"], detached: true });
     } catch {
       resolve(null);
       return;
@@ -62,7 +78,12 @@ export function holdNamespace(): Promise<Holder | null> {
         live.delete(child);
       };
       const alive = () => child.exitCode === null && child.signalCode === null;
-      resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), kill });
+      const take = async (numbers: number[]) => {
+        const answer = numbers.length > 0 ? await lines.ask(`take ${numbers.join(" ")}`) : `took`;
+        if (answer !== `took ${numbers.join(" ")}`.trim()) throw new Error(`could not hold ports ${numbers.join(", ")} on another host of the page's network (the holder said '${answer}')`);
+      };
+      const free = async (port: number) => void (await lines.ask(`free ${port}`));
+      resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, kill });
     }, fail);
   });
 }

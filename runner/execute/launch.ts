@@ -147,7 +147,7 @@ function command(cell: PlannedCell, run: RunContext, sandbox: Sandbox, start: { 
   const how = languageOf(cell.lang).command({ cell, page: run.page, ...start, heap, confined: sandbox.confined });
   const guard = sandbox.net === "guard" && !run.allowNet.includes("*");
   const env = confineCell.env({ ...run.env, ...how.env, ...(guard ? { LECTERN_ALLOW_NET: ["loopback", ...run.allowNet].join(",") } : {}), ...(traced ? { LECTERN_TRACE: "4" } : {}) }, cell.ports);
-  return { ...sandbox.wrap(cell.name, how.command, how.args, env, confineCell.view(run.confine, run.page, how.files)), env };
+  return { ...sandbox.wrap(cell.name, how.command, how.args, env, confineCell.view(run.confine, run.page, how.files), cell.attrs.host), env };
 }
 
 /**

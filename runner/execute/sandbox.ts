@@ -7,8 +7,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { dirname, join } from "node:path";
 import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
-import { holdNamespace, ROOTLESS, type Holder } from "./holder.ts";
+import { enter, holdNamespace, type Holder } from "./holder.ts";
 import { ownTempDir } from "../tempdir.ts";
+import { buildNetwork, NetworkUnavailable, type BuiltNetwork } from "../network/build.ts";
+import type { NetworkSpec } from "../network/spec.ts";
 import { startTcpdump, type Tcpdump } from "../trace/tcpdump.ts";
 
 const MAX_PIDS = 256;
@@ -22,6 +24,8 @@ export interface SandboxOptions {
   bwrap: string | null;
   /** Start tcpdump on the namespace's loopback with it (trace/tcpdump.ts), for the page's capture. */
   capture: boolean;
+  /** The page's network block: a namespace per host instead of one for the page (network/build.ts). */
+  network?: NetworkSpec | null;
 }
 
 /** What one cell's confinement needs to know besides the command (bwrap.ts). */
@@ -38,7 +42,9 @@ export interface Sandbox {
    * The command line that starts `command args` for a cell: inside the page's network namespace,
    * if any, and inside bubblewrap with `confine`'s view of the disk and `env`, if confined.
    */
-  wrap(cell: string, command: string, args: string[], env: Record<string, string>, confine: CellConfine): { command: string; args: string[] };
+  wrap(cell: string, command: string, args: string[], env: Record<string, string>, confine: CellConfine, host?: string | null): { command: string; args: string[] };
+  /** The page's network as built, or null: one namespace (or none) for the page. */
+  readonly network: BuiltNetwork | null;
   /**
    * Reserves the page's named ports inside its network namespace, until handOver(); null where
    * there is no namespace (or no perl to hold ports in it): plan/ports.ts reserves them then.
@@ -163,17 +169,9 @@ interface Namespace {
   dump: Tcpdump | null;
 }
 
-/** The command line that runs `command` inside the holder's namespace (and user namespace, rootless). */
-function inNetOf(holder: Holder) {
-  return (command: string, args: string[]) => {
-    const user = ROOTLESS ? [`--user=/proc/${holder.pid}/ns/user`, "--preserve-credentials"] : [];
-    return { command: "nsenter", args: [...user, `--net=/proc/${holder.pid}/ns/net`, "--", command, ...args] };
-  };
-}
-
 async function makeNamespace(capture: boolean): Promise<Namespace | null> {
   const holder = await holdNamespace();
-  return holder && { holder, dump: capture ? startTcpdump(inNetOf(holder)) : null };
+  return holder && { holder, dump: capture ? startTcpdump(enter(holder)) : null };
 }
 
 // The next page's namespace and capture, started while this one runs: making them costs tens of
@@ -183,10 +181,21 @@ async function makeNamespace(capture: boolean): Promise<Namespace | null> {
 let spare: Promise<Namespace | null> | null = null;
 let pages = 0;
 
+/**
+ * The sandbox of a page run. A page with a network gets a namespace per host, or, where they
+ * cannot be made (or --allow-net asks for the machine's network), NetworkUnavailable: its cells
+ * must not run on loopback as if nothing were different.
+ */
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
   let ns: Namespace | null = null;
-  if (options.isolateNet) {
+  let network: BuiltNetwork | null = null;
+  if (options.network) {
+    if (!options.isolateNet) throw new NetworkUnavailable("--allow-net and pinned ports run cells in the machine's own network, not on this page's hosts");
+    network = await buildNetwork(options.network);
+    const first = network.hosts[0]!;
+    ns = { holder: first.holder, dump: null };
+  } else if (options.isolateNet) {
     // Taken before any await: two pages starting at once must not share one.
     const mine = spare ?? makeNamespace(options.capture);
     spare = ++pages > 1 ? makeNamespace(options.capture) : null;
@@ -216,7 +225,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
 
   // A cell joins the page's namespace (nsenter) before bwrap confines it: bwrap cannot join one.
-  const inNet = holder ? inNetOf(holder) : (command: string, args: string[]) => ({ command, args });
+  const inNet = holder ? enter(holder) : (command: string, args: string[]) => ({ command, args });
+  const inHost = (host: string | null | undefined) => {
+    const h = host ? network?.hosts.find((x) => x.name === host) : undefined;
+    return h ? enter(h.holder) : inNet;
+  };
   const { bwrap } = options;
   const scratch = bwrap ? ownTempDir("lectern-scratch") : null;
 
@@ -225,13 +238,15 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     memoryCapped: memory !== undefined,
     confined: bwrap !== null,
     inNet,
-    reserve: (names, served) => holder?.reserve(names, served) ?? null,
+    network,
+    reserve: (names, served) => (network ? reserveOnHosts(network, names, served) : (holder?.reserve(names, served) ?? null)),
     takeCapture() {
       const dump = ns?.dump ?? null;
       if (ns) ns.dump = null;
       return dump;
     },
-    wrap(cell, command, args, env, confine) {
+    wrap(cell, command, args, env, confine, host) {
+      const inNet = inHost(host);
       const dirs: string[] = [];
       for (const { root, setup } of hierarchies) {
         const dir = join(root, `${run}-${cell}`);
@@ -270,6 +285,26 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (scratch) rmSync(scratch, { recursive: true, force: true });
       ns?.dump?.discard();
       holder?.kill();
+      network?.close();
     },
   };
+}
+
+/**
+ * A port's number is the page's on every host: drawn on the first host, held on the others too,
+ * and let go of everywhere when its server is about to start (wherever that server runs).
+ */
+async function reserveOnHosts(network: BuiltNetwork, names: string[], served: Set<string>): Promise<Reservations> {
+  const [first, ...others] = network.hosts.map((h) => h.holder);
+  const ports = await first!.reserve(names, new Set(names));
+  if (!ports) throw new Error("the hosts of this page's network need perl to hold its ports");
+  const numbers = ports.numbers();
+  await Promise.all(others.map((h) => h.take(names.map((n) => numbers[n]!))));
+  const held = new Set(names);
+  const handOver = async (name: string) => {
+    if (!held.delete(name)) return;
+    await Promise.all([ports.handOver(name), ...others.map((h) => h.free(numbers[name]!))]);
+  };
+  for (const name of names) if (!served.has(name)) await handOver(name);
+  return { numbers: () => numbers, handOver, close: async () => held.clear() };
 }

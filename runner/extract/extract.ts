@@ -4,6 +4,7 @@ import { cellLang, parseInfo, tokenizeInfo } from "./info.ts";
 import { linkExercises } from "./exercises.ts";
 import { parseMarkdown } from "./markdown.ts";
 import { readPageBytes } from "./source.ts";
+import { parseNetwork, type NetworkSpec } from "../network/spec.ts";
 import type { Cell, ExpectedOutput, Page, TraceBlock } from "../types.ts";
 
 /** Reads a page from disk (regular files only, see source.ts); bytes that are not UTF-8 are the user's to fix. */
@@ -43,11 +44,19 @@ export function extractPage(path: string, text: string): Page {
   const cells: Cell[] = [];
   const traces: TraceBlock[] = [];
   const names = new Map<string, number>();
+  let network: NetworkSpec | null = null;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.type !== "fence" || !token.map) continue;
     if (token.info.trim().split(/\s+/)[0] === "trace") {
       traces.push(traceBlock(path, token.info, i, token.map[0] + 1));
+      continue;
+    }
+    if (token.info.trim().split(/\s+/)[0] === "network") {
+      const line = token.map[0] + 1;
+      if (network) throw new LecternError("E_NETWORK", `this page already has a network block at line ${network.line}: describe every host and link in one`, { file: path, line });
+      if (!isClosed(token)) throw new LecternError("E_FENCE_UNCLOSED", `this network block's fence is never closed: end it with ${token.markup}`, { file: path, line });
+      network = parseNetwork(path, token.content, line);
       continue;
     }
     const lang = cellLang(token.info);
@@ -72,7 +81,7 @@ export function extractPage(path: string, text: string): Page {
       throw new LecternError("E_NEEDS_UNKNOWN", `this trace names cell "${unknown}", which this page does not have (its cells: ${[...names.keys()].join(", ")})`, { file: path, line: t.line });
     }
   }
-  return { path, source, tokens, cells: linkExercises(path, tokens, cells), traces };
+  return { path, source, tokens, cells: linkExercises(path, tokens, cells), traces, network };
 }
 
 /** ```trace [cells=a,b]: a network diagram of those cells (of all, without cells=). */

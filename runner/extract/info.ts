@@ -70,7 +70,7 @@ export function tokenizeInfo(rest: string, where: Where): [string, string | null
   return out;
 }
 
-const KNOWN = ["name", "server", "needs", "with", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck", "exercise", "solution"];
+const KNOWN = ["name", "server", "needs", "with", "stdin", "expect", "exit", "timeout", "skip", "ready", "nocheck", "exercise", "solution", "host"];
 
 type Bad = (what: string) => LecternError;
 
@@ -99,6 +99,11 @@ const VALUED: Record<string, (attrs: CellAttrs, value: string, bad: Bad) => void
     const v = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
     if (!(v >= 0.01 && v <= 3600)) throw bad("timeout takes a number of seconds, from 0.01 to 3600");
     attrs.timeout = v;
+  },
+  // The page's network block says which hosts there are (plan.ts checks the name against it).
+  host: (attrs, v, bad) => {
+    if (!NAME_PATTERN.test(v)) throw bad(`"${v}" is not a host name`);
+    attrs.host = v;
   },
   // The exercise this cell answers (the pairing is checked with the page's cells: exercises.ts).
   solution: (attrs, v, bad) => {

@@ -6,6 +6,7 @@ import { languageOf } from "../execute/languages.ts";
 import { NAME_PATTERN } from "../extract/info.ts";
 import { originalPlace } from "./sourcemap.ts";
 import type { Cell, Page, Plan, PlannedCell } from "../types.ts";
+import { hostEnv } from "../network/spec.ts";
 
 // Port names are spelled like cell names.
 export const PORT_NAME = NAME_PATTERN;
@@ -77,9 +78,30 @@ export async function planPage(page: Page, memo?: PortMemo): Promise<Plan> {
     }
     return { ...cell, deps, after, together: [], ports: used.get(cell)! };
   });
+  checkHosts(page);
   groupCells(page.path, cells);
   checkCycles(page.path, cells);
   return { page, cells, ports };
+}
+
+/**
+ * host= and host("name") name hosts of the page's network block, known before anything runs: a
+ * misspelt one is the page's error at its line, not an address missing when the cell runs.
+ */
+function checkHosts(page: Page): void {
+  const hosts = page.network?.hosts.map((h) => h.name) ?? [];
+  const known = (name: string) => hosts.includes(name);
+  const list = hosts.length > 0 ? `its hosts: ${hosts.join(", ")}` : "it has no network block";
+  for (const cell of page.cells) {
+    const where = { file: page.path, line: cell.line };
+    if (cell.attrs.host && !known(cell.attrs.host)) throw new LecternError("E_NETWORK", `cell "${cell.name}" runs on host "${cell.attrs.host}", which this page's network does not have (${list})`, where);
+    for (const m of cell.code.matchAll(/(?<!\w)(?:lectern_)?host\(\s*["']([^"']*)["']|\bLECTERN_HOST_([A-Z0-9_]+)/g)) {
+      const name = m[1] ?? hosts.find((h) => hostEnv(h) === `LECTERN_HOST_${m[2]}`) ?? m[2]!.toLowerCase();
+      if (known(name)) continue;
+      const line = cell.line + 1 + cell.code.slice(0, m.index).split("\n").length - 1;
+      throw new LecternError("E_NETWORK", `cell "${cell.name}" asks for host "${name}", which this page's network does not have (${list})`, { file: page.path, line });
+    }
+  }
 }
 
 /**

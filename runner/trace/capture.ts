@@ -12,6 +12,9 @@ import { validCapture } from "../cache/schema.ts";
 import type { Sandbox } from "../execute/sandbox.ts";
 import { clockMs } from "../../cells/wire.ts";
 import { SocketWatch, type Owner } from "./sockets.ts";
+import { enter } from "../execute/holder.ts";
+import type { BuiltNetwork } from "../network/build.ts";
+import { mergeCaptures, mergedIndex } from "./merge.ts";
 import { adopted, findTcpdump, MAX_PACKETS, startTcpdump, type Tcpdump } from "./tcpdump.ts";
 
 /** What a page's run captured, handed to the trace (wiretrace.ts) and to `run --json`. */
@@ -28,6 +31,15 @@ export interface CaptureInfo {
   owners: Owner[];
   /** The cells of the run: when each ran, and whether it reported its own sockets. */
   cells: { name: string; lang: string; from: number; to: number }[];
+  /** A page with a network: its hosts and links, and the devices the merged capture numbers (merge.ts). */
+  network?: CapturedNetwork;
+}
+
+export interface CapturedNetwork {
+  hosts: { name: string; addresses: string[] }[];
+  links: { index: number; a: string; b: string; delayMs: number; lossPct: number }[];
+  /** By their index in the merged file. */
+  devices: { index: number; host: string; name: string; link: number | null; dropped: boolean }[];
 }
 
 /** Whether a run with this setting captures packets (tcpdump may still be missing: start() says). */
@@ -44,6 +56,9 @@ export function capturePath(cacheDir: string, page: string): string {
 export class PageCapture {
   private dump: Tcpdump | null = null;
   private watch: SocketWatch | null = null;
+  /** A page with a network: a capture and a watch of the socket tables on each host, in host order. */
+  private hosts: { name: string; dump: Tcpdump; watch: SocketWatch }[] = [];
+  private network: CapturedNetwork | undefined;
   private skipped: string | null = null;
   private offset = 0;
   private readonly cells = new Map<string, { name: string; lang: string; from: number; to: number }>();
@@ -61,6 +76,7 @@ export class PageCapture {
     if (!captureWanted(true)) return void (this.skipped = "the capture is off (LECTERN_CAPTURE=off), so the trace is what the cells' Node.js sockets reported");
     if (sandbox.net !== "namespace") return void (this.skipped = "the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
     if (!findTcpdump()) return void (this.skipped = "tcpdump is not installed, so the trace is what the cells' Node.js sockets reported");
+    if (sandbox.network) return this.startOnHosts(sandbox.network);
     const dump = sandbox.takeCapture() ?? startTcpdump(sandbox.inNet);
     if (!dump) return void (this.skipped = "the capture file could not be made in the temporary folder");
     adopted(dump);
@@ -77,9 +93,42 @@ export class PageCapture {
     this.watch = new SocketWatch(dump.proc.pid!, clockMs);
   }
 
-  cellStarted(name: string, lang: string, pid: number | undefined): void {
+  /** One tcpdump on every device of each host, all listening before the first cell starts. */
+  private async startOnHosts(network: BuiltNetwork): Promise<void> {
+    // Not the far ends of the drop devices: each dropped packet once, where it was dropped.
+    const unseen = (h: BuiltNetwork["hosts"][number]) => h.devices.filter((d) => /^drop\d+p$/.test(d.name)).map((d) => `ifindex ${d.index}`);
+    const filter = (h: BuiltNetwork["hosts"][number]) => (unseen(h).length > 0 ? [`not (${unseen(h).join(" or ")})`] : []);
+    const started = network.hosts.map((h) => ({ host: h, dump: startTcpdump(enter(h.holder), "any", filter(h)) }));
+    for (const { dump } of started) if (dump) adopted(dump);
+    const ok = await Promise.all(started.map(({ dump }) => dump?.ready ?? false));
+    this.offset = Date.now() - clockMs();
+    const failed = started.findIndex((_, i) => !ok[i]);
+    if (failed >= 0) {
+      const why = started[failed]!.dump?.stderr().trim().split("\n").pop() || "tcpdump did not answer";
+      this.skipped = `the capture on host ${started[failed]!.host.name} could not start: ${why}`;
+      for (const { dump } of started) dump?.discard();
+      return;
+    }
+    this.hosts = started.map(({ host, dump }) => ({ name: host.name, dump: dump!, watch: new SocketWatch(dump!.proc.pid!, clockMs) }));
+    this.network = {
+      hosts: network.hosts.map((h) => ({ name: h.name, addresses: h.addresses })),
+      links: network.links.map((l) => ({ index: l.index, a: l.a, b: l.b, delayMs: l.delayMs, lossPct: l.lossPct })),
+      devices: network.hosts.flatMap((h, i) => h.devices.map((d) => ({ ...d, index: mergedIndex(i, d.index), host: h.name }))),
+    };
+  }
+
+  /** The watch of the host the cell runs on: the first host's for a cell without host=. */
+  private watchOf(host: string | null | undefined): SocketWatch | null {
+    if (this.hosts.length === 0) return this.watch;
+    return (this.hosts.find((h) => h.name === host) ?? this.hosts[0]!).watch;
+  }
+
+  private readonly hostOf = new Map<string, string | null>();
+
+  cellStarted(name: string, lang: string, pid: number | undefined, host: string | null = null): void {
     this.cells.set(name, { name, lang, from: clockMs(), to: Infinity });
-    if (pid !== undefined) this.watch?.cellStarted(name, pid);
+    this.hostOf.set(name, host);
+    if (pid !== undefined) this.watchOf(host)?.cellStarted(name, pid);
   }
 
   /**
@@ -87,14 +136,14 @@ export class PageCapture {
    * opened one: it is that cell's from now on, even if it closes before the next look at the tables.
    */
   claim(cell: string, proto: "tcp" | "udp", local: string): void {
-    this.watch?.owners.push({ proto, local, listening: false, cell, at: clockMs() });
+    this.watchOf(this.hostOf.get(cell))?.owners.push({ proto, local, listening: false, cell, at: clockMs() });
   }
 
   /** Before the cell's leftover processes are swept: their sockets are looked at once more. */
   cellEnded(name: string): void {
     const c = this.cells.get(name);
     if (c) c.to = clockMs();
-    this.watch?.cellEnding(name);
+    this.watchOf(this.hostOf.get(name))?.cellEnding(name);
   }
 
   private stopped: Promise<CaptureInfo> | null = null;
@@ -106,47 +155,34 @@ export class PageCapture {
 
   private async finish(): Promise<CaptureInfo> {
     this.watch?.stop();
+    for (const h of this.hosts) h.watch.stop();
     const info = (path: string | null): CaptureInfo => ({
       path,
       skipped: this.skipped,
       offset: this.offset,
       clock0: this.clock0,
       ranAt: this.ranAt,
-      owners: this.watch?.owners ?? [],
+      owners: this.hosts.length > 0 ? this.hosts.flatMap((h) => h.watch.owners) : (this.watch?.owners ?? []),
       cells: [...this.cells.values()].map((c) => ({ ...c, to: Number.isFinite(c.to) ? c.to : clockMs() })),
+      ...(this.network ? { network: this.network } : {}),
     });
-    const dump = this.dump;
-    if (!dump || this.skipped) return info(null);
-    const { proc, file } = dump;
-    // The last cell's last packets may still be on their way through the kernel's ring to
-    // tcpdump: wait until the file has not grown for two looks (at most 300 ms), then stop it.
-    let size = -1;
-    for (let quiet = 0, i = 0; quiet < 2 && i < 30 && proc.exitCode === null; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-      let now = -2;
-      try {
-        now = statSync(file).size;
-      } catch {
-        // Gone: nothing to wait for.
+    const dumps = this.hosts.length > 0 ? this.hosts.map((h) => h.dump) : this.dump ? [this.dump] : [];
+    if (dumps.length === 0 || this.skipped) return info(null);
+    await Promise.all(dumps.map(stopDump));
+    for (const dump of dumps) {
+      const stderr = dump.stderr();
+      if (/(\d+) packets? captured/.exec(stderr)?.[1] === String(MAX_PACKETS)) {
+        this.skipped = `the capture stopped at ${MAX_PACKETS.toLocaleString("en")} packets; later ones are not shown`;
       }
-      quiet = now === size ? quiet + 1 : 0;
-      size = now;
+      const dropped = Number(/(\d+) packets? dropped by kernel/.exec(stderr)?.[1] ?? 0);
+      if (dropped > 0) this.skipped = `${dropped} packets were dropped by the kernel before tcpdump read them`;
     }
-    const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once("exit", () => r())));
-    proc.kill("SIGINT");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 2000);
-    await exited;
-    clearTimeout(timer);
-    const stderr = dump.stderr();
-    if (/(\d+) packets? captured/.exec(stderr)?.[1] === String(MAX_PACKETS)) {
-      this.skipped = `the capture stopped at ${MAX_PACKETS.toLocaleString("en")} packets; later ones are not shown`;
-    }
-    const dropped = Number(/(\d+) packets? dropped by kernel/.exec(stderr)?.[1] ?? 0);
-    if (dropped > 0) this.skipped = `${dropped} packets were dropped by the kernel before tcpdump read them`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      // From the temporary folder, where tcpdump started before the page was known.
-      await moveFile(file, this.path);
+      // From the temporary folder, where tcpdump started before the page was known; a network's
+      // hosts' captures as one file.
+      if (this.hosts.length > 0) await mergeCaptures(dumps.map((d) => d.file), this.path);
+      else await moveFile(dumps[0]!.file, this.path);
       // What names the packets' ends, beside them: a later build from the cache draws them too.
       const kept = info(this.path);
       writeFileSync(`${this.path}.json.partial`, JSON.stringify(kept));
@@ -156,9 +192,34 @@ export class PageCapture {
       this.skipped = `the capture file could not be kept: ${(err as Error).message}`;
       return info(null);
     } finally {
-      dump.discard();
+      for (const dump of dumps) dump.discard();
     }
   }
+}
+
+/**
+ * The last cell's last packets may still be on their way through the kernel's ring to tcpdump:
+ * waits until its file has not grown for two looks (at most 300 ms), then stops it.
+ */
+async function stopDump(dump: Tcpdump): Promise<void> {
+  const { proc, file } = dump;
+  let size = -1;
+  for (let quiet = 0, i = 0; quiet < 2 && i < 30 && proc.exitCode === null; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    let now = -2;
+    try {
+      now = statSync(file).size;
+    } catch {
+      // Gone: nothing to wait for.
+    }
+    quiet = now === size ? quiet + 1 : 0;
+    size = now;
+  }
+  const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once("exit", () => r())));
+  proc.kill("SIGINT");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 2000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Renames, or copies then renames where `from` is on another file system; `to` is never half-written. */

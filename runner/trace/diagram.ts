@@ -31,7 +31,8 @@ interface Lifeline {
 
 type ArrowKind = "udp" | "tcp" | "control" | "error" | "lost";
 type Shape =
-  | { type: "arrow"; from: Lifeline; to: Lifeline; y1: number; y2: number; label: string; kind: ArrowKind }
+  /** `half`: lost on a link of the page's network, so drawn to the middle only. */
+  | { type: "arrow"; from: Lifeline; to: Lifeline; y1: number; y2: number; label: string; kind: ArrowKind; half?: boolean }
   | { type: "mark"; at: Lifeline; y: number; label: string; kind: "bind" | "close" | "error" };
 
 /** Which trace a diagram shows, for its caption. */
@@ -42,6 +43,8 @@ export interface TraceSource {
   note: string | null;
   /** The capture file, relative to the page. */
   href: string | null;
+  /** A page with a network: its hosts, whose names go over their cells' groups of lifelines. */
+  hosts?: { name: string; addresses: string[] }[];
 }
 
 const esc = escapeHtml;
@@ -161,6 +164,13 @@ function wireEnds({ find, line, touch, welcomeOf }: Lifelines) {
 
 const WIRE_LABEL: Record<string, string> = { syn: "SYN", "syn-ack": "SYN-ACK", ack: "ACK", fin: "FIN", rst: "RST", unreachable: "ICMP port unreachable" };
 
+/** The last row at or before time `t` (at least `row`): where a packet sent at `row` arrived. */
+function arrivalRow(shown: TraceEvent[], row: number, t: number): number {
+  let at = row;
+  while (at + 1 < shown.length && shown[at + 1]!.t <= t) at++;
+  return at;
+}
+
 /** Lifelines and shapes for these events (in drawing order), the first MAX_ROWS of them. */
 function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
   const kit = lifelines();
@@ -181,8 +191,11 @@ function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
       const from = end(e, e.local, row);
       const to = end(e, e.remote, row);
       const control = WIRE_LABEL[e.kind];
-      const kind: ArrowKind = e.kind === "rst" || e.kind === "unreachable" ? "error" : control ? "control" : e.unread ? "lost" : e.proto;
-      shapes.push({ type: "arrow", from, to, y1: row, y2: row, label: control ?? `${dataLabel(e)}${e.unread ? ", never read" : ""}`, kind });
+      const kind: ArrowKind = e.lost ? "lost" : e.kind === "rst" || e.kind === "unreachable" ? "error" : control ? "control" : e.unread ? "lost" : e.proto;
+      const fate = e.lost ? `, lost on ${e.lost}` : e.unread ? ", never read" : e.delay ? `, ${e.delay} ms` : "";
+      // A packet that took time on a link arrives on the row of what happened by then.
+      const arrives = e.delay ? arrivalRow(shown, row, e.t + e.delay) : row;
+      shapes.push({ type: "arrow", from, to, y1: row, y2: arrives, label: `${control ?? dataLabel(e)}${fate}`, kind, half: e.lost !== undefined });
       continue;
     }
     if (e.kind === "error" && e.code && BIND_ERRORS.has(e.code)) {
@@ -294,7 +307,8 @@ function figure({ lines, shapes, shown, more }: Layout, id: string, source: Trac
     const x1 = mine[0]!.x - col / 2 + 6;
     const x2 = mine[mine.length - 1]!.x + col / 2 - 6;
     parts.push(`<rect class="trace-cell" x="${x1}" y="4" width="${x2 - x1}" height="${legendY - 12}" rx="6"/>`);
-    parts.push(`<text class="trace-cell-name" x="${(x1 + x2) / 2}" y="20">${esc(cell || "no cell")}</text>`);
+    const host = source?.hosts?.find((h) => mine.some((l) => h.addresses.some((a) => l.label.startsWith(`${a}:`))));
+    parts.push(`<text class="trace-cell-name" x="${(x1 + x2) / 2}" y="20">${esc(cell || "no cell")}${host ? ` on ${esc(host.name)}` : ""}</text>`);
   }
   for (const l of lines) {
     parts.push(`<text class="trace-socket" x="${l.x}" y="40">${esc(l.label)}</text>`);
@@ -310,7 +324,8 @@ function figure({ lines, shapes, shown, more }: Layout, id: string, source: Trac
       parts.push(`<text class="trace-label${s.kind === "error" ? " trace-error" : ""}" x="${s.at.x + 8}" y="${y(s.y) - 6}" text-anchor="start">${title}${esc(s.label)}</text>`);
       continue;
     }
-    const [x1, x2] = [s.from.x, s.to.x];
+    const x1 = s.from.x;
+    const x2 = s.half ? (s.from.x + s.to.x) / 2 : s.to.x;
     const [y1, y2] = [y(s.y1), y(s.y2)];
     const dir = x2 >= x1 ? 1 : -1;
     const end = x1 === x2 ? x2 : x2 - dir * 4;
@@ -367,5 +382,6 @@ function sourceLine(source: TraceSource | undefined): string {
 /** Which trace a page's result holds: from the wire where its run was captured. `href` is where the site put the capture. */
 export function traceSourceOf(result: PageResult | null, href: string | null | undefined): TraceSource {
   const note = result ? captureNote(result) : null;
-  return result?.capture ? { kind: "wire", note, href: href ?? null } : { kind: "sockets", note, href: null };
+  const hosts = result?.wire?.network?.hosts;
+  return result?.capture ? { kind: "wire", note, href: href ?? null, ...(hosts ? { hosts } : {}) } : { kind: "sockets", note, href: null };
 }

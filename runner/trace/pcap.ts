@@ -18,7 +18,18 @@ export interface Packet {
   /** Where the captured head of the payload is in the file, and how much of it was captured. */
   data: number;
   captured: number;
+  /**
+   * Linux cooked v2 captures (tcpdump -i any, a page's network): the device's index, and whether
+   * the packet was on its way out (OUTGOING) or in; 0 and -1 otherwise.
+   */
+  dev: number;
+  dir: number;
+  /** What tells one sending of a packet from another: IPv4's identification, then TCP's sequence number. */
+  ident: number;
 }
+
+/** Linux's packet types: the capture saw the packet leave through the device. */
+export const OUTGOING = 4;
 
 export const FIN = 1;
 export const SYN = 2;
@@ -86,8 +97,15 @@ export function readPcap(file: Uint8Array, max = Infinity): PcapRead {
     }
     const t = sec * 1000 + (nano ? frac / 1e6 : frac / 1e3);
     const packet = frame(file, view, link, start, start + caplen, t);
-    if (packet) out.packets.push(packet);
-    else out.other++;
+    if (!packet) {
+      out.other++;
+      continue;
+    }
+    if (link === LINK_SLL2) {
+      packet.dev = view.getUint32(start + 4);
+      packet.dir = file[start + 10]!;
+    }
+    out.packets.push(packet);
   }
   return out;
 }
@@ -137,7 +155,9 @@ function ipv4(file: Uint8Array, view: DataView, p: number, end: number, t: numbe
   const total = view.getUint16(p + 2);
   // A fragment after the first carries no transport header.
   if ((view.getUint16(p + 6) & 0x1fff) !== 0) return null;
-  return transport(file, view, file[p + 9]!, p + header, Math.min(end, p + total), p + total, view.getUint32(p + 12), view.getUint32(p + 16), null, null, t);
+  const packet = transport(file, view, file[p + 9]!, p + header, Math.min(end, p + total), p + total, view.getUint32(p + 12), view.getUint32(p + 16), null, null, t);
+  if (packet) packet.ident += view.getUint16(p + 4) * 2 ** 32;
+  return packet;
 }
 
 /**
@@ -173,18 +193,18 @@ function transport(file: Uint8Array, view: DataView, proto: number, p: number, e
   if (proto === 6) {
     if (end - p < 20) return null;
     const data = Math.min(p + (file[p + 12]! >> 4) * 4, end);
-    return { t, proto: "tcp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: file[p + 13]! & 0x3f, bytes: Math.max(0, sent - (p + (file[p + 12]! >> 4) * 4)), data, captured: end - data };
+    return { t, proto: "tcp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: file[p + 13]! & 0x3f, bytes: Math.max(0, sent - (p + (file[p + 12]! >> 4) * 4)), data, captured: end - data, dev: 0, dir: -1, ident: view.getUint32(p + 4) };
   }
   if (proto === 17) {
     if (end - p < 8) return null;
-    return { t, proto: "udp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: 0, bytes: Math.max(0, view.getUint16(p + 4) - 8), data: p + 8, captured: end - (p + 8) };
+    return { t, proto: "udp", src: endpoint(src4, src6, view.getUint16(p)), dst: endpoint(dst4, dst6, view.getUint16(p + 2)), flags: 0, bytes: Math.max(0, view.getUint16(p + 4) - 8), data: p + 8, captured: end - (p + 8), dev: 0, dir: -1, ident: 0 };
   }
   // ICMP destination unreachable, code port unreachable (ICMPv6: type 1, code 4): the datagram
   // it answers follows its 8-byte header, its IP header and then its UDP ports.
   if ((proto === 1 && file[p] === 3 && file[p + 1] === 3) || (proto === 58 && file[p] === 1 && file[p + 1] === 4)) {
     const sent = proto === 1 ? ipv4(file, view, p + 8, end, t) : ipv6(file, view, p + 8, end, t);
     if (!sent || sent.proto !== "udp") return null;
-    return { t, proto: "udp", src: sent.dst, dst: sent.src, flags: UNREACHABLE, bytes: 0, data: end, captured: 0 };
+    return { t, proto: "udp", src: sent.dst, dst: sent.src, flags: UNREACHABLE, bytes: 0, data: end, captured: 0, dev: 0, dir: -1, ident: 0 };
   }
   return null;
 }

@@ -116,7 +116,7 @@ function describe(e: TraceEvent): string {
     case "accept":
       return `${e.kind} ${e.local} ↔ ${e.remote}`;
     case "send":
-      return `send ${e.local} → ${e.remote}${data}${e.wire ? wireEnds(e) : ""}${e.unread ? " (never read)" : ""}`;
+      return `send ${e.local} → ${e.remote}${data}${e.wire ? wireEnds(e) : ""}${e.unread ? " (never read)" : ""}${e.lost ? ` (lost on ${e.lost})` : e.delay ? ` (arrived after ${e.delay} ms)` : ""}`;
     case "recv":
       return `recv ${e.local} ← ${e.remote}${data}`;
     case "error":

@@ -9,6 +9,7 @@ import type { Lang, PageResult, TraceEvent } from "../types.ts";
 import type { CaptureInfo } from "./capture.ts";
 import { ACK, FIN, type Packet, type PcapRead, readPcap, RST, SYN, UNREACHABLE } from "./pcap.ts";
 import { previewOf } from "./tracefile.ts";
+import { followPackets, type Fate } from "./hops.ts";
 import { storedCapture } from "./capture.ts";
 import { MAX_PACKETS } from "./tcpdump.ts";
 
@@ -137,7 +138,9 @@ export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uin
     const untraced = now.filter((c) => !traced.has(c.name));
     return untraced.length === 1 ? untraced[0]!.name : "";
   };
-  const wire = packetEvents(read, capture.offset + clock0, owners, guess);
+  // A network's capture has each packet at both ends of each link: once, as sent, with its fate.
+  const followed = capture.network ? followPackets(read.packets, capture.network) : null;
+  const wire = packetEvents(followed ? { ...read, packets: followed.sent } : read, capture.offset + clock0, owners, guess, followed?.fates);
   let outside = 0;
   const events: TraceEvent[] = [];
   for (const e of wire) {
@@ -145,7 +148,7 @@ export function wireTrace(socket: TraceEvent[], capture: CaptureInfo, file?: Uin
       outside++;
       continue;
     }
-    if (e.proto === "udp" && e.kind === "send" && e.to && traced.has(e.to) && e.remote) {
+    if (e.proto === "udp" && e.kind === "send" && e.to && traced.has(e.to) && e.remote && !e.lost) {
       const key = `${e.to}|${portOf(e.remote)}`;
       const left = reads.get(key) ?? 0;
       if (left > 0) reads.set(key, left - 1);
@@ -175,7 +178,7 @@ interface Flow {
  * Packets as events: the handshake's three, data, FIN and RST for TCP (other bare ACKs left out);
  * for UDP each datagram, and the ICMP port unreachable that answers one sent where nobody listens.
  */
-function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: number, other: string) => string): TraceEvent[] {
+function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: number, other: string) => string, fates?: Map<Packet, Fate>): TraceEvent[] {
   const out: TraceEvent[] = [];
   // Flows by their two addresses, the lower first: nested maps, so that no key is made a packet.
   const flows = new Map<string, Map<string, Flow>>();
@@ -216,18 +219,20 @@ function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: n
       flow.handshaking = false;
     } else {
       flow.handshaking = false;
-      if (p.bytes > 0) out.push(wireEvent(t, "send", p, from, to, preview(p, file, latin1)));
+      if (p.bytes > 0) out.push(wireEvent(t, "send", p, from, to, preview(p, file, latin1), fates?.get(p)));
       if (p.flags & FIN) kind = "fin";
     }
-    if (kind === "send") out.push(wireEvent(t, kind, p, from, to, preview(p, file, latin1)));
-    else if (kind !== null) out.push(wireEvent(t, kind, p, from, to, undefined));
+    if (kind === "send") out.push(wireEvent(t, kind, p, from, to, preview(p, file, latin1), fates?.get(p)));
+    else if (kind !== null) out.push(wireEvent(t, kind, p, from, to, undefined, fates?.get(p)));
   }
   return out;
 }
 
 /** A packet's event; every one has the same fields, so that V8 gives them one shape. */
-function wireEvent(t: number, kind: TraceEvent["kind"], p: Packet, from: string, to: string, preview: string | undefined): TraceEvent {
-  return { t, cell: from || to, proto: p.proto, kind, local: p.src, remote: p.dst, bytes: preview === undefined ? undefined : p.bytes, preview, code: undefined, wire: true, from, to, unread: undefined };
+function wireEvent(t: number, kind: TraceEvent["kind"], p: Packet, from: string, to: string, preview: string | undefined, fate: Fate | undefined): TraceEvent {
+  // The time a packet took over the page's links, where that is a millisecond or more.
+  const took = fate?.arrived != null ? Math.round(fate.arrived - p.t) : 0;
+  return { t, cell: from || to, proto: p.proto, kind, local: p.src, remote: p.dst, bytes: preview === undefined ? undefined : p.bytes, preview, code: undefined, wire: true, from, to, unread: undefined, lost: fate?.lost ?? undefined, delay: took >= 1 ? took : undefined };
 }
 
 function preview(p: Packet, file: Buffer, latin1: string | null): string {

@@ -1,0 +1,167 @@
+// NetworkSpec -> the network, for one page run: a network namespace per host (each held by its
+// own holder, execute/holder.ts), a veth pair per link (a relay of TUN devices where the link has
+// a delay, relay.ts), addresses from 10.0.0.0/16 inside those namespaces only, routes through the
+// routers, rate with tbf and loss with nftables on each end's way out. Nothing joins Lectern's
+// own namespace, so no packet can leave the page's network. The namespaces go when their holders
+// go (with Lectern, even SIGKILLed: holder.ts), and every device and rule goes with them.
+import { spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { enter, holdNamespace, ROOTLESS, type Holder } from "../execute/holder.ts";
+import { findTool } from "../execute/tools.ts";
+import { ownTempDir } from "../tempdir.ts";
+import { attachments, hostAddress, routes, type Link, type NetworkSpec } from "./spec.ts";
+import { startRelay, type Relay } from "./relay.ts";
+
+/** One of a host's interfaces, as the capture names it (its index is the host namespace's own). */
+export interface Device {
+  index: number;
+  name: string;
+  /** The link it is an end of; null for loopback. */
+  link: number | null;
+  /** A device that only sees the packets the link's loss dropped on their way out. */
+  dropped: boolean;
+}
+
+export interface BuiltHost {
+  name: string;
+  holder: Holder;
+  /** Its address on every link, the first being host("name")'s. */
+  addresses: string[];
+  devices: Device[];
+}
+
+export interface BuiltNetwork {
+  hosts: BuiltHost[];
+  links: Link[];
+  close(): void;
+}
+
+/** Why a page's network could not be made here: its cells are reported skipped with this. */
+export class NetworkUnavailable extends Error {}
+
+const run = (command: { command: string; args: string[] }): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command.command, command.args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.stderr.on("data", (d: Buffer) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim().split("\n").slice(-2).join("; ") || `${command.args.at(-1)} exited with ${code}`))));
+  });
+
+/** The drop device of a lossy link's end: what the loss took away is seen on it, not lost to the capture. */
+const dropDevice = (link: Link) => `drop${link.index}`;
+
+export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
+  for (const tool of ["ip", ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
+    if (!findTool(tool, process.env.PATH, false)) throw new NetworkUnavailable(`${tool} is not installed (Debian: ${tool === "nft" ? "nftables" : "iproute2"}), so this page's network cannot be made`);
+  }
+  const holders: Holder[] = [];
+  const relays: Relay[] = [];
+  const close = () => {
+    for (const r of relays) r.stop();
+    for (const h of holders) h.kill();
+  };
+  try {
+    // Not root: every host's namespace in the first one's user namespace, where a link may join two.
+    const first = await holdNamespace();
+    if (!first) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
+    holders.push(first);
+    const rest = await Promise.all(spec.hosts.slice(1).map(() => holdNamespace(ROOTLESS ? first : undefined)));
+    for (const h of rest) {
+      if (!h) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
+      holders.push(h);
+    }
+    const holderOf = new Map(spec.hosts.map((h, i) => [h.name, holders[i]!]));
+    const pid = (host: string) => holderOf.get(host)!.pid;
+    // The links, made from the first host's namespace: a veth pair has its two ends put in place
+    // as it is made; a delayed link is a pair of TUN devices with our relay between them.
+    const batch: string[] = [];
+    for (const link of spec.links) {
+      const [ea, eb] = [attachments(spec, link.a), attachments(spec, link.b)].map((list) => list.find((x) => x.link === link)!);
+      if (link.delayMs > 0) {
+        const relay = await startRelay(enter(holderOf.get(link.a)!), link.delayMs, ea!.device, eb!.device);
+        relays.push(relay);
+        await run(enter(holderOf.get(link.a)!)("ip", ["link", "set", eb!.device, "netns", String(pid(link.b))]));
+      } else {
+        batch.push(`link add ${ea!.device} netns ${pid(link.a)} type veth peer name ${eb!.device} netns ${pid(link.b)}`);
+      }
+      if (link.lossPct > 0) for (const host of [link.a, link.b]) batch.push(`link add ${dropDevice(link)} netns ${pid(host)} type veth peer name ${dropDevice(link)}p netns ${pid(host)}`);
+    }
+    const dir = ownTempDir("lectern-net");
+    try {
+      if (batch.length > 0) {
+        writeFileSync(join(dir, "links"), batch.join("\n") + "\n");
+        await run(enter(first)("ip", ["-batch", join(dir, "links")]));
+      }
+      const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!, dir)));
+      return {
+        hosts: spec.hosts.map((h, i) => ({ name: h.name, holder: holders[i]!, addresses: [hostAddress(spec, h.name), ...attachments(spec, h.name).slice(1).map((a) => a.address)], devices: devices[i]! })),
+        links: spec.links,
+        close,
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } catch (err) {
+    close();
+    if (err instanceof NetworkUnavailable) throw err;
+    throw new NetworkUnavailable(`this page's network could not be made: ${(err as Error).message}`);
+  }
+}
+
+/** One host's side: addresses, routes, forwarding, rate and loss; then its devices as the kernel numbered them. */
+async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: string): Promise<Device[]> {
+  const mine = attachments(spec, host);
+  const ip: string[] = [];
+  const tc: string[] = [];
+  const nft: string[] = [];
+  for (const a of mine) {
+    // No IPv6 link-local address: its neighbour discovery would be packets no cell sent.
+    ip.push(`link set dev ${a.device} addrgenmode none`);
+    ip.push(`addr add ${a.address}/24 dev ${a.device}`, `link set dev ${a.device} up`);
+    if (a.link.rateBits > 0) {
+      // A bucket of at least two full frames, and at most 200 ms of queue behind it.
+      const burst = Math.max(3200, Math.round(a.link.rateBits / 8 / 100));
+      tc.push(`qdisc add dev ${a.device} root tbf rate ${a.link.rateBits}bit burst ${burst} latency 200ms`);
+    }
+    if (a.link.lossPct > 0) {
+      const drop = dropDevice(a.link);
+      ip.push(`link set dev ${drop} addrgenmode none`, `link set dev ${drop}p addrgenmode none`, `link set dev ${drop}p up`, `link set dev ${drop} up`);
+      // On the way out, before the capture sees the packet leave: a dropped one is copied to the
+      // drop device instead, so the trace knows where it was lost.
+      const threshold = Math.round(a.link.lossPct * 100);
+      nft.push(`  chain loss-${a.link.index} { type filter hook egress device "${a.device}" priority 0; meta protocol { ip, ip6 } numgen random mod 10000 < ${threshold} dup to "${drop}" drop; }`);
+    }
+  }
+  for (const r of routes(spec, host)) ip.push(`route add ${r.subnet} via ${r.via}`);
+  const files: string[] = [];
+  const step = (name: string, lines: string[], command: string) => {
+    if (lines.length === 0) return;
+    writeFileSync(join(dir, `${host}.${name}`), lines.join("\n") + "\n");
+    files.push(`${command} ${join(dir, `${host}.${name}`)}`);
+  };
+  step("ip", ip, "ip -batch");
+  step("tc", tc, "tc -batch");
+  step("nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft -f");
+  if (spec.hosts.find((h) => h.name === host)!.router) files.push("echo 1 > /proc/sys/net/ipv4/ip_forward");
+  files.push("ip -o link");
+  const out = await run(enter(holder)("/bin/sh", ["-ec", files.join("\n")]));
+  return devicesOf(out, mine.map((a) => ({ device: a.device, link: a.link.index })));
+}
+
+/** `ip -o link` -> the host's devices: `3: b1-client@if2: <...>` is index 3. */
+function devicesOf(out: string, ends: { device: string; link: number }[]): Device[] {
+  const devices: Device[] = [];
+  for (const line of out.split("\n")) {
+    const m = /^(\d+): ([^:@\s]+)/.exec(line);
+    if (!m) continue;
+    const name = m[2]!;
+    const end = ends.find((e) => e.device === name);
+    const drop = /^drop(\d+)$/.exec(name);
+    devices.push({ index: Number(m[1]), name, link: end ? end.link : drop ? Number(drop[1]) : null, dropped: drop !== null });
+  }
+  return devices;
+}

@@ -121,6 +121,8 @@ export interface TraceEvent {
   lost?: string;
   /** ...or, when it took a millisecond or more, how long it took to reach its host (ms). */
   delay?: number;
+  /** A TCP segment sent again: its first sending was lost, or its acknowledgement was. */
+  retransmit?: true;
 }
 
 /** The one result type of a cell run, built in one place (execute.ts). */

@@ -90,7 +90,7 @@ const captureInfo = object({
   clock0: finite,
   ranAt: string,
   owners: arrayOf(object({ proto: oneOf("udp", "tcp"), local: string, listening: boolean, cell: string, at: finite })),
-  cells: arrayOf(object({ name: string, lang: string, from: finite, to: finite })),
+  cells: arrayOf(object({ name: string, lang: string, from: finite, to: finite, host: optional(string) })),
   network: optional(
     object({
       hosts: arrayOf(object({ name: string, addresses: arrayOf(string) })),

@@ -9,6 +9,7 @@ import { codeBlock } from "./highlight.ts";
 import { escapeHtml } from "./html.ts";
 import { documentShell, pageList, type IndexEntry, type PageContext } from "./layout.ts";
 import { traceDiagram, traceSourceOf } from "../trace/diagram.ts";
+import { networkFigure } from "./network.ts";
 import { createMarkdown } from "../extract/markdown.ts";
 import { transcriptHtml } from "./output.ts";
 import { hintHtml, solutionHtml } from "./exercise.ts";
@@ -295,6 +296,9 @@ function toc(page: Page, outline: Heading[], status: (cell: Cell) => { kind: str
 function diagrams(page: Page, result: PageResult | null, prefix: string, capture?: string): Pick<RenderState, "traces" | "afterCell"> {
   const source = traceSourceOf(result, capture);
   const traces = new Map<Token, string>();
+  // The network block: what it describes, in place of its fence.
+  const netToken = page.network && page.tokens.find((t) => t.type === "fence" && t.map?.[0] === page.network!.line - 1);
+  if (netToken) traces.set(netToken, networkFigure(page.network!, netToken.content));
   const afterCell = new Map<Cell, string>();
   const events = result ? pageTrace(result) : [];
   const order = page.cells.map((c) => c.name);

@@ -30,7 +30,7 @@ export interface CaptureInfo {
   ranAt: string;
   owners: Owner[];
   /** The cells of the run: when each ran, and whether it reported its own sockets. */
-  cells: { name: string; lang: string; from: number; to: number }[];
+  cells: { name: string; lang: string; from: number; to: number; host?: string }[];
   /** A page with a network: its hosts and links, and the devices the merged capture numbers (merge.ts). */
   network?: CapturedNetwork;
 }
@@ -61,7 +61,7 @@ export class PageCapture {
   private network: CapturedNetwork | undefined;
   private skipped: string | null = null;
   private offset = 0;
-  private readonly cells = new Map<string, { name: string; lang: string; from: number; to: number }>();
+  private readonly cells = new Map<string, { name: string; lang: string; from: number; to: number; host?: string }>();
 
   constructor(
     private readonly path: string,
@@ -126,7 +126,9 @@ export class PageCapture {
   private readonly hostOf = new Map<string, string | null>();
 
   cellStarted(name: string, lang: string, pid: number | undefined, host: string | null = null): void {
-    this.cells.set(name, { name, lang, from: clockMs(), to: Infinity });
+    // On a network, the host it ran on (the first for a cell without host=), for the diagram.
+    const on = this.network ? (host ?? this.network.hosts[0]!.name) : undefined;
+    this.cells.set(name, { name, lang, from: clockMs(), to: Infinity, ...(on ? { host: on } : {}) });
     this.hostOf.set(name, host);
     if (pid !== undefined) this.watchOf(host)?.cellStarted(name, pid);
   }

@@ -43,8 +43,8 @@ export interface TraceSource {
   note: string | null;
   /** The capture file, relative to the page. */
   href: string | null;
-  /** A page with a network: its hosts, whose names go over their cells' groups of lifelines. */
-  hosts?: { name: string; addresses: string[] }[];
+  /** A page with a network: the host each cell ran on, named over its group of lifelines. */
+  hosts?: Record<string, { name: string; address: string }>;
 }
 
 const esc = escapeHtml;
@@ -192,7 +192,7 @@ function layout(drawn: TraceEvent[], cellOrder: string[]): Layout {
       const to = end(e, e.remote, row);
       const control = WIRE_LABEL[e.kind];
       const kind: ArrowKind = e.lost ? "lost" : e.kind === "rst" || e.kind === "unreachable" ? "error" : control ? "control" : e.unread ? "lost" : e.proto;
-      const fate = e.lost ? `, lost on ${e.lost}` : e.unread ? ", never read" : e.delay ? `, ${e.delay} ms` : "";
+      const fate = `${e.retransmit ? ", again" : ""}${e.lost ? `, lost on ${e.lost}` : e.unread ? ", never read" : e.delay ? `, ${e.delay} ms` : ""}`;
       // A packet that took time on a link arrives on the row of what happened by then.
       const arrives = e.delay ? arrivalRow(shown, row, e.t + e.delay) : row;
       shapes.push({ type: "arrow", from, to, y1: row, y2: arrives, label: `${control ?? dataLabel(e)}${fate}`, kind, half: e.lost !== undefined });
@@ -307,8 +307,8 @@ function figure({ lines, shapes, shown, more }: Layout, id: string, source: Trac
     const x1 = mine[0]!.x - col / 2 + 6;
     const x2 = mine[mine.length - 1]!.x + col / 2 - 6;
     parts.push(`<rect class="trace-cell" x="${x1}" y="4" width="${x2 - x1}" height="${legendY - 12}" rx="6"/>`);
-    const host = source?.hosts?.find((h) => mine.some((l) => h.addresses.some((a) => l.label.startsWith(`${a}:`))));
-    parts.push(`<text class="trace-cell-name" x="${(x1 + x2) / 2}" y="20">${esc(cell || "no cell")}${host ? ` on ${esc(host.name)}` : ""}</text>`);
+    const host = source?.hosts?.[cell];
+    parts.push(`<text class="trace-cell-name" x="${(x1 + x2) / 2}" y="20">${esc(cell || "no cell")}${host ? ` on ${esc(host.name)} ${esc(host.address)}` : ""}</text>`);
   }
   for (const l of lines) {
     parts.push(`<text class="trace-socket" x="${l.x}" y="40">${esc(l.label)}</text>`);
@@ -382,6 +382,11 @@ function sourceLine(source: TraceSource | undefined): string {
 /** Which trace a page's result holds: from the wire where its run was captured. `href` is where the site put the capture. */
 export function traceSourceOf(result: PageResult | null, href: string | null | undefined): TraceSource {
   const note = result ? captureNote(result) : null;
-  const hosts = result?.wire?.network?.hosts;
-  return result?.capture ? { kind: "wire", note, href: href ?? null, ...(hosts ? { hosts } : {}) } : { kind: "sockets", note, href: null };
+  const network = result?.wire?.network;
+  const hosts: TraceSource["hosts"] = {};
+  for (const c of network ? result!.wire!.cells : []) {
+    const h = network!.hosts.find((x) => x.name === c.host);
+    if (h) hosts[c.name] = { name: h.name, address: h.addresses[0] ?? "" };
+  }
+  return result?.capture ? { kind: "wire", note, href: href ?? null, ...(network ? { hosts } : {}) } : { kind: "sockets", note, href: null };
 }

@@ -106,6 +106,11 @@ function wireEnds(e: TraceEvent): string {
   return e.to ? (e.to === e.from ? "" : ` (to ${e.to})`) : " (to no cell's socket)";
 }
 
+/** What became of a packet on the page's network: sent again, lost, or how long it took. */
+function fateOf(e: TraceEvent): string {
+  return `${e.retransmit ? " (retransmission)" : ""}${e.lost ? ` (lost on ${e.lost})` : e.delay ? ` (arrived after ${e.delay} ms)` : ""}`;
+}
+
 function describe(e: TraceEvent): string {
   const data = e.bytes !== undefined ? ` ${e.bytes} B${e.preview !== undefined ? ` "${e.preview}"` : ""}` : "";
   switch (e.kind) {
@@ -116,7 +121,7 @@ function describe(e: TraceEvent): string {
     case "accept":
       return `${e.kind} ${e.local} ↔ ${e.remote}`;
     case "send":
-      return `send ${e.local} → ${e.remote}${data}${e.wire ? wireEnds(e) : ""}${e.unread ? " (never read)" : ""}${e.lost ? ` (lost on ${e.lost})` : e.delay ? ` (arrived after ${e.delay} ms)` : ""}`;
+      return `send ${e.local} → ${e.remote}${data}${e.wire ? wireEnds(e) : ""}${e.unread ? " (never read)" : ""}${fateOf(e)}`;
     case "recv":
       return `recv ${e.local} ← ${e.remote}${data}`;
     case "error":
@@ -126,7 +131,7 @@ function describe(e: TraceEvent): string {
     case "ack":
     case "fin":
     case "rst":
-      return `${e.kind.toUpperCase()} ${e.local} → ${e.remote}${wireEnds(e)}`;
+      return `${e.kind.toUpperCase()} ${e.local} → ${e.remote}${wireEnds(e)}${fateOf(e)}`;
     case "unreachable":
       return `ICMP port unreachable ${e.local} → ${e.remote}${wireEnds(e)}`;
     default:

@@ -186,6 +186,8 @@ function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: n
   // One string of the whole file, sliced for each plain-ASCII preview (as decodeRecords does);
   // a file too large for that is decoded packet by packet.
   const latin1 = file.length <= 16 << 20 ? file.toString("latin1") : null;
+  // TCP segments by sender and sequence number: one seen again is a retransmission.
+  const segments = new Set<string>();
   for (const p of read.packets) {
     const t = Math.round((p.t - zero) * 1000) / 1000;
     const [a, b] = p.src < p.dst ? [p.src, p.dst] : [p.dst, p.src];
@@ -208,6 +210,13 @@ function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: n
     }
     const from = flow.cells.get(p.src) ?? "";
     const to = flow.cells.get(p.dst) ?? "";
+    let again = false;
+    if (p.proto === "tcp" && (p.bytes > 0 || p.flags & (SYN | FIN))) {
+      const segment = `${p.src}|${p.dst}|${p.ident % 2 ** 32}|${p.flags & (SYN | FIN)}`;
+      again = segments.has(segment);
+      segments.add(segment);
+    }
+    const fate = again ? { arrived: null, lost: null, ...fates?.get(p), again } : fates?.get(p);
     let kind: TraceEvent["kind"] | null = null;
     if (p.proto === "udp") kind = p.flags & UNREACHABLE ? "unreachable" : "send";
     else if (p.flags & SYN) {
@@ -219,20 +228,20 @@ function packetEvents(read: PcapRead, zero: number, owners: Owners, guess: (t: n
       flow.handshaking = false;
     } else {
       flow.handshaking = false;
-      if (p.bytes > 0) out.push(wireEvent(t, "send", p, from, to, preview(p, file, latin1), fates?.get(p)));
+      if (p.bytes > 0) out.push(wireEvent(t, "send", p, from, to, preview(p, file, latin1), fate));
       if (p.flags & FIN) kind = "fin";
     }
-    if (kind === "send") out.push(wireEvent(t, kind, p, from, to, preview(p, file, latin1), fates?.get(p)));
-    else if (kind !== null) out.push(wireEvent(t, kind, p, from, to, undefined, fates?.get(p)));
+    if (kind === "send") out.push(wireEvent(t, kind, p, from, to, preview(p, file, latin1), fate));
+    else if (kind !== null) out.push(wireEvent(t, kind, p, from, to, undefined, fate));
   }
   return out;
 }
 
 /** A packet's event; every one has the same fields, so that V8 gives them one shape. */
-function wireEvent(t: number, kind: TraceEvent["kind"], p: Packet, from: string, to: string, preview: string | undefined, fate: Fate | undefined): TraceEvent {
+function wireEvent(t: number, kind: TraceEvent["kind"], p: Packet, from: string, to: string, preview: string | undefined, fate: (Fate & { again?: boolean }) | undefined): TraceEvent {
   // The time a packet took over the page's links, where that is a millisecond or more.
   const took = fate?.arrived != null ? Math.round(fate.arrived - p.t) : 0;
-  return { t, cell: from || to, proto: p.proto, kind, local: p.src, remote: p.dst, bytes: preview === undefined ? undefined : p.bytes, preview, code: undefined, wire: true, from, to, unread: undefined, lost: fate?.lost ?? undefined, delay: took >= 1 ? took : undefined };
+  return { t, cell: from || to, proto: p.proto, kind, local: p.src, remote: p.dst, bytes: preview === undefined ? undefined : p.bytes, preview, code: undefined, wire: true, from, to, unread: undefined, lost: fate?.lost ?? undefined, delay: took >= 1 ? took : undefined, retransmit: fate?.again ? true : undefined };
 }
 
 function preview(p: Packet, file: Buffer, latin1: string | null): string {

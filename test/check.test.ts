@@ -42,7 +42,7 @@ describe("lectern check", () => {
 
   it("exits 2 on an invalid page, checking nothing", async () => {
     const { code, stdout, stderr } = await lectern(["check", CLEAN, "test/fixtures/pages/invalid-attr.md"]);
-    expect(stderr).toBe('lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution [E_ATTR_UNKNOWN]\n');
+    expect(stderr).toBe('lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution, host [E_ATTR_UNKNOWN]\n');
     expect(stdout).toBe("");
     expect(code).toBe(2);
   });

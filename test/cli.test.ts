@@ -108,7 +108,7 @@ describe("a server on its own", () => {
 describe("invalid input", () => {
   it.each([
     [["run", "test/fixtures/pages/invalid-needs.md"], 'lectern: test/fixtures/pages/invalid-needs.md:5: cell "client" needs "server", which this page does not have (its cells: client) [E_NEEDS_UNKNOWN]\n'],
-    [["list", "test/fixtures/pages/invalid-attr.md"], 'lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution [E_ATTR_UNKNOWN]\n'],
+    [["list", "test/fixtures/pages/invalid-attr.md"], 'lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution, host [E_ATTR_UNKNOWN]\n'],
     [["run", "test/fixtures/pages/missing.md"], "lectern: test/fixtures/pages/missing.md: no such page or folder [E_NO_FILE]\n"],
   ])("lectern %j exits 2 with file:line", async (args, message) => {
     const { code, stderr, stdout } = await lectern(args);

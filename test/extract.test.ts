@@ -40,7 +40,7 @@ describe("parseInfo", () => {
   });
 
   it.each([
-    ["ts colour=red", "E_ATTR_UNKNOWN", 'p.md:7: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution'],
+    ["ts colour=red", "E_ATTR_UNKNOWN", 'p.md:7: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution, host'],
     ["ts name=__proto__", "E_ATTR_VALUE", "p.md:7: name=__proto__: a name starts with a letter and has only letters, digits, - and _ (at most 64)"],
     ["ts timeout=0", "E_ATTR_VALUE", "p.md:7: timeout=0: timeout takes a number of seconds, from 0.01 to 3600"],
     ["ts timeout=soon", "E_ATTR_VALUE", "p.md:7: timeout=soon: timeout takes a number of seconds, from 0.01 to 3600"],

@@ -17,6 +17,8 @@ export const ROOTLESS = process.getuid?.() !== 0;
 
 const PERL = findTool("perl", process.env.PATH, false);
 const SCRIPT = join(RUNNER_DIR, "execute", "holder.pl");
+/** Where holder.pl knows the numbers of the unshare and prctl system calls. */
+const OWN_ARCH = process.arch === "x64" || process.arch === "arm64";
 
 export interface Holder {
   readonly pid: number;
@@ -54,9 +56,11 @@ export function holdNamespace(owner?: Holder): Promise<Holder | null> {
     const own = ROOTLESS ? (owner ? ["nsenter", `--user=/proc/${owner.pid}/ns/user`, "--preserve-credentials", "unshare", "--net"] : ["unshare", "--user", "--map-root-user", "--net"]) : ["unshare", "--net"];
     const deathsig = existsSync("/usr/bin/setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
     const program = PERL ? [PERL.path, SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
+    // Root on x86_64 or arm64: perl makes the namespace itself (holder.pl --own).
+    const argv = PERL && !ROOTLESS && OWN_ARCH ? [PERL.path, SCRIPT, "--own", process.arch] : [...own, "--", ...deathsig, ...program];
     let child: ChildProcess;
     try {
-      child = spawn(own[0]!, [...own.slice(1), "--", ...deathsig, ...program], { stdio: ["pipe", "pipe", "ignore"], detached: true });
+      child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "ignore"], detached: true });
     } catch {
       resolve(null);
       return;

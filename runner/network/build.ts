@@ -65,15 +65,13 @@ export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
     for (const h of holders) h.kill();
   };
   try {
-    // Not root: every host's namespace in the first one's user namespace, where a link may join two.
-    const first = await holdNamespace();
-    if (!first) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
-    holders.push(first);
-    const rest = await Promise.all(spec.hosts.slice(1).map(() => holdNamespace(ROOTLESS ? first : undefined)));
-    for (const h of rest) {
-      if (!h) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
-      holders.push(h);
-    }
+    // Not root: every host's namespace in the first one's user namespace, where a link may join
+    // two. Root: all at once.
+    const firstMade = holdNamespace();
+    const made = [firstMade, ...spec.hosts.slice(1).map(async () => (ROOTLESS ? holdNamespace((await firstMade) ?? undefined) : holdNamespace()))];
+    for (const h of await Promise.all(made)) if (h) holders.push(h);
+    if (holders.length < spec.hosts.length) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
+    const first = holders[0]!;
     const holderOf = new Map(spec.hosts.map((h, i) => [h.name, holders[i]!]));
     const pid = (host: string) => holderOf.get(host)!.pid;
     // The links, made from the first host's namespace: a veth pair has its two ends put in place
@@ -94,7 +92,9 @@ export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
     try {
       if (batch.length > 0) {
         writeFileSync(join(dir, "links"), batch.join("\n") + "\n");
-        await run(enter(first)("ip", ["-batch", join(dir, "links")]));
+        // Root makes them from its own namespace: one process fewer than entering the first host's.
+        const ip = { command: "ip", args: ["-batch", join(dir, "links")] };
+        await run(ROOTLESS ? enter(first)(ip.command, ip.args) : ip);
       }
       const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!, dir)));
       return {
@@ -137,18 +137,21 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
     }
   }
   for (const r of routes(spec, host)) ip.push(`route add ${r.subnet} via ${r.via}`);
+  // Last, the devices as the kernel numbered them, for the capture (ip -o: one line each).
+  ip.push("link show");
   const files: string[] = [];
   const step = (name: string, lines: string[], command: string) => {
     if (lines.length === 0) return;
     writeFileSync(join(dir, `${host}.${name}`), lines.join("\n") + "\n");
     files.push(`${command} ${join(dir, `${host}.${name}`)}`);
   };
-  step("ip", ip, "ip -batch");
   step("tc", tc, "tc -batch");
   step("nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft -f");
   if (spec.hosts.find((h) => h.name === host)!.router) files.push("echo 1 > /proc/sys/net/ipv4/ip_forward");
-  files.push("ip -o link");
-  const out = await run(enter(holder)("/bin/sh", ["-ec", files.join("\n")]));
+  // The rules before the addresses: no packet leaves a link before its loss applies.
+  step("ip", ip, "ip -o -batch");
+  // A host with addresses and routes alone needs no shell: ip is entered directly.
+  const out = await run(files.length === 1 ? enter(holder)("ip", ["-o", "-batch", join(dir, `${host}.ip`)]) : enter(holder)("/bin/sh", ["-ec", files.join("\n")]));
   return devicesOf(out, mine.map((a) => ({ device: a.device, link: a.link.index })));
 }
 

@@ -1,0 +1,236 @@
+// A network on the page (issue 22): hosts as network namespaces, links with loss and rate, a
+// router between two subnets, the capture on every host, and clean-up after kill -9, through the
+// real command as a user meets it.
+import { execFileSync, spawn } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { lectern } from "./command.ts";
+import { tmp } from "./helpers.ts";
+import { BIN } from "./command.ts";
+
+const ROOTED = process.getuid?.() === 0;
+const net = (lines: string) => "```network\n" + lines.trim() + "\n```\n\n";
+const cell = (info: string, code: string) => "```" + info + "\n" + code.trim() + "\n```\n\n";
+
+type Cell = { name: string; status: string; output: string; reason: string | null };
+type Event = { cell: string; kind: string; local: string | null; remote: string | null; lost?: string; retransmit?: true; delay?: number; preview?: string };
+type Page = { cells: Cell[]; trace: Event[]; capture: string | null; captureSkipped: string | null };
+
+async function runPage(source: string, args: string[] = []): Promise<{ code: number; page: Page; stderr: string; dir: string }> {
+  const dir = tmp("lectern-net-");
+  writeFileSync(join(dir, "page.md"), source);
+  const r = await lectern(["run", "page.md", "--json", ...args], dir);
+  const page = r.stdout ? (JSON.parse(r.stdout) as { pages: Page[] }).pages[0]! : (null as unknown as Page);
+  return { code: r.code, page, stderr: r.stderr, dir };
+}
+const byName = (page: Page, name: string) => page.cells.find((c) => c.name === name)!;
+
+const UDP_SERVER = cell(
+  "ts name=udp-server server host=server",
+  `
+import dgram from "node:dgram";
+import { port } from "lectern";
+const s = dgram.createSocket("udp4");
+s.on("message", (m, from) => {
+  console.log(\`\${m} from \${from.address}\`);
+  s.send(String(m).toUpperCase(), from.port, from.address);
+});
+s.bind(port("udp"));
+`,
+);
+
+describe("a network on the page", () => {
+  it("runs each cell on its host, with the host's own address, and captures every link", async () => {
+    const source =
+      net("host client server\nlink client server") +
+      UDP_SERVER +
+      cell(
+        "python name=py-client host=client",
+        `
+import socket
+from lectern import host, port
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"hello", (host("server"), port("udp")))
+print(s.recvfrom(100)[0].decode(), "from", host("server"))
+`,
+      );
+    const { code, page } = await runPage(source);
+    expect(code).toBe(0);
+    expect(byName(page, "py-client").output).toBe("HELLO from 10.0.1.2\n");
+    expect(byName(page, "udp-server").output).toBe("hello from 10.0.1.1\n");
+    // Each datagram once, as sent, though both hosts captured it.
+    const sends = page.trace.filter((e) => e.kind === "send");
+    expect(sends.map((e) => `${e.cell} ${e.local?.split(":")[0]} > ${e.remote?.split(":")[0]} ${e.preview}`)).toEqual(["py-client 10.0.1.1 > 10.0.1.2 hello", "udp-server 10.0.1.2 > 10.0.1.1 HELLO"]);
+    expect(page.captureSkipped).toBeNull();
+    // The pcap holds each host's view: both ends of the link saw the datagram.
+    const dump = execFileSync("tcpdump", ["-r", page.capture!, "-n"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    expect(dump.split("\n").filter((l) => /10\.0\.1\.1\.\d+ > 10\.0\.1\.2\.\d+: UDP, length 5/.test(l)).length).toBe(2);
+  });
+
+  it("loses datagrams on a lossy link while TCP gets every line through, and the trace shows where", async () => {
+    const source =
+      net("host client server\nlink client server loss=30%") +
+      UDP_SERVER +
+      cell(
+        "ts name=udp-client host=client",
+        `
+import dgram from "node:dgram";
+import { host, port } from "lectern";
+const c = dgram.createSocket("udp4");
+let replies = 0;
+c.on("message", () => replies++);
+for (let i = 0; i < 40; i++) c.send(\`ping \${i}\`, port("udp"), host("server"));
+setTimeout(() => { console.log(replies < 40 ? "some replies lost" : "all 40 replies"); c.close(); }, 1000);
+`,
+      ) +
+      cell(
+        "ts name=tcp-server server host=server",
+        `
+import net from "node:net";
+import { port } from "lectern";
+net.createServer((s) => s.pipe(s)).listen(port("tcp"));
+`,
+      ) +
+      cell(
+        "ts name=tcp-client host=client timeout=60",
+        `
+import net from "node:net";
+import { host, port } from "lectern";
+const c = net.connect(port("tcp"), host("server"));
+let got = "";
+c.on("data", (d) => { got += d; if (got.split("\\n").length > 20) c.end(); });
+c.on("close", () => console.log(got.split("\\n").filter(Boolean).length, "lines back"));
+for (let i = 0; i < 20; i++) c.write(\`line \${i}\\n\`);
+`,
+      );
+    const { code, page } = await runPage(source);
+    expect(code).toBe(0);
+    expect(byName(page, "udp-client").output).toBe("some replies lost\n");
+    expect(byName(page, "tcp-client").output).toBe("20 lines back\n");
+    const lost = page.trace.filter((e) => e.lost);
+    expect(lost.length).toBeGreaterThan(0);
+    expect(new Set(lost.map((e) => e.lost))).toEqual(new Set(["client–server"]));
+    // A datagram seen lost was never printed by the server.
+    const server = byName(page, "udp-server").output;
+    for (const e of lost.filter((x) => x.cell === "udp-client")) expect(server).not.toContain(`${e.preview} from`);
+  }, 90_000);
+
+  it("routes between two subnets through a router, and draws each packet once", async () => {
+    const source =
+      net("host client server\nrouter r\nlink client r\nlink r server") +
+      UDP_SERVER +
+      cell(
+        "sh name=client host=client",
+        `
+echo "via $LECTERN_HOST_R" 
+printf 'hi' | nc -u -w1 "$LECTERN_HOST_SERVER" "$LECTERN_PORT_UDP"; echo
+`,
+      );
+    const { code, page } = await runPage(source);
+    expect(code).toBe(0);
+    expect(byName(page, "client").output).toBe("via 10.0.1.2\nHI\n");
+    expect(byName(page, "udp-server").output).toBe("hi from 10.0.1.1\n");
+    const sends = page.trace.filter((e) => e.kind === "send").map((e) => `${e.local?.split(":")[0]} > ${e.remote?.split(":")[0]}`);
+    expect(sends).toEqual(["10.0.1.1 > 10.0.2.2", "10.0.2.2 > 10.0.1.1"]);
+  });
+
+  it("names an unknown host at its line, with exit status 2", async () => {
+    const bad = await runPage(net("host client server\nlink client sever") + UDP_SERVER);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('page.md:3: link names host "sever", which is not declared above it (hosts: client, server)');
+    const attr = await runPage(net("host a b\nlink a b") + UDP_SERVER);
+    expect(attr.code).toBe(2);
+    expect(attr.stderr).toContain('cell "udp-server" runs on host "server", which this page\'s network does not have (its hosts: a, b)');
+    const call = await runPage(net("host client server\nlink client server") + cell("ts name=c host=client", 'import { host } from "lectern";\n\nconsole.log(host("servr"));'));
+    expect(call.code).toBe(2);
+    expect(call.stderr).toContain('page.md:9: cell "c" asks for host "servr"');
+    const prop = await runPage(net("host a b\nlink a b delay=fast"));
+    expect(prop.stderr).toContain("page.md:3: delay=fast: a delay is a duration such as 20ms or 1s");
+  });
+
+  it("skips the page's cells, saying why, where its network cannot be made", async () => {
+    const { code, page } = await runPage(net("host client server\nlink client server") + UDP_SERVER, ["--allow-net=localhost"]);
+    expect(code).toBe(0);
+    expect(byName(page, "udp-server")).toMatchObject({ status: "skipped", reason: "not run: --allow-net and pinned ports run cells in the machine's own network, not on this page's hosts" });
+  });
+
+  it.runIf(ROOTED)("leaves no namespace, holder, tcpdump or cell behind when Lectern is killed with SIGKILL", async () => {
+    const dir = tmp("lectern-net-");
+    const marker = `netkill${process.pid}`;
+    writeFileSync(join(dir, "page.md"), net("host a b\nrouter r\nlink a r loss=10%\nlink r b rate=1mbit") + cell(`sh name=s server host=b`, `exec sleep 3600 # ${marker}`) + cell("sh name=c host=a", `sleep 3600 # ${marker}`));
+    const child = spawn(process.execPath, [BIN, "run", "page.md"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    for (let i = 0; i < 200 && !out.includes("c started"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toContain("c started");
+    // The hosts' namespaces: those of Lectern's children (holders, tcpdumps, cells) but its own.
+    const own = readlinkSync(`/proc/${child.pid}/ns/net`);
+    const made = new Set([...descendants(child.pid!)].map((pid) => netnsOf(pid)).filter((n) => n && n !== own));
+    expect(made.size).toBe(3);
+    const helpers = [...descendants(child.pid!)];
+    child.kill("SIGKILL");
+    let left: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = [...processesMentioning([marker, dir]), ...helpers.filter((pid) => netnsOf(pid) !== null).map(String)];
+      if (left.length === 0 && ![...namespaces()].some((n) => made.has(n))) break;
+    }
+    expect(left).toEqual([]);
+    expect([...namespaces()].filter((n) => made.has(n))).toEqual([]);
+  }, 30_000);
+});
+
+function netnsOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return null;
+  }
+}
+
+/** Every process under `root`, from the parent links in /proc. */
+function descendants(root: number): Set<number> {
+  const parent = new Map<number, number>();
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      parent.set(Number(pid), Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]));
+    } catch {
+      // Gone.
+    }
+  }
+  const out = new Set<number>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parent) if ((ppid === root || out.has(ppid)) && !out.has(pid)) (out.add(pid), (grew = true));
+  }
+  return out;
+}
+
+/** The network namespaces some process is in. */
+function namespaces(): Set<string> {
+  const out = new Set<string>();
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      out.add(readlinkSync(`/proc/${pid}/ns/net`));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return out;
+}
+
+/** Processes whose command line mentions any of `words` (tcpdump's names the capture's folder). */
+function processesMentioning(words: string[]): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (words.some((w) => cmd.includes(w)) && !cmd.includes("vitest")) out.push(`${pid} ${cmd}`);
+    } catch {
+      // Gone.
+    }
+  }
+  return out;
+}

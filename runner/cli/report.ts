@@ -46,12 +46,15 @@ export function jsonList(plan: Plan): string {
   return JSON.stringify(
     {
       path: plan.page.path,
-      cells: plan.cells.map((c) => ({ name: c.name, line: c.line, lang: c.lang, server: c.attrs.server, needs: c.deps, ports: c.ports, with: c.together })),
+      cells: plan.cells.map((c) => ({ name: c.name, line: c.line, lang: c.lang, server: c.attrs.server, needs: c.deps, ports: c.ports, with: c.together, ...(plan.page.network ? { host: hostOf(plan, c) } : {}) })),
     },
     null,
     2,
   );
 }
+
+/** The host of the page's network a cell runs on: its host=, else the first declared. */
+const hostOf = (plan: Plan, c: Plan["cells"][number]) => c.attrs.host ?? plan.page.network!.hosts[0]!.name;
 
 export function textList(plan: Plan): string {
   const rows = plan.cells.map((c) => {
@@ -59,11 +62,12 @@ export function textList(plan: Plan): string {
     const needs = c.deps.length ? `needs ${c.deps.join(",")}` : "";
     const together = c.together.length ? `with ${c.together.join(",")}` : "";
     const ports = c.ports.length ? `ports ${c.ports.join(",")}` : "";
-    return [`${plan.page.path}:${c.line}`, c.name, c.lang, kind, needs, together, ports];
+    const host = plan.page.network ? `on ${hostOf(plan, c)}` : "";
+    return [`${plan.page.path}:${c.line}`, c.name, c.lang, kind, host, needs, together, ports];
   });
   const widths = rows[0]?.map((_, i) => Math.max(0, ...rows.map((r) => r[i]!.length))) ?? [];
-  // The with column only on a page that has groups: lists of other pages read as they did.
-  const shown = (i: number) => i !== 5 || widths[5]! > 0;
+  // The host and with columns only on a page that has them: lists of other pages read as they did.
+  const shown = (i: number) => (i !== 4 && i !== 6) || widths[i]! > 0;
   const padded = (r: string[]) => r.map((v, i) => (i < r.length - 1 ? v.padEnd(widths[i]!) : v)).filter((_, i) => shown(i));
   return rows.map((r) => padded(r).join("  ").trimEnd()).join("\n") + (rows.length ? "\n" : "");
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { holdNamespace, ROOTLESS, type Holder } from "../runner/execute/holder.ts";
-import { startRelay, type InNet, type Relay } from "../runner/network/relay.ts";
+import { startRelay, type InNet, type Relay, type RelayOptions } from "../runner/network/relay.ts";
 import { gone, hostPids } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -48,6 +48,12 @@ function ip(holder: Holder, commands: string[]): Promise<void> {
   });
 }
 
+/** `device family address` of each address in the holder's namespace (`-4` or `-6`). */
+function links(holder: Holder, family = "-4"): string[] {
+  const { command, args } = inNetOf(holder)("ip", ["-o", family, "addr", "show"]);
+  return execFileSync(command, args, { encoding: "utf8" }).split("\n").filter(Boolean).map((line) => line.split(/\s+/).slice(1, 4).join(" "));
+}
+
 // Everything a test started, ended after it whatever happened (vitest's workers run no exit handlers).
 const started: { holders: Holder[]; relays: Relay[]; children: ChildProcess[] } = { holders: [], relays: [], children: [] };
 afterEach(async () => {
@@ -66,17 +72,24 @@ interface Link {
   startMs: number;
 }
 
-/** Two hosts, 10.0.9.1 (device ra, namespace one) and 10.0.9.2 (rb, namespace two), joined by a relay. */
-async function link(delayMs: number): Promise<Link> {
+/**
+ * Two hosts, 10.0.9.1 (device ra, namespace one) and 10.0.9.2 (rb, namespace two), joined by a
+ * relay: rb made in namespace two and both ends set up by the relay, or (`moved`) rb made beside
+ * ra and moved, addressed and set up with `ip`, one `ip -batch` per namespace.
+ */
+async function link(delayMs: number, how: "made" | "moved" = "made"): Promise<Link> {
   const [one, two] = await Promise.all([holdNamespace(), holdNamespace()]);
   for (const h of [one, two]) if (h) started.holders.push(h);
   if (!one || !two) throw new Error("could not hold two network namespaces");
   const begin = performance.now();
-  const relay = await startRelay(inNetOf(one), delayMs, "ra", "rb");
+  const options: RelayOptions = how === "made" ? { peerNet: `/proc/${two.pid}/ns/net`, addresses: ["10.0.9.1/24", "10.0.9.2/24"] } : {};
+  const relay = await startRelay(inNetOf(one), delayMs, "ra", "rb", options);
   started.relays.push(relay);
-  // addrgenmode none: no IPv6 link-local address, so no neighbour discovery on the link either.
-  await ip(one, [`link set rb netns /proc/${two.pid}/ns/net`, "link set ra addrgenmode none", "addr add 10.0.9.1/24 dev ra", "link set ra up"]);
-  await ip(two, ["link set rb addrgenmode none", "addr add 10.0.9.2/24 dev rb", "link set rb up"]);
+  if (how === "moved") {
+    // addrgenmode none: no IPv6 link-local address, so no neighbour discovery on the link either.
+    await ip(one, [`link set rb netns /proc/${two.pid}/ns/net`, "link set ra addrgenmode none", "addr add 10.0.9.1/24 dev ra", "link set ra up"]);
+    await ip(two, ["link set rb addrgenmode none", "addr add 10.0.9.2/24 dev rb", "link set rb up"]);
+  }
   return { one, two, relay, startMs: performance.now() - begin };
 }
 
@@ -157,6 +170,10 @@ describe.skipIf(SKIP !== null)("the relay that delays a link", () => {
   it("delays each datagram 50 ms each way: a round trip between the two hosts takes at least 100 ms", async () => {
     const l = await link(50);
     console.info(`relay started and link up in ${l.startMs.toFixed(1)} ms`);
+    // Made in place by the relay: each end in its namespace, addressed, up, and without IPv6.
+    expect(links(l.one)).toEqual(["lo inet 127.0.0.1/8", "ra inet 10.0.9.1/24"]);
+    expect(links(l.two)).toEqual(["lo inet 127.0.0.1/8", "rb inet 10.0.9.2/24"]);
+    expect([...links(l.one, "-6"), ...links(l.two, "-6")]).toEqual(["lo inet6 ::1/128", "lo inet6 ::1/128"]);
     const rtts = await roundTrips(l, 5);
     console.info(`round trips over a 50 ms link: ${rtts.map((r) => r.toFixed(2)).join(" ")} ms`);
     expect(rtts).toHaveLength(5);
@@ -182,6 +199,17 @@ describe.skipIf(SKIP !== null)("the relay that delays a link", () => {
       expect(lag).toBeLessThan(50 + 50);
     }
     console.info(`a packet's time from one end's capture to the other's, 50 ms link: ${lags.map((x) => x.toFixed(3)).join(" ")} ms`);
+  });
+
+  it("relays just as well when B is made beside A and moved to the other host with ip afterwards", async () => {
+    const l = await link(50, "moved");
+    console.info(`relay started, B moved and the link up with ip in ${l.startMs.toFixed(1)} ms`);
+    const rtts = await roundTrips(l, 3);
+    for (const rtt of rtts) expect(rtt).toBeGreaterThanOrEqual(100);
+    expect(Math.min(...rtts)).toBeLessThan(100 + 100);
+    // Each end in its own namespace, addressed, beside the holder's loopback.
+    expect(links(l.one)).toEqual(["lo inet 127.0.0.1/8", "ra inet 10.0.9.1/24"]);
+    expect(links(l.two)).toEqual(["lo inet 127.0.0.1/8", "rb inet 10.0.9.2/24"]);
   });
 
   it("with no delay it still relays, both ways", async () => {
@@ -258,6 +286,15 @@ for (let i = 0; i < 3000; i++) s.send("x", 9, "10.0.9.2", () => ++done === 3000 
       "cannot delay the link between a-name-far-too-long and rc: 'a-name-far-too-long' is not an interface name (1 to 15 letters, digits, '_', '.', '-')",
     );
     await expect(startRelay(inNetOf(l.one), -1, "rd", "re")).rejects.toThrow("cannot delay the link between rd and re: the delay must be a number of milliseconds, not -1");
+    await expect(startRelay(inNetOf(l.one), 50, "rd", "re", { peerNet: "/proc/0/ns/net" })).rejects.toThrow(
+      "cannot delay the link between rd and re: cannot open /proc/0/ns/net: No such file or directory",
+    );
+    await expect(startRelay(inNetOf(l.one), 50, "rd", "re", { peerNet: `/proc/${l.two.pid}/ns/net`, addresses: ["10.0.9.300/24", "10.0.9.4/24"] })).rejects.toThrow(
+      "cannot delay the link between rd and re: '10.0.9.300/24' is not an address/prefix",
+    );
+    await expect(startRelay(inNetOf(l.one), 50, "rd", "re", { addresses: ["10.0.9.3/24", "10.0.9.4/24"] })).rejects.toThrow(
+      "cannot delay the link between rd and re: addresses are given only with the other end's namespace (peerNet)",
+    );
     // The first relay is still there, and nothing else of ours.
     expect(hostPids(SCRIPT)).toEqual([l.relay.pid]);
   });

@@ -1,8 +1,10 @@
 // Starts and stops relay.pl, the packet relay that delays one link of a page's network (the
-// kernel here has no netem to do it). The relay runs in one host's namespace, creates the link's
-// two TUN devices there and prints `up`; the caller then moves device B into the other host's
-// namespace, addresses both ends and sets them up. It dies with Lectern: its stdin ends when
-// Lectern does, setpriv --pdeathsig KILL covers a SIGKILL, and an exit handler here kills it.
+// kernel here has no netem to do it). The relay runs in one host's namespace and creates the
+// link's two TUN devices: B there too (the caller moves it to the other host and sets both ends
+// up with `ip`), or, given the other host's namespace and the two addresses, B in that namespace
+// and both ends addressed and up, so that the link is ready when the relay is. It dies with
+// Lectern: its stdin ends when Lectern does, setpriv --pdeathsig KILL covers a SIGKILL, and an
+// exit handler here kills it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -18,6 +20,13 @@ export interface RelayCounts {
   relayed: { ab: number; ba: number };
   /** Packets lost in the relay: more than QUEUE waiting, or the other end down when they were due. */
   dropped: { ab: number; ba: number };
+}
+
+export interface RelayOptions {
+  /** The other host's network namespace (`/proc/PID/ns/net`): B is made there, not in the relay's. */
+  peerNet?: string;
+  /** With peerNet: each end's IPv4 `address/prefix` (A's, B's), set with IPv6 off and the device up. */
+  addresses?: [string, string];
 }
 
 export interface Relay {
@@ -43,23 +52,26 @@ process.on("exit", () => {
 });
 
 /**
- * Starts the relay in the namespace `inNet` enters, creating TUN devices `nameA` and `nameB` there,
- * each packet from one written to the other `delayMs` later; resolves once both devices exist.
+ * Starts the relay in the namespace `inNet` enters, creating TUN devices `nameA` there and `nameB`
+ * there or in `options.peerNet`, each packet from one written to the other `delayMs` later;
+ * resolves once both devices exist (and, with `options.addresses`, are addressed and up).
  * Rejects with the reason in words when it cannot (no perl, no /dev/net/tun, a name taken).
  */
-export function startRelay(inNet: InNet, delayMs: number, nameA: string, nameB: string): Promise<Relay> {
+export function startRelay(inNet: InNet, delayMs: number, nameA: string, nameB: string, options: RelayOptions = {}): Promise<Relay> {
   const fail = (why: string) => Promise.reject(new Error(`cannot delay the link between ${nameA} and ${nameB}: ${why}`));
   for (const name of [nameA, nameB]) {
     if (!NAME.test(name)) return fail(`'${name}' is not an interface name (1 to 15 letters, digits, '_', '.', '-')`);
   }
   if (nameA === nameB) return fail("the two ends need different names");
   if (!(Number.isFinite(delayMs) && delayMs >= 0)) return fail(`the delay must be a number of milliseconds, not ${delayMs}`);
+  if (options.addresses && !options.peerNet) return fail("addresses are given only with the other end's namespace (peerNet)");
   const perl = findTool("perl", process.env.PATH, false);
   if (!perl) return fail("perl is not installed (apt-get install perl-base)");
   const deathsig = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"] : [];
   // setpriv inside the namespace, as the last step before perl: joining a user namespace changes
   // credentials, which would clear a parent-death signal set before it.
-  const [command, ...args] = [...deathsig, perl.path, SCRIPT, String(delayMs), nameA, nameB];
+  const peer = options.peerNet ? [options.peerNet, ...(options.addresses ?? [])] : [];
+  const [command, ...args] = [...deathsig, perl.path, SCRIPT, String(delayMs), nameA, nameB, ...peer];
   const wrapped = inNet(command!, args);
   return new Promise((resolve, reject) => {
     let child: ChildProcess;

@@ -260,6 +260,25 @@ for (let i = 0; i < 3000; i++) s.send("x", 9, "10.0.9.2", () => ++done === 3000 
     expect(await new Promise((resolve) => relay.on("exit", resolve))).toBe(0);
   });
 
+  it("dies with its parent even while its input stays open (the parent-death signal)", async () => {
+    const one = await holdNamespace();
+    if (one) started.holders.push(one);
+    // The relay's parent is this shell; its input comes from a sleep that outlives the shell.
+    const { command, args } = inNetOf(one!)("perl", [SCRIPT, "0", "pa", "pb"]);
+    const quoted = [command, ...args].map((a) => `'${a}'`).join(" ");
+    const shell = spawn("sh", ["-c", `sleep 30.4217 | ${quoted}`], { stdio: ["ignore", "pipe", "inherit"] });
+    started.children.push(shell);
+    expect(await new Promise<string>((resolve) => shell.stdout!.setEncoding("utf8").once("data", resolve))).toBe("up\n");
+    const [relay] = hostPids(SCRIPT).filter((pid) => pid !== shell.pid);
+    try {
+      shell.kill("SIGKILL");
+      expect(await gone(relay!)).toBe(true);
+    } finally {
+      // Whatever is left of this test's processes (all of them, when the relay outlived its parent).
+      for (const pid of [...hostPids(SCRIPT), ...hostPids("sleep 30.4217")]) process.kill(pid, "SIGKILL");
+    }
+  });
+
   it("ends when Lectern is killed with SIGKILL", async () => {
     const one = await holdNamespace();
     if (one) started.holders.push(one);

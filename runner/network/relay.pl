@@ -32,10 +32,16 @@ use constant { AF_INET => 2, SOCK_DGRAM => 2, IFF_UP => 0x1, IFF_TUN => 0x0001, 
 use constant { SIOCGIFFLAGS => 0x8913, SIOCSIFFLAGS => 0x8914, SIOCSIFADDR => 0x8916, SIOCSIFNETMASK => 0x891c };
 # _IOW('T', 202, int) in the generic layout of ioctl numbers: 0x400454ca.
 use constant TUNSETIFF => (1 << 30) | (4 << 16) | (ord('T') << 8) | 202;
-use constant CLONE_NEWNET => 0x40000000;
-my %SETNS = (x86_64 => 308, aarch64 => 268, riscv64 => 268);
+use constant { CLONE_NEWNET => 0x40000000, PR_SET_PDEATHSIG => 1, SIGKILL => 9 };
+# System call numbers, by architecture: [setns, prctl].
+my %SYSCALL = (x86_64 => [308, 157], aarch64 => [268, 167], riscv64 => [268, 167]);
+my $arch = (split /-/, $Config{archname})[0];
+my ($SETNS, $PRCTL) = @{ $SYSCALL{$arch} // [] };
 
 $| = 1;
+# Killed when Lectern dies, even by SIGKILL: what setpriv --pdeathsig does, without its exec.
+# Had Lectern died before this, stdin is already at its end, and the relay ends at once anyway.
+syscall($PRCTL, PR_SET_PDEATHSIG, SIGKILL) if defined $PRCTL;
 my ($delay_ms, $name_a, $name_b, $peer, @addresses) = @ARGV;
 die "usage: relay.pl DELAY_MS A B [PEER_NETNS [A_ADDRESS/PREFIX B_ADDRESS/PREFIX]]\n"
   unless defined $name_b && $delay_ms =~ /^\d+(\.\d+)?$/ && (@addresses == 0 || @addresses == 2);
@@ -76,10 +82,9 @@ sub configure {
 # Moves the relay itself into the namespace in `path`: what it opens from then on is there.
 sub enter {
   my ($path) = @_;
-  my $arch = (split /-/, $Config{archname})[0];
-  my $setns = $SETNS{$arch} or die "setns: its system call number on $arch is not known here\n";
+  die "setns: its system call number on $arch is not known here\n" unless defined $SETNS;
   open(my $ns, "<", $path) or die "cannot open $path: $!\n";
-  syscall($setns, fileno($ns), CLONE_NEWNET) == 0 or die "cannot enter the network namespace $path: $!\n";
+  syscall($SETNS, fileno($ns), CLONE_NEWNET) == 0 or die "cannot enter the network namespace $path: $!\n";
 }
 
 my @fh = (tun($name_a));

@@ -3,10 +3,9 @@
 // link's two TUN devices: B there too (the caller moves it to the other host and sets both ends
 // up with `ip`), or, given the other host's namespace and the two addresses, B in that namespace
 // and both ends addressed and up, so that the link is ready when the relay is. It dies with
-// Lectern: its stdin ends when Lectern does, setpriv --pdeathsig KILL covers a SIGKILL, and an
-// exit handler here kills it.
+// Lectern: its stdin ends when Lectern does, a parent-death signal covers a SIGKILL, and an exit
+// handler here kills it.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { RUNNER_DIR } from "../paths.ts";
@@ -67,12 +66,10 @@ export function startRelay(inNet: InNet, delayMs: number, nameA: string, nameB: 
   if (options.addresses && !options.peerNet) return fail("addresses are given only with the other end's namespace (peerNet)");
   const perl = findTool("perl", process.env.PATH, false);
   if (!perl) return fail("perl is not installed (apt-get install perl-base)");
-  const deathsig = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"] : [];
-  // setpriv inside the namespace, as the last step before perl: joining a user namespace changes
-  // credentials, which would clear a parent-death signal set before it.
+  // The relay asks for its parent-death signal itself (prctl), once inside the namespace:
+  // joining a user namespace changes credentials, which would clear one set before.
   const peer = options.peerNet ? [options.peerNet, ...(options.addresses ?? [])] : [];
-  const [command, ...args] = [...deathsig, perl.path, SCRIPT, String(delayMs), nameA, nameB, ...peer];
-  const wrapped = inNet(command!, args);
+  const wrapped = inNet(perl.path, [SCRIPT, String(delayMs), nameA, nameB, ...peer]);
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
@@ -129,6 +126,8 @@ function relayOf(child: ChildProcess, answers: ((line: string | null) => void)[]
   const stop = () => {
     child.kill("SIGKILL");
     live.delete(child);
+    // Referenced again: whoever awaits `exited` keeps Lectern alive until the devices are gone.
+    if (child.exitCode === null && child.signalCode === null) idle(child, false);
   };
   return { pid: child.pid!, counts, stop, exited };
 }

@@ -14,10 +14,11 @@ import languages from "./languages.ts";
 import lecture from "./lecture.ts";
 import live from "./live.ts";
 import { QUICK, RUNS, SLOW_RUNS, cleanup, fmtMs, log, table, type Bench, type Row } from "./lib.ts";
+import relay from "./relay.ts";
 import rendering from "./rendering.ts";
 import tracing from "./tracing.ts";
 
-const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, languages, grade, live };
+const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, languages, grade, live, relay };
 
 const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only.filter((name) => !(name in PARTS));

@@ -89,7 +89,8 @@ export function startRelay(inNet: InNet, delayMs: number, nameA: string, nameB: 
       for (const answer of answers.splice(0)) answer(null);
       done();
     }));
-    const timer = setTimeout(() => child.kill("SIGKILL"), START_TIMEOUT_MS);
+    let late = false;
+    const timer = setTimeout(() => ((late = true), child.kill("SIGKILL")), START_TIMEOUT_MS);
     const refuse = (why: string) => {
       clearTimeout(timer);
       child.kill("SIGKILL");
@@ -99,7 +100,7 @@ export function startRelay(inNet: InNet, delayMs: number, nameA: string, nameB: 
     child.stdin!.on("error", () => {}); // a relay that died: exited says so
     answers.push((line) => {
       if (line !== "up") {
-        const said = stderr.trim().split("\n").pop();
+        const said = late ? `the relay did not start within ${START_TIMEOUT_MS / 1000} s` : stderr.trim().split("\n").pop();
         return refuse(said || (child.signalCode ? `the relay was killed (${child.signalCode})` : `the relay ended (exit ${child.exitCode})`));
       }
       clearTimeout(timer);
@@ -126,10 +127,17 @@ function relayOf(child: ChildProcess, answers: ((line: string | null) => void)[]
   const stop = () => {
     child.kill("SIGKILL");
     live.delete(child);
-    // Referenced again: whoever awaits `exited` keeps Lectern alive until the devices are gone.
-    if (child.exitCode === null && child.signalCode === null) idle(child, false);
   };
-  return { pid: child.pid!, counts, stop, exited };
+  return {
+    pid: child.pid!,
+    counts,
+    stop,
+    // Whoever waits for the end keeps Lectern alive until then; nobody else does.
+    get exited() {
+      if (child.exitCode === null && child.signalCode === null) idle(child, false);
+      return exited;
+    },
+  };
 }
 
 /**

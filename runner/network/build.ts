@@ -74,15 +74,16 @@ export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
     const first = holders[0]!;
     const holderOf = new Map(spec.hosts.map((h, i) => [h.name, holders[i]!]));
     const pid = (host: string) => holderOf.get(host)!.pid;
-    // The links, made from the first host's namespace: a veth pair has its two ends put in place
-    // as it is made; a delayed link is a pair of TUN devices with our relay between them.
+    // The links: a veth pair has its two ends put in place as it is made (from the first host's
+    // namespace, or root's own); a delayed link is a pair of TUN devices with our relay between
+    // them, which makes, addresses and sets up both ends itself.
     const batch: string[] = [];
+    const delayed: Promise<Relay>[] = [];
     for (const link of spec.links) {
       const [ea, eb] = [attachments(spec, link.a), attachments(spec, link.b)].map((list) => list.find((x) => x.link === link)!);
       if (link.delayMs > 0) {
-        const relay = await startRelay(enter(holderOf.get(link.a)!), link.delayMs, ea!.device, eb!.device);
-        relays.push(relay);
-        await run(enter(holderOf.get(link.a)!)("ip", ["link", "set", eb!.device, "netns", String(pid(link.b))]));
+        const peerNet = `/proc/${pid(link.b)}/ns/net`;
+        delayed.push(startRelay(enter(holderOf.get(link.a)!), link.delayMs, ea!.device, eb!.device, { peerNet, addresses: [`${ea!.address}/24`, `${eb!.address}/24`] }));
       } else {
         batch.push(`link add ${ea!.device} netns ${pid(link.a)} type veth peer name ${eb!.device} netns ${pid(link.b)}`);
       }
@@ -90,12 +91,18 @@ export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
     }
     const dir = ownTempDir("lectern-net");
     try {
+      let veths: Promise<unknown> = Promise.resolve();
       if (batch.length > 0) {
         writeFileSync(join(dir, "links"), batch.join("\n") + "\n");
         // Root makes them from its own namespace: one process fewer than entering the first host's.
         const ip = { command: "ip", args: ["-batch", join(dir, "links")] };
-        await run(ROOTLESS ? enter(first)(ip.command, ip.args) : ip);
+        veths = run(ROOTLESS ? enter(first)(ip.command, ip.args) : ip);
       }
+      // Each started relay is ours to stop, even when another failed to start.
+      const [made, ...started] = await Promise.allSettled([veths, ...delayed]);
+      for (const r of started) if (r.status === "fulfilled") relays.push(r.value as Relay);
+      const refused = [made, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
+      if (refused) throw refused.reason;
       const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!, dir)));
       return {
         hosts: spec.hosts.map((h, i) => ({ name: h.name, holder: holders[i]!, addresses: [hostAddress(spec, h.name), ...attachments(spec, h.name).slice(1).map((a) => a.address)], devices: devices[i]! })),
@@ -119,9 +126,9 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
   const tc: string[] = [];
   const nft: string[] = [];
   for (const a of mine) {
-    // No IPv6 link-local address: its neighbour discovery would be packets no cell sent.
-    ip.push(`link set dev ${a.device} addrgenmode none`);
-    ip.push(`addr add ${a.address}/24 dev ${a.device}`, `link set dev ${a.device} up`);
+    // No IPv6 link-local address: its neighbour discovery would be packets no cell sent. (The
+    // relay of a delayed link has addressed and set up its ends already.)
+    if (a.link.delayMs === 0) ip.push(`link set dev ${a.device} addrgenmode none`, `addr add ${a.address}/24 dev ${a.device}`, `link set dev ${a.device} up`);
     if (a.link.rateBits > 0) {
       // A bucket of at least two full frames, and at most 200 ms of queue behind it.
       const burst = Math.max(3200, Math.round(a.link.rateBits / 8 / 100));

@@ -15,10 +15,11 @@ import lecture from "./lecture.ts";
 import live from "./live.ts";
 import network from "./network.ts";
 import { QUICK, RUNS, SLOW_RUNS, cleanup, fmtMs, log, table, type Bench, type Row } from "./lib.ts";
+import relay from "./relay.ts";
 import rendering from "./rendering.ts";
 import tracing from "./tracing.ts";
 
-const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, languages, grade, live, network };
+const PARTS: Record<string, Bench> = { launch, lecture, concurrency, course, rendering, tracing, check, languages, grade, live, network, relay };
 
 const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only.filter((name) => !(name in PARTS));

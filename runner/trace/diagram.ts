@@ -308,7 +308,7 @@ function figure({ lines, shapes, shown, more }: Layout, id: string, source: Trac
     const x2 = mine[mine.length - 1]!.x + col / 2 - 6;
     parts.push(`<rect class="trace-cell" x="${x1}" y="4" width="${x2 - x1}" height="${legendY - 12}" rx="6"/>`);
     const host = source?.hosts?.[cell];
-    parts.push(`<text class="trace-cell-name" x="${(x1 + x2) / 2}" y="20">${esc(cell || "no cell")}${host ? ` on ${esc(host.name)} ${esc(host.address)}` : ""}</text>`);
+    parts.push(`<text class="trace-cell-name" x="${(x1 + x2) / 2}" y="20">${esc(cell || "no cell")}${host ? ` on ${esc(host.name)}${host.address ? ` ${esc(host.address)}` : ""}` : ""}</text>`);
   }
   for (const l of lines) {
     parts.push(`<text class="trace-socket" x="${l.x}" y="40">${esc(l.label)}</text>`);
@@ -386,7 +386,8 @@ export function traceSourceOf(result: PageResult | null, href: string | null | u
   const hosts: TraceSource["hosts"] = {};
   for (const c of network ? result!.wire!.cells : []) {
     const h = network!.hosts.find((x) => x.name === c.host);
-    if (h) hosts[c.name] = { name: h.name, address: h.addresses[0] ?? "" };
+    // A host on one link has one address, shown; a router's or a hub's are on its sockets.
+    if (h) hosts[c.name] = { name: h.name, address: h.addresses.length === 1 ? h.addresses[0]! : "" };
   }
   return result?.capture ? { kind: "wire", note, href: href ?? null, ...(network ? { hosts } : {}) } : { kind: "sockets", note, href: null };
 }

@@ -67,7 +67,7 @@ print(s.recvfrom(100)[0].decode(), "from", host("server"))
     // The pcap holds each host's view: both ends of the link saw the datagram.
     const dump = execFileSync("tcpdump", ["-r", page.capture!, "-n"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     expect(dump.split("\n").filter((l) => /10\.0\.1\.1\.\d+ > 10\.0\.1\.2\.\d+: UDP, length 5/.test(l)).length).toBe(2);
-  });
+  }, 30_000);
 
   it("loses datagrams on a lossy link while TCP gets every line through, and the trace shows where", async () => {
     const source =
@@ -117,6 +117,32 @@ for (let i = 0; i < 20; i++) c.write(\`line \${i}\\n\`);
     for (const e of lost.filter((x) => x.cell === "udp-client")) expect(server).not.toContain(`${e.preview} from`);
   }, 90_000);
 
+  it("delays a link: a round trip takes twice its delay, and the trace says how long each packet took", async () => {
+    const source =
+      net("host client server\nlink client server delay=50ms") +
+      UDP_SERVER +
+      cell(
+        "ts name=pinger host=client",
+        `
+import dgram from "node:dgram";
+import { once } from "node:events";
+import { host, port } from "lectern";
+const c = dgram.createSocket("udp4");
+const start = performance.now();
+c.send("ping", port("udp"), host("server"));
+await once(c, "message");
+console.log(\`at least 100 ms: \${performance.now() - start >= 100}\`);
+c.close();
+`,
+      );
+    const { code, page } = await runPage(source);
+    expect(code).toBe(0);
+    expect(byName(page, "pinger").output).toBe("at least 100 ms: true\n");
+    const sends = page.trace.filter((e) => e.kind === "send");
+    expect(sends).toHaveLength(2);
+    for (const e of sends) expect(e.delay).toBeGreaterThanOrEqual(50);
+  }, 30_000);
+
   it("routes between two subnets through a router, and draws each packet once", async () => {
     const source =
       net("host client server\nrouter r\nlink client r\nlink r server") +
@@ -134,7 +160,7 @@ printf 'hi' | nc -u -w1 "$LECTERN_HOST_SERVER" "$LECTERN_PORT_UDP"; echo
     expect(byName(page, "udp-server").output).toBe("hi from 10.0.1.1\n");
     const sends = page.trace.filter((e) => e.kind === "send").map((e) => `${e.local?.split(":")[0]} > ${e.remote?.split(":")[0]}`);
     expect(sends).toEqual(["10.0.1.1 > 10.0.2.2", "10.0.2.2 > 10.0.1.1"]);
-  });
+  }, 30_000);
 
   it("names an unknown host at its line, with exit status 2", async () => {
     const bad = await runPage(net("host client server\nlink client sever") + UDP_SERVER);
@@ -148,13 +174,13 @@ printf 'hi' | nc -u -w1 "$LECTERN_HOST_SERVER" "$LECTERN_PORT_UDP"; echo
     expect(call.stderr).toContain('page.md:9: cell "c" asks for host "servr"');
     const prop = await runPage(net("host a b\nlink a b delay=fast"));
     expect(prop.stderr).toContain("page.md:3: delay=fast: a delay is a duration such as 20ms or 1s");
-  });
+  }, 30_000);
 
   it("skips the page's cells, saying why, where its network cannot be made", async () => {
     const { code, page } = await runPage(net("host client server\nlink client server") + UDP_SERVER, ["--allow-net=localhost"]);
     expect(code).toBe(0);
     expect(byName(page, "udp-server")).toMatchObject({ status: "skipped", reason: "not run: --allow-net and pinned ports run cells in the machine's own network, not on this page's hosts" });
-  });
+  }, 30_000);
 
   it.runIf(ROOTED)("leaves no namespace, holder, tcpdump or cell behind when Lectern is killed with SIGKILL", async () => {
     const dir = tmp("lectern-net-");

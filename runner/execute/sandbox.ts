@@ -52,6 +52,8 @@ export interface Sandbox {
   reserve(names: string[], served: Set<string>): Promise<Reservations> | null;
   /** The tcpdump started with the namespace (SandboxOptions.capture), handed over once; null after. */
   takeCapture(): Tcpdump | null;
+  /** The same for one host of the page's network (tcpdump -i any in its namespace). */
+  takeHostCapture(host: string): Tcpdump | null;
   /** The command line that starts a helper of Lectern's (not a cell) in the page's network namespace. */
   inNet(command: string, args: string[]): { command: string; args: string[] };
   /** True if the cell ran into its memory limit (the kernel then kills it). */
@@ -190,9 +192,17 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
   let ns: Namespace | null = null;
   let network: BuiltNetwork | null = null;
+  const hostDumps = new Map<string, Tcpdump>();
   if (options.network) {
     if (!options.isolateNet) throw new NetworkUnavailable("--allow-net and pinned ports run cells in the machine's own network, not on this page's hosts");
-    network = await buildNetwork(options.network);
+    // Each host's capture starts as soon as its namespace exists, while its links are made.
+    network = await buildNetwork(options.network, (host, holder) => {
+      const dump = options.capture ? startTcpdump(enter(holder), "any") : null;
+      if (dump) hostDumps.set(host, dump);
+    }).catch((err: Error) => {
+      for (const dump of hostDumps.values()) dump.discard();
+      throw err;
+    });
     const first = network.hosts[0]!;
     ns = { holder: first.holder, dump: null };
   } else if (options.isolateNet) {
@@ -245,6 +255,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (ns) ns.dump = null;
       return dump;
     },
+    takeHostCapture(host) {
+      const dump = hostDumps.get(host) ?? null;
+      hostDumps.delete(host);
+      return dump;
+    },
     wrap(cell, command, args, env, confine, host) {
       const inNet = inHost(host);
       const dirs: string[] = [];
@@ -284,6 +299,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       for (const cell of [...groups.keys()]) sweep(cell);
       if (scratch) rmSync(scratch, { recursive: true, force: true });
       ns?.dump?.discard();
+      for (const dump of hostDumps.values()) dump.discard();
       holder?.kill();
       network?.close();
     },

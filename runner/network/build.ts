@@ -54,7 +54,12 @@ const run = (command: { command: string; args: string[] }): Promise<string> =>
 /** The drop device of a lossy link's end: what the loss took away is seen on it, not lost to the capture. */
 const dropDevice = (link: Link) => `drop${link.index}`;
 
-export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
+/**
+ * Builds the page's network. `held` is told of each host's namespace as soon as it exists, before
+ * its links: the capture starts there while the rest is built (tcpdump -i any sees devices that
+ * come later).
+ */
+export async function buildNetwork(spec: NetworkSpec, held?: (host: string, holder: Holder) => void): Promise<BuiltNetwork> {
   for (const tool of ["ip", ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
     if (!findTool(tool, process.env.PATH, false)) throw new NetworkUnavailable(`${tool} is not installed (Debian: ${tool === "nft" ? "nftables" : "iproute2"}), so this page's network cannot be made`);
   }
@@ -72,6 +77,7 @@ export async function buildNetwork(spec: NetworkSpec): Promise<BuiltNetwork> {
     for (const h of await Promise.all(made)) if (h) holders.push(h);
     if (holders.length < spec.hosts.length) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
     const first = holders[0]!;
+    spec.hosts.forEach((h, i) => held?.(h.name, holders[i]!));
     const holderOf = new Map(spec.hosts.map((h, i) => [h.name, holders[i]!]));
     const pid = (host: string) => holderOf.get(host)!.pid;
     // The links: a veth pair has its two ends put in place as it is made (from the first host's

@@ -13,7 +13,6 @@ import type { Sandbox } from "../execute/sandbox.ts";
 import { clockMs } from "../../cells/wire.ts";
 import { SocketWatch, type Owner } from "./sockets.ts";
 import { enter } from "../execute/holder.ts";
-import type { BuiltNetwork } from "../network/build.ts";
 import { mergeCaptures, mergedIndex } from "./merge.ts";
 import { adopted, findTcpdump, MAX_PACKETS, startTcpdump, type Tcpdump } from "./tcpdump.ts";
 
@@ -76,7 +75,7 @@ export class PageCapture {
     if (!captureWanted(true)) return void (this.skipped = "the capture is off (LECTERN_CAPTURE=off), so the trace is what the cells' Node.js sockets reported");
     if (sandbox.net !== "namespace") return void (this.skipped = "the cells did not run in a network namespace of their own (--allow-net, a pinned port, or a machine without namespaces), so the trace is what their Node.js sockets reported");
     if (!findTcpdump()) return void (this.skipped = "tcpdump is not installed, so the trace is what the cells' Node.js sockets reported");
-    if (sandbox.network) return this.startOnHosts(sandbox.network);
+    if (sandbox.network) return this.startOnHosts(sandbox);
     const dump = sandbox.takeCapture() ?? startTcpdump(sandbox.inNet);
     if (!dump) return void (this.skipped = "the capture file could not be made in the temporary folder");
     adopted(dump);
@@ -94,11 +93,9 @@ export class PageCapture {
   }
 
   /** One tcpdump on every device of each host, all listening before the first cell starts. */
-  private async startOnHosts(network: BuiltNetwork): Promise<void> {
-    // Not the far ends of the drop devices: each dropped packet once, where it was dropped.
-    const unseen = (h: BuiltNetwork["hosts"][number]) => h.devices.filter((d) => /^drop\d+p$/.test(d.name)).map((d) => `ifindex ${d.index}`);
-    const filter = (h: BuiltNetwork["hosts"][number]) => (unseen(h).length > 0 ? [`not (${unseen(h).join(" or ")})`] : []);
-    const started = network.hosts.map((h) => ({ host: h, dump: startTcpdump(enter(h.holder), "any", filter(h)) }));
+  private async startOnHosts(sandbox: Sandbox): Promise<void> {
+    const network = sandbox.network!;
+    const started = network.hosts.map((h) => ({ host: h, dump: sandbox.takeHostCapture(h.name) ?? startTcpdump(enter(h.holder), "any") }));
     for (const { dump } of started) if (dump) adopted(dump);
     const ok = await Promise.all(started.map(({ dump }) => dump?.ready ?? false));
     this.offset = Date.now() - clockMs();

@@ -29,6 +29,12 @@ function framesOf(file: Uint8Array, host: number): { frames: Frame[]; header: Ui
     const caplen = view.getUint32(p + 8, little);
     if (p + RECORD + caplen > file.length) break;
     const bytes = file.slice(p, p + RECORD + caplen);
+    // A copy for another host (PACKET_OTHERHOST): the far end of a drop device seeing what the
+    // loss copied to it. The near end has it already, where it was dropped.
+    if (caplen >= 11 && file[p + RECORD + 10] === 3) {
+      p += RECORD + caplen;
+      continue;
+    }
     if (caplen >= 8) {
       const frame = new DataView(bytes.buffer, bytes.byteOffset + RECORD);
       frame.setUint32(4, mergedIndex(host, frame.getUint32(4)));

@@ -44,7 +44,7 @@ export interface Tcpdump {
  * Starts tcpdump with `inNet`, the command line that runs a helper in the namespace, on its
  * loopback (or, a host of a page's network, on every device: "any"); null without tcpdump.
  */
-export function startTcpdump(inNet: (command: string, args: string[]) => { command: string; args: string[] }, device: "lo" | "any" = "lo", filter: string[] = []): Tcpdump | null {
+export function startTcpdump(inNet: (command: string, args: string[]) => { command: string; args: string[] }, device: "lo" | "any" = "lo"): Tcpdump | null {
   const bin = findTcpdump();
   if (!bin) return null;
   let file: string;
@@ -59,7 +59,7 @@ export function startTcpdump(inNet: (command: string, args: string[]) => { comma
   // stop loses them. -w - into our own file: tcpdump drops its privileges before it opens one.
   // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
   // change of user would clear it).
-  const argv = ["-i", device, "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-", ...filter];
+  const argv = ["-i", device, "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
   const [command, args] = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]] : [bin, argv];
   // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell.
   const wrapped = inNet(command, args);

@@ -152,20 +152,22 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
   for (const r of routes(spec, host)) ip.push(`route add ${r.subnet} via ${r.via}`);
   // Last, the devices as the kernel numbered them, for the capture (ip -o: one line each).
   ip.push("link show");
-  const files: string[] = [];
-  const step = (name: string, lines: string[], command: string) => {
-    if (lines.length === 0) return;
-    writeFileSync(join(dir, `${host}.${name}`), lines.join("\n") + "\n");
-    files.push(`${command} ${join(dir, `${host}.${name}`)}`);
+  // The three tools at once, each entering the host's namespace itself: they touch different
+  // things (qdiscs, the ruleset, addresses and routes), and nothing is sent before cells start.
+  const step = (name: string, lines: string[], command: string, ...args: string[]) => {
+    if (lines.length === 0) return Promise.resolve("");
+    const file = join(dir, `${host}.${name}`);
+    writeFileSync(file, lines.join("\n") + "\n");
+    return run(enter(holder)(command, [...args, file]));
   };
-  step("tc", tc, "tc -batch");
-  step("nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft -f");
-  if (spec.hosts.find((h) => h.name === host)!.router) files.push("echo 1 > /proc/sys/net/ipv4/ip_forward");
-  // The rules before the addresses: no packet leaves a link before its loss applies.
-  step("ip", ip, "ip -o -batch");
-  // A host with addresses and routes alone needs no shell: ip is entered directly.
-  const out = await run(files.length === 1 ? enter(holder)("ip", ["-o", "-batch", join(dir, `${host}.ip`)]) : enter(holder)("/bin/sh", ["-ec", files.join("\n")]));
-  return devicesOf(out, mine.map((a) => ({ device: a.device, link: a.link.index })));
+  const router = spec.hosts.find((h) => h.name === host)!.router;
+  const [out] = await Promise.all([
+    step("ip", ip, "ip", "-o", "-batch"),
+    step("tc", tc, "tc", "-batch"),
+    step("nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft", "-f"),
+    router ? run(enter(holder)("/bin/sh", ["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])) : null,
+  ]);
+  return devicesOf(out!, mine.map((a) => ({ device: a.device, link: a.link.index })));
 }
 
 /** `ip -o link` -> the host's devices: `3: b1-client@if2: <...>` is index 3. */

@@ -30,7 +30,11 @@ export function ownTempDir(prefix: string): string {
     for (const name of names) {
       const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length + 1))?.[1]);
       if (name.startsWith(`${prefix}-`) && pid > 0 && pid !== process.pid && !alive(pid)) {
-        rmSync(join(tmpdir(), name), { recursive: true, force: true });
+        try {
+          rmSync(join(tmpdir(), name), { recursive: true, force: true });
+        } catch {
+          // Another user's (a run as nobody beside one as root): theirs to remove.
+        }
       }
     }
   }

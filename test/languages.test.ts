@@ -3,7 +3,7 @@
 // that binds late), a refusal that is really one, a C cell that does not compile, a missing
 // interpreter, and `lectern check` at page lines.
 import { execFile } from "node:child_process";
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -187,6 +187,23 @@ create_connection(("127.0.0.1", port("nobody")))
     // The refused socket lived for a moment, beside another Python cell: the cell named it itself.
     const wire = p.trace.filter((e) => e.wire && e.proto === "tcp").map((e) => `${e.kind} ${e.from}->${e.to}`);
     expect(wire).toEqual(["syn refused->", "rst ->refused"]);
+  });
+
+  it("loads Lectern's Python modules as bytecode compiled once into the cache, and compiles them again when that was changed", async () => {
+    const cache = join(tmp(), "cache");
+    const probe = fence("python name=probe", "import lectern, _lectern_boot\nprint(lectern.__file__)\nprint(_lectern_boot.__cached__)");
+    const path = page(probe);
+    const once = await lectern(["run", path, "--json", "--cache", cache]);
+    expect(once.code).toBe(0);
+    const [dir] = readdirSync(join(cache, "python"));
+    const folder = join(cache, "python", dir!);
+    const pyc = (name: string) => join(folder, "__pycache__", readdirSync(join(folder, "__pycache__")).find((f) => f.startsWith(`${name}.`))!);
+    expect(JSON.parse(once.stdout).pages[0].cells[0].output).toBe(`${join(folder, "lectern.py")}\n${pyc("_lectern_boot")}\n`);
+    // A changed bytecode file in the cache is never run: the folder is made again.
+    writeFileSync(pyc("_lectern_boot"), "not bytecode");
+    const again = await lectern(["run", path, "--json", "--cache", cache]);
+    expect(JSON.parse(again.stdout).pages[0].cells[0]).toMatchObject({ status: "passed" });
+    expect(readFileSync(pyc("_lectern_boot")).subarray(0, 4)).not.toEqual(Buffer.from("not "));
   });
 
   it("reports a Python traceback at the page's line", async () => {

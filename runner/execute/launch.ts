@@ -160,7 +160,7 @@ async function prepare(cell: PlannedCell, run: RunContext): Promise<{ file: stri
   try {
     const tool = await toolFor(cell, run);
     const file = (await language.compile(cell, run.page, run.cacheDir, tool)).file;
-    const support = language.support && (await compileSupport(language.support, run.cacheDir));
+    const support = language.support && (await compileSupport(language.support, run.cacheDir, tool));
     return { file, support, tool };
   } catch (err) {
     if (!(err instanceof LecternError)) throw err;

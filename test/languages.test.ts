@@ -206,6 +206,32 @@ create_connection(("127.0.0.1", port("nobody")))
     expect(readFileSync(pyc("_lectern_boot")).subarray(0, 4)).not.toEqual(Buffer.from("not "));
   });
 
+  it("fails a Python and a C cell that say ECONNREFUSED on Lectern's side channel when the wire shows no refusal", async () => {
+    const forged = '{"type":"error","code":"ECONNREFUSED"}\\n';
+    const py = fence("python name=forges-py expect=ECONNREFUSED", `import os\nos.write(3, b'${forged}')\nraise SystemExit(1)`);
+    const c = fence("c name=forges-c expect=ECONNREFUSED", `#include <unistd.h>\nint main(void) { write(3, ${JSON.stringify(forged.replace("\\n", "\n"))}, ${forged.length - 1}); return 1; }`);
+    const udp = fence(
+      "python name=udp-refused expect=ECONNREFUSED",
+      `
+from socket import socket, AF_INET, SOCK_DGRAM
+from lectern import port
+s = socket(AF_INET, SOCK_DGRAM)
+s.connect(("127.0.0.1", port("nobody-udp")))
+s.send(b"anyone?")
+s.recv(100)
+`,
+    );
+    // A real refusal of a C client (its runtime names the socket that was refused).
+    const cRefused = C_TCP_CLIENT.replace("c name=c-client", "c name=c-refused expect=ECONNREFUSED").replace('lectern_port("tcp", 12000)', 'lectern_port("nobody-c", 0)');
+    const { page: p } = await run(py + c + udp + cRefused);
+    const reason = "expected ECONNREFUSED: the process reported it, but the capture shows no refusal of its sockets (no RST answering its SYN, no port unreachable)";
+    expect(cellOf(p, "forges-py")).toMatchObject({ status: "failed", exitCode: 1, errors: ["ECONNREFUSED"], reason });
+    expect(cellOf(p, "forges-c")).toMatchObject({ status: "failed", exitCode: 1, errors: ["ECONNREFUSED"], reason });
+    // A datagram's refusal is the ICMP port unreachable that answers it.
+    expect(cellOf(p, "udp-refused")).toMatchObject({ status: "passed", exitCode: 1, errors: ["ECONNREFUSED"] });
+    expect(cellOf(p, "c-refused")).toMatchObject({ status: "passed", exitCode: 1, errors: ["ECONNREFUSED"], output: "connect: Connection refused\n" });
+  });
+
   it("reports a Python traceback at the page's line", async () => {
     const { page: p, path } = await run("# t\n\n" + fence("python name=crash", 'x = 1\nraise ValueError("boom")'));
     expect(cellOf(p, "crash")).toMatchObject({ status: "failed", exitCode: 1 });

@@ -77,6 +77,11 @@ export class PageCapture {
     this.watch = new SocketWatch(dump.proc.pid!, clockMs);
   }
 
+  /** The pcap file tcpdump is writing now (refusal.ts reads it as a cell ends), or null without a capture. */
+  file(): string | null {
+    return this.dump && !this.skipped ? this.dump.file : null;
+  }
+
   cellStarted(name: string, lang: string, pid: number | undefined): void {
     this.cells.set(name, { name, lang, from: clockMs(), to: Infinity });
     if (pid !== undefined) this.watch?.cellStarted(name, pid);

@@ -6,12 +6,21 @@
 // sh and nsenter as before.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RUNNER_DIR } from "../paths.ts";
 import { findTool } from "./tools.ts";
 
 const SOURCE = join(RUNNER_DIR, "execute", "enter.c");
+
+const writable = (dir: string) => {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 let building: Promise<string | null> | null = null;
 let built: string | null = null;
@@ -24,6 +33,8 @@ export function buildEnter(): Promise<string | null> {
     const key = createHash("sha256").update(readFileSync(SOURCE)).update(cc.stamp).digest("hex").slice(0, 16);
     const file = join(RUNNER_DIR, `.enter-${key}`);
     if (!existsSync(file)) {
+      // A runner folder we may not write to (an installed copy) would cost a compile every run.
+      if (!writable(RUNNER_DIR)) return null;
       // Built aside and renamed into place whole: a Lectern beside this one never runs half a file.
       const partial = `${file}.${process.pid}.tmp`;
       const ok = await new Promise<boolean>((done) => {

@@ -77,9 +77,9 @@ export class PageCapture {
     this.watch = new SocketWatch(dump.proc.pid!, clockMs);
   }
 
-  /** The pcap file tcpdump is writing now (refusal.ts reads it as a cell ends), or null without a capture. */
+  /** The pcap file tcpdump is writing now (refusal.ts reads it as a cell ends), or null without one (or once it stopped: at its packet limit). */
   file(): string | null {
-    return this.dump && !this.skipped ? this.dump.file : null;
+    return this.dump && !this.skipped && this.dump.proc.exitCode === null ? this.dump.file : null;
   }
 
   cellStarted(name: string, lang: string, pid: number | undefined): void {

@@ -3,7 +3,7 @@
 // that binds late), a refusal that is really one, a C cell that does not compile, a missing
 // interpreter, and `lectern check` at page lines.
 import { execFile } from "node:child_process";
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -187,6 +187,49 @@ create_connection(("127.0.0.1", port("nobody")))
     // The refused socket lived for a moment, beside another Python cell: the cell named it itself.
     const wire = p.trace.filter((e) => e.wire && e.proto === "tcp").map((e) => `${e.kind} ${e.from}->${e.to}`);
     expect(wire).toEqual(["syn refused->", "rst ->refused"]);
+  });
+
+  it("loads Lectern's Python modules as bytecode compiled once into the cache, and compiles them again when that was changed", async () => {
+    const cache = join(tmp(), "cache");
+    const probe = fence("python name=probe", "import lectern, _lectern_boot\nprint(lectern.__file__)\nprint(_lectern_boot.__cached__)");
+    const path = page(probe);
+    const once = await lectern(["run", path, "--json", "--cache", cache]);
+    expect(once.code).toBe(0);
+    const [dir] = readdirSync(join(cache, "python"));
+    const folder = join(cache, "python", dir!);
+    const pyc = (name: string) => join(folder, "__pycache__", readdirSync(join(folder, "__pycache__")).find((f) => f.startsWith(`${name}.`))!);
+    expect(JSON.parse(once.stdout).pages[0].cells[0].output).toBe(`${join(folder, "lectern.py")}\n${pyc("_lectern_boot")}\n`);
+    // A changed bytecode file in the cache is never run: the folder is made again.
+    writeFileSync(pyc("_lectern_boot"), "not bytecode");
+    const again = await lectern(["run", path, "--json", "--cache", cache]);
+    expect(JSON.parse(again.stdout).pages[0].cells[0]).toMatchObject({ status: "passed" });
+    expect(readFileSync(pyc("_lectern_boot")).subarray(0, 4)).not.toEqual(Buffer.from("not "));
+  });
+
+  it("fails a Python and a C cell that say ECONNREFUSED on Lectern's side channel when the wire shows no refusal", async () => {
+    const forged = '{"type":"error","code":"ECONNREFUSED"}\\n';
+    const py = fence("python name=forges-py expect=ECONNREFUSED", `import os\nos.write(3, b'${forged}')\nraise SystemExit(1)`);
+    const c = fence("c name=forges-c expect=ECONNREFUSED", `#include <unistd.h>\nint main(void) { write(3, ${JSON.stringify(forged.replace("\\n", "\n"))}, ${forged.length - 1}); return 1; }`);
+    const udp = fence(
+      "python name=udp-refused expect=ECONNREFUSED",
+      `
+from socket import socket, AF_INET, SOCK_DGRAM
+from lectern import port
+s = socket(AF_INET, SOCK_DGRAM)
+s.connect(("127.0.0.1", port("nobody-udp")))
+s.send(b"anyone?")
+s.recv(100)
+`,
+    );
+    // A real refusal of a C client (its runtime names the socket that was refused).
+    const cRefused = C_TCP_CLIENT.replace("c name=c-client", "c name=c-refused expect=ECONNREFUSED").replace('lectern_port("tcp", 12000)', 'lectern_port("nobody-c", 0)');
+    const { page: p } = await run(py + c + udp + cRefused);
+    const reason = "expected ECONNREFUSED: the process reported it, but the capture shows no refusal of its sockets (no RST answering its SYN, no port unreachable)";
+    expect(cellOf(p, "forges-py")).toMatchObject({ status: "failed", exitCode: 1, errors: ["ECONNREFUSED"], reason });
+    expect(cellOf(p, "forges-c")).toMatchObject({ status: "failed", exitCode: 1, errors: ["ECONNREFUSED"], reason });
+    // A datagram's refusal is the ICMP port unreachable that answers it.
+    expect(cellOf(p, "udp-refused")).toMatchObject({ status: "passed", exitCode: 1, errors: ["ECONNREFUSED"] });
+    expect(cellOf(p, "c-refused")).toMatchObject({ status: "passed", exitCode: 1, errors: ["ECONNREFUSED"], output: "connect: Connection refused\n" });
   });
 
   it("reports a Python traceback at the page's line", async () => {

@@ -95,12 +95,15 @@ def _observe_socket(module):
     """Reports every OSError a socket call raises, handled or not, as the TypeScript preload does,
     and names each socket's own address once it has one: the wire trace then knows this cell's
     end of a connection, even one that lasted less than a look at the socket tables."""
-    import weakref
+    # The sockets already named, by id, each with a weak reference that forgets it when it goes:
+    # _weakref is built in, where importing weakref (for a WeakSet) costs about a millisecond.
+    import _weakref
 
-    named = weakref.WeakSet()
+    named = {}
 
     def name(sock):
-        if sock in named:
+        seen = named.get(id(sock))
+        if seen is not None and seen() is sock:
             return
         try:
             host, number = sock.getsockname()[:2]
@@ -109,7 +112,7 @@ def _observe_socket(module):
             return
         if number == 0 or kind not in (module.SOCK_STREAM, module.SOCK_DGRAM):
             return
-        named.add(sock)
+        named[id(sock)] = _weakref.ref(sock, lambda _, key=id(sock): named.pop(key, None))
         if host.startswith("::ffff:") and "." in host:
             host = host[7:]
         local = f"[{host}]:{number}" if ":" in host else f"{host}:{number}"

@@ -10,6 +10,8 @@ import { writeAtomic } from "../atomic.ts";
 import { LecternError } from "../errors.ts";
 import { CELLS_DIR } from "../paths.ts";
 import type { Cell } from "../types.ts";
+import { pythonSupport } from "./pysupport.ts";
+import type { Tool } from "./tools.ts";
 
 const RUNTIME = join(CELLS_DIR, "lectern.ts");
 const BUILTINS = new Set(builtinModules);
@@ -176,8 +178,12 @@ export async function compileCell(cell: Cell, pagePath: string, cacheDir: string
 
 const support = new Map<string, Promise<string>>();
 
-/** cells/preload.ts and cells/shell.ts, compiled once per content into the cache. */
-export function compileSupport(name: "preload" | "shell", cacheDir: string): Promise<string> {
+/**
+ * cells/preload.ts and cells/shell.ts, compiled once per content into the cache; cells/python as
+ * bytecode for the cell's python3 (pysupport.ts).
+ */
+export function compileSupport(name: "preload" | "shell" | "python", cacheDir: string, tool: Tool | null = null): Promise<string> {
+  if (name === "python") return pythonSupport(cacheDir, tool!);
   const memo = `${name}\0${cacheDir}`;
   let found = support.get(memo);
   if (!found) {

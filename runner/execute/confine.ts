@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
 import { portEnv } from "../plan/plan.ts";
 import { MISSING_PROTECTIONS, probeSandbox } from "./bwrap.ts";
+import { buildEnter } from "./enter.ts";
 import type { CellConfine } from "./sandbox.ts";
 
 export interface ConfineOptions {
@@ -26,8 +27,10 @@ let warned = false;
 
 /** The bwrap binary to confine cells with, or null (warned once, or an error when required). */
 export async function sandboxFor(options: ConfineOptions): Promise<string | null> {
-  if (options.unconfined && !options.requireSandbox) return null;
-  const probe = await probeSandbox();
+  // The helper that starts every cell in its cgroups and namespace (enter.ts), confined or not.
+  const helper = buildEnter();
+  if (options.unconfined && !options.requireSandbox) return (await helper, null);
+  const [probe] = await Promise.all([probeSandbox(), helper]);
   if (probe.bwrap) return probe.bwrap;
   if (options.requireSandbox) {
     throw new LecternError("E_SANDBOX", `--require-sandbox: cells cannot be sandboxed on this machine (${probe.why}); install bubblewrap (Debian: apt-get install bubblewrap) or run without --require-sandbox`);

@@ -162,6 +162,7 @@ function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions
       pump();
     },
     socket: (proto, local) => capture.claim(cell.name, proto, local),
+    captureFile: () => capture.file(cell.name),
     // Before its leftover processes are swept: the capture looks at their sockets once more.
     exited: () => capture.cellEnded(cell.name),
     output: (stream, data) => options.onEvent?.({ type: "output", page, cell: cell.name, stream, data }),

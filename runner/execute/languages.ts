@@ -1,9 +1,8 @@
 // The one table of cell languages: a row says how a cell of that language is compiled, how it is
 // run, what program it needs, how it names its ports, and how `lectern check` checks it. A new
 // language is a row here (and whatever it needs in cells/), not a change to the runner.
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { LecternError } from "../errors.ts";
-import { CELLS_DIR } from "../paths.ts";
 import type { Cell, Lang } from "../types.ts";
 import { compileCell, type Compiled } from "./compile.ts";
 import { compileC } from "./native.ts";
@@ -11,16 +10,13 @@ import { findTool, type Tool } from "./tools.ts";
 import { checkC, checkPython, type CheckedCell } from "../doctest/langcheck.ts";
 import type { CheckDiagnostic } from "../doctest/typecheck.ts";
 
-/** Where Python cells find `lectern` (cells/python/lectern.py) and the sitecustomize that sets them up. */
-export const PYTHON_DIR = join(CELLS_DIR, "python");
-
 /** What a row needs to say how one cell starts. */
 export interface Start {
   cell: Cell;
   page: string;
   /** What compile() gave: the file to run. */
   file: string;
-  /** The preload or shell runner (TypeScript and shell cells), else null. */
+  /** The preload or shell runner (TypeScript and shell cells), Python's support folder (pysupport.ts), else null. */
   support: string | null;
   tool: Tool | null;
   /** node's heap flag when no memory cgroup caps the cell (TypeScript only). */
@@ -40,8 +36,8 @@ export interface Language {
    * from the wire; its errors from its runtime (cells/python, cells/lectern_rt.c).
    */
   reportsSockets: boolean;
-  /** The preload or shell runner compiled from cells/, if the language runs through node. */
-  support: "preload" | "shell" | null;
+  /** The preload or shell runner compiled from cells/ (the language runs through node), or cells/python as bytecode. */
+  support: "preload" | "shell" | "python" | null;
   /** The port names its code uses (literals only); null for TypeScript, whose code plan.ts parses. */
   ports: ((code: string, where: { file: string; line: number }) => string[]) | null;
   compile(cell: Cell, page: string, cacheDir: string, tool: Tool | null): Promise<Compiled>;
@@ -107,7 +103,7 @@ export const LANGUAGES: Record<Lang, Language> = {
     ext: "py",
     tool: { name: "python3", install: "Debian: apt-get install python3" },
     reportsSockets: false,
-    support: null,
+    support: "python",
     ports: (code, where) => [
       // port() only means lectern's where the cell imports lectern.
       ...(/\blectern\b/.test(code) ? callPorts(code, /(?:^|[^\w.]|\blectern\.)port\s*\(\s*/gm, /^(['"])([^'"\\\n]*)\1\s*[,)]/, where, "port()") : []),
@@ -120,15 +116,15 @@ export const LANGUAGES: Record<Lang, Language> = {
       command: s.tool!.path,
       args: ["-u", s.file],
       env: {
-        // lectern.py and sitecustomize first, then the page's folder (modules beside the page).
-        PYTHONPATH: [PYTHON_DIR, dirname(resolve(s.page))].join(":"),
+        // lectern.py and sitecustomize (compiled, in the cache) first, then the page's folder.
+        PYTHONPATH: [s.support!, dirname(resolve(s.page))].join(":"),
         // The page's folder and cells/ are read-only in the sandbox: no __pycache__ attempts.
         PYTHONDONTWRITEBYTECODE: "1",
         LECTERN_SOURCE: s.page,
         LECTERN_CELL_FILE: s.file,
         ...(s.confined ? {} : { LECTERN_LIFELINE: "1" }),
       },
-      files: [s.file, PYTHON_DIR],
+      files: [s.file, s.support!],
     }),
     check: checkPython,
   },

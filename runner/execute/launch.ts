@@ -12,6 +12,7 @@ import { MEMORY_LIMIT_MIB, type Sandbox } from "./sandbox.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
 import type { CellResult, PlannedCell } from "../types.ts";
 import { explain, listenedElsewhere, mayBeOutOfMemory, notRun, verdict } from "./verdict.ts";
+import { withWireRefusal, type Claimed } from "./refusal.ts";
 
 /** What every cell of one page run shares. */
 export interface RunContext {
@@ -47,6 +48,8 @@ export interface LaunchHooks {
   ready(): void;
   /** A cell that does not trace itself named one of its sockets (for the wire trace's owners). */
   socket?(proto: "tcp" | "udp", local: string): void;
+  /** The page's capture file while it is being written, or null without one (refusal.ts reads it). */
+  captureFile?(): string | null;
   /** What it prints, and the scripted input it reads (stdin), as they come. */
   output(stream: "stdout" | "stderr" | "stdin", data: Buffer): void;
 }
@@ -69,6 +72,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const wantPorts = new Set(cell.ports.map((p) => run.numbers[p]!));
   const listening = new Set<number>();
   let misplaced: string | null = null;
+  const claimed: Claimed[] = [];
   // A server that does not report its own sockets is watched until it is ready.
   let unwatch: (() => void) | null = null;
   const becomeReady = () => {
@@ -92,7 +96,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     },
     {
       onListen: (_proto, port) => onListen(port),
-      onSocket: (proto, local) => hooks.socket?.(proto, local),
+      onSocket: (proto, local) => (claimed.push({ proto, local }), hooks.socket?.(proto, local)),
       onInput: (text) => hooks.output("stdin", Buffer.from(text)),
       onOutput: (transcript, stream, data) => {
         hooks.output(stream, data);
@@ -115,7 +119,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   const oom = mayBeOutOfMemory(cell, ended) && sandbox.outOfMemory(cell.name);
   // Whatever left the process group (setsid, a daemon) is still in the cell's cgroup.
   sandbox.sweep(cell.name);
-  const decided = verdict(cell, ended, ready, timeoutS, oom);
+  const decided = await withWireRefusal(cell, verdict(cell, ended, ready, timeoutS, oom), { file: hooks.captureFile?.() ?? null, claimed });
   const elsewhere = [...listening].filter((p) => !wantPorts.has(p));
   if (decided.status === "timeout" && cell.attrs.server && elsewhere.length > 0) decided.reason = `${decided.reason}: ${timedOutElsewhere(cell, run, elsewhere)}`;
   const records = traceFile?.finish(run.clock0);
@@ -160,7 +164,7 @@ async function prepare(cell: PlannedCell, run: RunContext): Promise<{ file: stri
   try {
     const tool = await toolFor(cell, run);
     const file = (await language.compile(cell, run.page, run.cacheDir, tool)).file;
-    const support = language.support && (await compileSupport(language.support, run.cacheDir));
+    const support = language.support && (await compileSupport(language.support, run.cacheDir, tool));
     return { file, support, tool };
   } catch (err) {
     if (!(err instanceof LecternError)) throw err;

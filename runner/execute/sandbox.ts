@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { dirname, join } from "node:path";
 import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
+import { enterCommand } from "./enter.ts";
 import { enter, holdNamespace, type Holder } from "./holder.ts";
 import { ownTempDir } from "../tempdir.ts";
 import { buildNetwork, NetworkUnavailable, type BuiltNetwork } from "../network/build.ts";
@@ -282,7 +283,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       // (node and the shells under it reset that), so Lectern's SIGTERM to the group reaches the
       // cell, which may handle it, and bwrap reports how the cell ended.
       const ignore = bwrap && scratch ? "trap '' TERM; " : "";
-      return { command: "/bin/sh", args: ["-c", `${ignore}${JOIN}`, "sh", ...dirs, "--", inside.command, ...inside.args] };
+      return enterCommand(dirs, ignore !== "", inside) ?? { command: "/bin/sh", args: ["-c", `${ignore}${JOIN}`, "sh", ...dirs, "--", inside.command, ...inside.args] };
     },
     outOfMemory(cell) {
       const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));

@@ -53,6 +53,15 @@ export function verdict(
   return failed ? { status: "failed", reason: `it ${how}` } : { status: "passed", reason: null };
 }
 
+/**
+ * A pass as expect=ECONNREFUSED on the process's own word, with what the page's capture showed of
+ * it (refusal.ts): no refusal on the wire, no pass.
+ */
+export function confirmRefusal(decided: { status: Status; reason: string | null }, onWire: boolean): { status: Status; reason: string | null } {
+  if (onWire) return decided;
+  return { status: "failed", reason: "expected ECONNREFUSED: the process reported it, but the capture shows no refusal of its sockets (no RST answering its SYN, no port unreachable)" };
+}
+
 // How a process dies at the memory limit: the kernel's OOM killer (SIGKILL), or its own crash
 // when an allocation at the limit fails (awk and other C programs: SIGSEGV, SIGBUS; V8: SIGABRT).
 const MEMORY_DEATHS = new Map([["SIGKILL", 9], ["SIGSEGV", 11], ["SIGBUS", 7], ["SIGABRT", 6]]);

@@ -122,6 +122,17 @@ export class PageCapture {
 
   private readonly hostOf = new Map<string, string | null>();
 
+  /**
+   * The pcap file tcpdump is writing now for the cell's host (refusal.ts reads it as a cell ends),
+   * or null without one (or once it stopped: at its packet limit).
+   */
+  file(cell?: string): string | null {
+    const host = this.hosts.length > 0 ? (this.hosts.find((h) => h.name === this.hostOf.get(cell ?? "")) ?? this.hosts[0]!) : null;
+    const dump = host ? host.dump : this.dump;
+    return dump && !this.skipped && dump.proc.exitCode === null ? dump.file : null;
+  }
+
+
   cellStarted(name: string, lang: string, pid: number | undefined, host: string | null = null): void {
     // On a network, the host it ran on (the first for a cell without host=), for the diagram.
     const on = this.network ? (host ?? this.network.hosts[0]!.name) : undefined;

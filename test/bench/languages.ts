@@ -1,6 +1,8 @@
 // Languages: what it costs to start a Python cell through Lectern against `python3 file.py`, and a
 // cached C cell against running its binary by hand, on one-cell pages and per cell over a page of
-// ten run one at a time (where the page's set-up is shared), sandbox on and off, interleaved.
+// ten run one at a time (where the page's set-up is shared), sandbox on and off, interleaved. The
+// baselines run the same file (the same binary) with the same interpreter, spawned from this
+// same process as Lectern spawns its cells.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { executePlan, type ExecuteOptions } from "../../runner/execute/execute.ts";
@@ -59,10 +61,12 @@ export default async function languages(): Promise<Row[]> {
       for (let i = 0; i < 10; i++) ok(await exec(python.path, [pyFile], { env: SMALL_ENV }), "python3");
     },
     "Lectern: 10 Python cells, --jobs 1": () => run(pyTen),
+    "Lectern: 10 Python cells, --jobs 1, sandbox off": () => run(pyTen, true),
     "10 x the C binaries": async () => {
       for (const b of binaries) ok(await exec(b, [], { env: SMALL_ENV }), "binary");
     },
     "Lectern: 10 cached C cells, --jobs 1": () => run(cTen),
+    "Lectern: 10 cached C cells, --jobs 1, sandbox off": () => run(cTen, true),
   });
   const m = (r: Record<string, { median: number }>, k: string) => r[k]!.median;
   const py = m(one, "python3 hello.py");
@@ -83,10 +87,12 @@ export default async function languages(): Promise<Row[]> {
     row("one Python cell, page run in process", m(one, "Lectern: one Python cell"), py, "python3", true),
     row("one Python cell, sandbox off", m(one, "Lectern: one Python cell, sandbox off"), py, "python3"),
     row("per Python cell, 10-cell page, --jobs 1", pyCell, pyBase, "python3", true),
+    row("per Python cell, 10-cell page, sandbox off", m(ten, "Lectern: 10 Python cells, --jobs 1, sandbox off") / 10, pyBase, "python3"),
     row("the C cell's binary", bin, bin, "binary"),
     row("one cached C cell, page run in process", m(one, "Lectern: one cached C cell"), bin, "binary", true),
     row("one cached C cell, sandbox off", m(one, "Lectern: one cached C cell, sandbox off"), bin, "binary"),
     row("per cached C cell, 10-cell page, --jobs 1", cCell, cBase, "binary", true),
+    row("per cached C cell, 10-cell page, sandbox off", m(ten, "Lectern: 10 cached C cells, --jobs 1, sandbox off") / 10, cBase, "binary"),
   ];
 }
 

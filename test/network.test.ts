@@ -162,6 +162,24 @@ printf 'hi' | nc -u -w1 "$LECTERN_HOST_SERVER" "$LECTERN_PORT_UDP"; echo
     expect(sends).toEqual(["10.0.1.1 > 10.0.2.2", "10.0.2.2 > 10.0.1.1"]);
   }, 30_000);
 
+  it("passes expect=ECONNREFUSED on another host only with the refusal on the wire", async () => {
+    const source =
+      net("host client server\nlink client server") +
+      cell(
+        "python name=refused host=client expect=ECONNREFUSED",
+        `
+import socket
+from lectern import host, port
+socket.create_connection((host("server"), port("nobody")), timeout=5)
+`,
+      );
+    const { code, page } = await runPage(source);
+    expect(code).toBe(0);
+    expect(byName(page, "refused").status).toBe("passed");
+    const rst = page.trace.find((e) => e.kind === "rst");
+    expect(rst?.local?.split(":")[0]).toBe("10.0.1.2");
+  }, 30_000);
+
   it("names an unknown host at its line, with exit status 2", async () => {
     const bad = await runPage(net("host client server\nlink client sever") + UDP_SERVER);
     expect(bad.code).toBe(2);

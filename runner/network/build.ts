@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { enter, holdNamespace, ROOTLESS, type Holder } from "../execute/holder.ts";
 import { findTool } from "../execute/tools.ts";
 import { ownTempDir } from "../tempdir.ts";
-import { attachments, hostAddress, routes, type Link, type NetworkSpec } from "./spec.ts";
+import { attachments, routes, type Link, type NetworkSpec } from "./spec.ts";
 import { startRelay, type Relay } from "./relay.ts";
 
 /** One of a host's interfaces, as the capture names it (its index is the host namespace's own). */
@@ -105,13 +105,13 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
         veths = run(ROOTLESS ? enter(first)(ip.command, ip.args) : ip);
       }
       // Each started relay is ours to stop, even when another failed to start.
-      const [made, ...started] = await Promise.allSettled([veths, ...delayed]);
+      const [pairs, ...started] = await Promise.allSettled([veths, ...delayed]);
       for (const r of started) if (r.status === "fulfilled") relays.push(r.value as Relay);
-      const refused = [made, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
+      const refused = [pairs, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
       if (refused) throw refused.reason;
       const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!, dir)));
       return {
-        hosts: spec.hosts.map((h, i) => ({ name: h.name, holder: holders[i]!, addresses: [hostAddress(spec, h.name), ...attachments(spec, h.name).slice(1).map((a) => a.address)], devices: devices[i]! })),
+        hosts: spec.hosts.map((h, i) => ({ name: h.name, holder: holders[i]!, addresses: attachments(spec, h.name).map((a) => a.address), devices: devices[i]! })),
         links: spec.links,
         close,
       };

@@ -151,7 +151,7 @@ c.close();
         "sh name=client host=client",
         `
 echo "via $LECTERN_HOST_R" 
-printf 'hi' | nc -u -w1 "$LECTERN_HOST_SERVER" "$LECTERN_PORT_UDP"; echo
+printf 'hi' | nc -u -W1 -w5 "$LECTERN_HOST_SERVER" "$LECTERN_PORT_UDP"; echo
 `,
       );
     const { code, page } = await runPage(source);
@@ -181,16 +181,20 @@ socket.create_connection((host("server"), port("nobody")), timeout=5)
   }, 30_000);
 
   it("names an unknown host at its line, with exit status 2", async () => {
-    const bad = await runPage(net("host client server\nlink client sever") + UDP_SERVER);
+    // Four pages at once: each is refused before anything runs.
+    const [bad, attr, call, prop] = await Promise.all([
+      runPage(net("host client server\nlink client sever") + UDP_SERVER),
+      runPage(net("host a b\nlink a b") + UDP_SERVER),
+      runPage(net("host client server\nlink client server") + cell("ts name=c host=client", 'import { host } from "lectern";\n\nconsole.log(host("servr"));')),
+      runPage(net("host a b\nlink a b delay=fast")),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('page.md:3: link names host "sever", which is not declared above it (hosts: client, server)');
-    const attr = await runPage(net("host a b\nlink a b") + UDP_SERVER);
     expect(attr.code).toBe(2);
     expect(attr.stderr).toContain('cell "udp-server" runs on host "server", which this page\'s network does not have (its hosts: a, b)');
-    const call = await runPage(net("host client server\nlink client server") + cell("ts name=c host=client", 'import { host } from "lectern";\n\nconsole.log(host("servr"));'));
     expect(call.code).toBe(2);
     expect(call.stderr).toContain('page.md:9: cell "c" asks for host "servr"');
-    const prop = await runPage(net("host a b\nlink a b delay=fast"));
+    expect(prop.code).toBe(2);
     expect(prop.stderr).toContain("page.md:3: delay=fast: a delay is a duration such as 20ms or 1s");
   }, 30_000);
 

@@ -2,12 +2,11 @@
 // Python's own compiler (what `python3 -m py_compile` runs, without writing a .pyc), C cells
 // through `cc -fsyntax-only -Wall` with the flags they run with. Nothing runs; every diagnostic is
 // placed at its page line and column, as TypeScript's are.
-import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { placeInPage } from "../errors.ts";
 import { createLimiter, mapLimit } from "../execute/limit.ts";
 import { C_FLAGS, cSource, parseDiagnostics, runCc } from "../execute/native.ts";
-import type { Tool } from "../execute/tools.ts";
+import { runProgram, type Tool } from "../execute/tools.ts";
 import type { Cell, Page } from "../types.ts";
 import type { CheckDiagnostic } from "./typecheck.ts";
 
@@ -37,30 +36,18 @@ for i, (name, code) in enumerate(json.load(sys.stdin)):
 export function checkPython(cells: CheckedCell[], python: Tool): Promise<CheckDiagnostic[]> {
   // Blank lines up to the fence, as when the cell runs: the compiler's line numbers are the page's.
   const input = JSON.stringify(cells.map((c) => [c.page.path, "\n".repeat(c.cell.line) + c.cell.code]));
-  return new Promise((resolve, reject) => {
-    const child = spawn(python.path, ["-I", "-c", PY_CHECK], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`python3 could not check the cells: ${err.trim()}`));
-      resolve(
-        out
-          .split("\n")
-          .filter(Boolean)
-          .map((line) => {
-            const [i, lineNo, column, kind, message] = JSON.parse(line) as [number, number, number, string, string];
-            const c = cells[i]!;
-            const place = at(c, lineNo, column);
-            const category = kind.endsWith("Warning") ? "warning" : "error";
-            return { page: c.page.path, cell: c.cell.name, ...place, category, code: kind, message };
-          }),
-      );
-    });
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(input);
+  return runProgram(python.path, ["-I", "-c", PY_CHECK], { input }).then(({ code, stdout, stderr }) => {
+    if (code !== 0) throw new Error(`python3 could not check the cells: ${stderr.trim()}`);
+    return stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const [i, lineNo, column, kind, message] = JSON.parse(line) as [number, number, number, string, string];
+        const c = cells[i]!;
+        const place = at(c, lineNo, column);
+        const category = kind.endsWith("Warning") ? "warning" : "error";
+        return { page: c.page.path, cell: c.cell.name, ...place, category, code: kind, message };
+      });
   });
 }
 

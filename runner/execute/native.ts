@@ -2,7 +2,6 @@
 // compiler writes into the cache, which cells never see) and cached by content hash, as
 // TypeScript cells are; checked against the digest written beside them before reuse. A `#line`
 // directive puts the code at its page lines, so a compiler error names `page.md:LINE:COL`.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -11,7 +10,7 @@ import { LecternError } from "../errors.ts";
 import { CELLS_DIR } from "../paths.ts";
 import type { Cell } from "../types.ts";
 import { sha, toolchainKey, type Compiled } from "./compile.ts";
-import type { Tool } from "./tools.ts";
+import { runProgram, type Tool } from "./tools.ts";
 
 /** What every C cell is linked with: cells/lectern_rt.c, and its wrappers of the socket calls. */
 const RUNTIME_C = join(CELLS_DIR, "lectern_rt.c");
@@ -43,15 +42,7 @@ export function parseDiagnostics(stderr: string): CDiagnostic[] {
 
 /** Runs cc with `input` on its stdin; resolves with its status and what it printed. */
 export function runCc(cc: Tool, args: string[], input: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(cc.path, args, { stdio: ["pipe", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" } });
-    let stderr = "";
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stderr }));
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(input);
-  });
+  return runProgram(cc.path, args, { input, env: { ...process.env, LC_ALL: "C" } });
 }
 
 const digestOf = (file: string) => {

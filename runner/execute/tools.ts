@@ -2,6 +2,7 @@
 // a cell can run. Inside bubblewrap a cell sees only the system (/usr and the top-level links to
 // it), so a python3 from a user's own tree (pyenv's shims under /root/.pyenv) is passed over for
 // the system's one; a cell that needs a program nobody has fails alone, with one clear message.
+import { spawn } from "node:child_process";
 import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { LecternError } from "../errors.ts";
@@ -51,4 +52,24 @@ export function findTool(name: string, path: string | undefined, confined: boole
 /** The cell's failure when its language's program is missing: the page's other cells still run. */
 export function missingTool(name: string, install: string, where: { file: string; line: number }): LecternError {
   return new LecternError("E_NO_TOOL", `${name} not found: install it (${install}), or mark the cell skip`, where);
+}
+
+/**
+ * Runs a program of Lectern's own (cc, python3 checking cells, ip) to its end, `input` on its
+ * stdin: how it exited and what it printed. Rejects only when it cannot be started.
+ */
+export function runProgram(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: options.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code, stdout, stderr }));
+    if (options.input !== undefined) {
+      child.stdin!.on("error", () => {});
+      child.stdin!.end(options.input);
+    }
+  });
 }

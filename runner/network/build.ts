@@ -4,11 +4,10 @@
 // routers, rate with tbf and loss with nftables on each end's way out. Nothing joins Lectern's
 // own namespace, so no packet can leave the page's network. The namespaces go when their holders
 // go (with Lectern, even SIGKILLed: holder.ts), and every device and rule goes with them.
-import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { enter, holdNamespace, ROOTLESS, type Holder } from "../execute/holder.ts";
-import { findTool } from "../execute/tools.ts";
+import { findTool, runProgram } from "../execute/tools.ts";
 import { ownTempDir } from "../tempdir.ts";
 import { attachments, routes, type Link, type NetworkSpec } from "./spec.ts";
 import { startRelay, type Relay } from "./relay.ts";
@@ -40,16 +39,12 @@ export interface BuiltNetwork {
 /** Why a page's network could not be made here: its cells are reported skipped with this. */
 export class NetworkUnavailable extends Error {}
 
-const run = (command: { command: string; args: string[] }): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command.command, command.args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim().split("\n").slice(-2).join("; ") || `${command.args.at(-1)} exited with ${code}`))));
-  });
+/** Runs a tool to its end: its output, or an error with the last of what it said. */
+async function run(command: { command: string; args: string[] }): Promise<string> {
+  const { code, stdout, stderr } = await runProgram(command.command, command.args);
+  if (code !== 0) throw new Error(stderr.trim().split("\n").slice(-2).join("; ") || `${command.args.at(-1)} exited with ${code}`);
+  return stdout;
+}
 
 /** The drop device of a lossy link's end: what the loss took away is seen on it, not lost to the capture. */
 const dropDevice = (link: Link) => `drop${link.index}`;

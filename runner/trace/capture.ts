@@ -114,31 +114,30 @@ export class PageCapture {
     };
   }
 
-  /** The watch of the host the cell runs on: the first host's for a cell without host=. */
-  private watchOf(host: string | null | undefined): SocketWatch | null {
-    if (this.hosts.length === 0) return this.watch;
-    return (this.hosts.find((h) => h.name === host) ?? this.hosts[0]!).watch;
+  /** A network's host the cell runs on (the first for a cell without host=); null without a network. */
+  private hostOf(cell: string): { dump: Tcpdump; watch: SocketWatch } | null {
+    if (this.hosts.length === 0) return null;
+    return this.hosts.find((h) => h.name === this.cells.get(cell)?.host) ?? this.hosts[0]!;
   }
 
-  private readonly hostOf = new Map<string, string | null>();
+  private watchOf(cell: string): SocketWatch | null {
+    return this.hostOf(cell)?.watch ?? this.watch;
+  }
 
   /**
    * The pcap file tcpdump is writing now for the cell's host (refusal.ts reads it as a cell ends),
    * or null without one (or once it stopped: at its packet limit).
    */
-  file(cell?: string): string | null {
-    const host = this.hosts.length > 0 ? (this.hosts.find((h) => h.name === this.hostOf.get(cell ?? "")) ?? this.hosts[0]!) : null;
-    const dump = host ? host.dump : this.dump;
+  file(cell: string): string | null {
+    const dump = this.hostOf(cell)?.dump ?? this.dump;
     return dump && !this.skipped && dump.proc.exitCode === null ? dump.file : null;
   }
-
 
   cellStarted(name: string, lang: string, pid: number | undefined, host: string | null = null): void {
     // On a network, the host it ran on (the first for a cell without host=), for the diagram.
     const on = this.network ? (host ?? this.network.hosts[0]!.name) : undefined;
     this.cells.set(name, { name, lang, from: clockMs(), to: Infinity, ...(on ? { host: on } : {}) });
-    this.hostOf.set(name, host);
-    if (pid !== undefined) this.watchOf(host)?.cellStarted(name, pid);
+    if (pid !== undefined) this.watchOf(name)?.cellStarted(name, pid);
   }
 
   /**
@@ -146,14 +145,14 @@ export class PageCapture {
    * opened one: it is that cell's from now on, even if it closes before the next look at the tables.
    */
   claim(cell: string, proto: "tcp" | "udp", local: string): void {
-    this.watchOf(this.hostOf.get(cell))?.owners.push({ proto, local, listening: false, cell, at: clockMs() });
+    this.watchOf(cell)?.owners.push({ proto, local, listening: false, cell, at: clockMs() });
   }
 
   /** Before the cell's leftover processes are swept: their sockets are looked at once more. */
   cellEnded(name: string): void {
     const c = this.cells.get(name);
     if (c) c.to = clockMs();
-    this.watchOf(this.hostOf.get(name))?.cellEnding(name);
+    this.watchOf(name)?.cellEnding(name);
   }
 
   private stopped: Promise<CaptureInfo> | null = null;

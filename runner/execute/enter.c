@@ -3,8 +3,10 @@
  * starts inside its limits), enters the page's network namespace, ignores SIGTERM (bwrap inherits
  * that; the cell under it resets it), then becomes COMMAND. One small exec instead of two.
  * Lectern compiles it with cc once (enter.ts); without cc it uses sh and nsenter as before.
+ * Lectern's own helpers in a namespace (tcpdump) start through it too, with --pdeathsig: they die
+ * with Lectern, even SIGKILLed, as under `setpriv --pdeathsig KILL`, one exec fewer.
  *
- *   enter [--net=PATH] [--ignore-term] CGROUP_DIR... -- COMMAND ARGS...
+ *   enter [--net=PATH] [--ignore-term] [--pdeathsig] CGROUP_DIR... -- COMMAND ARGS...
  *
  * A cgroup it cannot join is passed over, as the shell did (`2>/dev/null`): the cell's process
  * group and timeout still bound it. A namespace it cannot enter is an error (exit 125): the cell
@@ -16,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static void join_cgroup(const char *dir, const char *pid) {
@@ -36,6 +39,11 @@ int main(int argc, char **argv) {
   for (; i < argc && strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0'; i++) {
     if (strncmp(argv[i], "--net=", 6) == 0) net = argv[i] + 6;
     else if (strcmp(argv[i], "--ignore-term") == 0) signal(SIGTERM, SIG_IGN);
+    else if (strcmp(argv[i], "--pdeathsig") == 0) {
+      // Lectern may have died before this took hold: then nobody would ever stop us.
+      pid_t parent = getppid();
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) return 125;
+    }
     else {
       fprintf(stderr, "lectern enter: unknown option %s\n", argv[i]);
       return 125;

@@ -60,14 +60,16 @@ export function buildEnter(): Promise<string | null> {
  * The command line that starts `inside` as a cell's first process through the helper: in the
  * cgroups `dirs`, ignoring SIGTERM if asked, and in the network namespace that an `nsenter --net=`
  * in front of it would have entered. Null until buildEnter() has made the helper (or without it):
- * the caller then starts the cell through sh.
+ * the caller then starts the cell through sh. `pdeathsig`: it dies with Lectern (a helper of
+ * Lectern's, such as tcpdump, in place of `setpriv --pdeathsig KILL`).
  */
-export function enterCommand(dirs: string[], ignoreTerm: boolean, inside: { command: string; args: string[] }): { command: string; args: string[] } | null {
+export function enterCommand(dirs: string[], ignoreTerm: boolean, inside: { command: string; args: string[] }, pdeathsig = false): { command: string; args: string[] } | null {
   if (built === null) return null;
   const a = inside.args;
   // Only the plain form, `nsenter --net=PATH -- COMMAND...`; any other (a user namespace too, when
   // rootless) keeps its nsenter after the helper.
   const fold = inside.command === "nsenter" && a.length >= 3 && a[0]!.startsWith("--net=") && a[1] === "--";
   const [command, args] = fold ? [a[2]!, a.slice(3)] : [inside.command, a];
-  return { command: built, args: [...(fold ? [a[0]!] : []), ...(ignoreTerm ? ["--ignore-term"] : []), ...dirs, "--", command, ...args] };
+  const flags = [...(fold ? [a[0]!] : []), ...(ignoreTerm ? ["--ignore-term"] : []), ...(pdeathsig ? ["--pdeathsig"] : [])];
+  return { command: built, args: [...flags, ...dirs, "--", command, ...args] };
 }

@@ -8,11 +8,22 @@
 #   take P1 .. PN -> took P1 .. PN   the same numbers, held here too (another host of the page's
 #                                   network: a port's number is the page's, on every host)
 #   free P  -> freed P         lets go of P: the server that names it is about to start
+# and, for a host of a page's network (runner/network/build.ts), what `ip` would do in the
+# namespace, by the same ioctls and files, so that a host costs no process of its own:
+#   quiet          -> ok   devices made here from now on get no IPv6 link-local address
+#   addr DEV A/N   -> ok   IPv4 address A with prefix length N on DEV
+#   up DEV         -> ok
+#   forward        -> ok   IPv4 forwarding on (a router)
+#   index DEV ..   -> index I ..   the devices' numbers (0: no such device)
+#   run OUT PROG ARG ..   -> ran CODE   runs a program here (ip, tc, nft), its output in file OUT;
+#                                       fields separated by tabs
+# A request that fails answers `error WHAT: WHY`.
 # End of input means Lectern is gone: so is the namespace.
 use strict;
 use warnings;
+use POSIX ();
 use Socket qw(AF_INET AF_INET6 SOCK_STREAM SOCK_DGRAM IPPROTO_IPV6 IPV6_V6ONLY INADDR_ANY IN6ADDR_ANY
-  pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6);
+  pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6 inet_aton);
 
 $| = 1;
 
@@ -25,13 +36,19 @@ if (@ARGV && $ARGV[0] eq "--own") {
   syscall($unshare, 0x40000000) == 0 or exit 1;   # CLONE_NEWNET
 }
 
-# Loopback up (SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP): the ioctl `ip link set lo up` makes.
+# The ioctls on a device: an ifreq is its name in 16 bytes, then a 24-byte union.
 socket(my $ctl, AF_INET, SOCK_DGRAM, 0) or exit 1;
-my $ifreq = pack("a16 x24", "lo");
-ioctl($ctl, 0x8913, $ifreq) or exit 1;
-my $flags = unpack("x16 s", $ifreq);
-ioctl($ctl, 0x8914, pack("a16 s x22", "lo", $flags | 1)) or exit 1;
-close($ctl);
+
+# SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP: what `ip link set DEV up` makes.
+sub up {
+  my ($dev) = @_;
+  my $ifreq = pack("a16 x24", $dev);
+  ioctl($ctl, 0x8913, $ifreq) or return 0;
+  my $flags = unpack("x16 s", $ifreq);
+  return ioctl($ctl, 0x8914, pack("a16 s x22", $dev, $flags | 1));
+}
+
+up("lo") or exit 1;
 print "up\n";
 
 # The wildcard of IPv6 without V6ONLY covers IPv4 too: nobody can bind the port on 127.0.0.1,
@@ -63,7 +80,46 @@ sub hold_one {
   return 0;
 }
 
+sub ipv4 { my ($a) = @_; my $n = inet_aton($a) // return undef; return pack_sockaddr_in(0, $n); }
+sub mask { my ($bits) = @_; return pack_sockaddr_in(0, pack("N", $bits == 0 ? 0 : (0xffffffff << (32 - $bits)) & 0xffffffff)); }
+
+sub sysctl {
+  my ($path, $value) = @_;
+  open(my $f, ">", "/proc/sys/net/$path") or return 0;
+  print $f "$value\n" or return 0;
+  return close($f);
+}
+
+# SIOCSIFADDR then SIOCSIFNETMASK, each an ifreq holding a sockaddr_in.
+sub addr {
+  my ($dev, $address, $bits) = @_;
+  my $sa = ipv4($address) // return 0;
+  return ioctl($ctl, 0x8916, pack("a16 a16 x8", $dev, $sa)) && ioctl($ctl, 0x891c, pack("a16 a16 x8", $dev, mask($bits)));
+}
+
+# SIOCGIFINDEX.
+sub index_of {
+  my $ifreq = pack("a16 x24", $_[0]);
+  return ioctl($ctl, 0x8933, $ifreq) ? unpack("x16 l", $ifreq) : 0;
+}
+
+sub run {
+  my ($out, @argv) = @_;
+  my $pid = fork() // return -1;
+  if ($pid == 0) {
+    open(STDIN, "<", "/dev/null");
+    open(STDOUT, ">", $out) or POSIX::_exit(126);
+    open(STDERR, ">&", \*STDOUT);
+    exec { $argv[0] } @argv or POSIX::_exit(127);
+  }
+  waitpid($pid, 0);
+  return $? & 127 ? 128 + ($? & 127) : $? >> 8;
+}
+
+sub answer { my ($what, $ok) = @_; print $ok ? "ok\n" : "error $what: $!\n"; }
+
 while (my $line = <STDIN>) {
+  chomp $line;
   if ($line =~ /^hold (\d+)$/) {
     my @ports = map { hold_one() } 1 .. $1;
     print "held @ports\n";
@@ -73,5 +129,20 @@ while (my $line = <STDIN>) {
   } elsif ($line =~ /^free (\d+)$/) {
     if (my $pair = delete $held{$1}) { close($_) for @$pair; }
     print "freed $1\n";
+  } elsif ($line eq "quiet") {
+    answer("quiet", sysctl("ipv6/conf/default/addr_gen_mode", 1) || !-e "/proc/sys/net/ipv6");
+  } elsif ($line =~ /^addr (\S+) ([\d.]+)\/(\d+)$/) {
+    answer("addr $1", addr($1, $2, $3));
+  } elsif ($line =~ /^up (\S+)$/) {
+    answer("up $1", up($1));
+  } elsif ($line eq "forward") {
+    answer("forward", sysctl("ipv4/ip_forward", 1));
+  } elsif ($line =~ /^index ([\w. -]+)$/) {
+    print "index ", join(" ", map { index_of($_) } split / /, $1), "\n";
+  } elsif ($line =~ /^run\t/) {
+    my (undef, @fields) = split /\t/, $line;
+    print "ran ", run(@fields), "\n";
+  } else {
+    print "error unknown request\n";
   }
 }

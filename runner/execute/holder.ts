@@ -29,6 +29,11 @@ export interface Holder {
   take(numbers: number[]): Promise<void>;
   /** Lets go of a number taken or reserved. */
   free(port: number): Promise<void>;
+  /**
+   * One request of holder.pl's own (a host's addresses, routes, a program run in the namespace:
+   * network/build.ts), answered by one line; requests asked at once are answered in order.
+   */
+  ask(request: string): Promise<string>;
   kill(): void;
 }
 
@@ -87,7 +92,8 @@ export function holdNamespace(owner?: Holder): Promise<Holder | null> {
         if (answer !== `took ${numbers.join(" ")}`.trim()) throw new Error(`could not hold ports ${numbers.join(", ")} on another host of the page's network (the holder said '${answer}')`);
       };
       const free = async (port: number) => void (await lines.ask(`free ${port}`));
-      resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, kill });
+      const ask = (request: string) => (PERL ? lines.ask(request) : Promise.reject(new Error("perl is not installed")));
+      resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, ask, kill });
     }, fail);
   });
 }

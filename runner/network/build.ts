@@ -4,10 +4,10 @@
 // routers, rate with tbf and loss with nftables on each end's way out. Nothing joins Lectern's
 // own namespace, so no packet can leave the page's network. The namespaces go when their holders
 // go (with Lectern, even SIGKILLed: holder.ts), and every device and rule goes with them.
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { enter, holdNamespace, ROOTLESS, type Holder } from "../execute/holder.ts";
-import { findTool, runProgram } from "../execute/tools.ts";
+import { findTool } from "../execute/tools.ts";
 import { ownTempDir } from "../tempdir.ts";
 import { attachments, routes, type Link, type NetworkSpec } from "./spec.ts";
 import { startRelay, type Relay } from "./relay.ts";
@@ -39,11 +39,23 @@ export interface BuiltNetwork {
 /** Why a page's network could not be made here: its cells are reported skipped with this. */
 export class NetworkUnavailable extends Error {}
 
-/** Runs a tool to its end: its output, or an error with the last of what it said. */
-async function run(command: { command: string; args: string[] }): Promise<string> {
-  const { code, stdout, stderr } = await runProgram(command.command, command.args);
-  if (code !== 0) throw new Error(stderr.trim().split("\n").slice(-2).join("; ") || `${command.args.at(-1)} exited with ${code}`);
-  return stdout;
+/**
+ * Runs a tool in a host's namespace, by its holder (a fork of a small process, not a second
+ * program to enter the namespace): its output, or an error with the last of what it said.
+ */
+async function run(holder: Holder, dir: string, name: string, command: string, args: string[]): Promise<string> {
+  const out = join(dir, `${name}.out`);
+  const answer = await holder.ask(["run", out, findTool(command, process.env.PATH, false)!.path, ...args].join("\t"));
+  const said = () => readFileSync(out, "utf8").trim().split("\n").slice(-2).join("; ");
+  if (answer !== "ran 0") throw new Error(said() || `${command} ${answer.startsWith("ran ") ? `exited with ${answer.slice(4)}` : `could not run: ${answer}`}`);
+  return said();
+}
+
+/** Asks a holder for what `ip` would do (holder.pl); every answer must be `ok`. */
+async function ask(holder: Holder, requests: string[]): Promise<void> {
+  const answers = await Promise.all(requests.map((r) => holder.ask(r)));
+  const failed = answers.find((a) => a !== "ok");
+  if (failed !== undefined) throw new Error(failed.replace(/^error /, ""));
 }
 
 /** The drop device of a lossy link's end: what the loss took away is seen on it, not lost to the capture. */
@@ -55,8 +67,9 @@ const dropDevice = (link: Link) => `drop${link.index}`;
  * come later).
  */
 export async function buildNetwork(spec: NetworkSpec, held?: (host: string, holder: Holder) => void): Promise<BuiltNetwork> {
-  for (const tool of ["ip", ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
-    if (!findTool(tool, process.env.PATH, false)) throw new NetworkUnavailable(`${tool} is not installed (Debian: ${tool === "nft" ? "nftables" : "iproute2"}), so this page's network cannot be made`);
+  const packages: Record<string, string> = { perl: "perl-base", ip: "iproute2", tc: "iproute2", nft: "nftables" };
+  for (const tool of ["perl", "ip", ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
+    if (!findTool(tool, process.env.PATH, false)) throw new NetworkUnavailable(`${tool} is not installed (Debian: ${packages[tool]}), so this page's network cannot be made`);
   }
   const holders: Holder[] = [];
   const relays: Relay[] = [];
@@ -73,6 +86,9 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
     if (holders.length < spec.hosts.length) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
     const first = holders[0]!;
     spec.hosts.forEach((h, i) => held?.(h.name, holders[i]!));
+    // Before any link: its ends get no IPv6 link-local address, whose neighbour discovery would
+    // be packets no cell sent.
+    await Promise.all(holders.map((h) => ask(h, ["quiet"])));
     const holderOf = new Map(spec.hosts.map((h, i) => [h.name, holders[i]!]));
     const pid = (host: string) => holderOf.get(host)!.pid;
     // The links: a veth pair has its two ends put in place as it is made (from the first host's
@@ -94,10 +110,10 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
     try {
       let veths: Promise<unknown> = Promise.resolve();
       if (batch.length > 0) {
+        // From the first host's namespace (not root: its user namespace owns every host's), each
+        // end made in its host's namespace at once.
         writeFileSync(join(dir, "links"), batch.join("\n") + "\n");
-        // Root makes them from its own namespace: one process fewer than entering the first host's.
-        const ip = { command: "ip", args: ["-batch", join(dir, "links")] };
-        veths = run(ROOTLESS ? enter(first)(ip.command, ip.args) : ip);
+        veths = run(first, dir, "links", "ip", ["-batch", join(dir, "links")]);
       }
       // Each started relay is ours to stop, even when another failed to start.
       const [pairs, ...started] = await Promise.allSettled([veths, ...delayed]);
@@ -123,13 +139,14 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
 /** One host's side: addresses, routes, forwarding, rate and loss; then its devices as the kernel numbered them. */
 async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: string): Promise<Device[]> {
   const mine = attachments(spec, host);
-  const ip: string[] = [];
+  const requests: string[] = [];
   const tc: string[] = [];
   const nft: string[] = [];
+  const names = ["lo"];
   for (const a of mine) {
-    // No IPv6 link-local address: its neighbour discovery would be packets no cell sent. (The
-    // relay of a delayed link has addressed and set up its ends already.)
-    if (a.link.delayMs === 0) ip.push(`link set dev ${a.device} addrgenmode none`, `addr add ${a.address}/24 dev ${a.device}`, `link set dev ${a.device} up`);
+    names.push(a.device);
+    // The relay of a delayed link has addressed and set up its ends already.
+    if (a.link.delayMs === 0) requests.push(`addr ${a.device} ${a.address}/24`, `up ${a.device}`);
     if (a.link.rateBits > 0) {
       // A bucket of at least two full frames, and at most 200 ms of queue behind it.
       const burst = Math.max(3200, Math.round(a.link.rateBits / 8 / 100));
@@ -137,44 +154,37 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
     }
     if (a.link.lossPct > 0) {
       const drop = dropDevice(a.link);
-      ip.push(`link set dev ${drop} addrgenmode none`, `link set dev ${drop}p addrgenmode none`, `link set dev ${drop}p up`, `link set dev ${drop} up`);
+      names.push(drop, `${drop}p`);
+      requests.push(`up ${drop}p`, `up ${drop}`);
       // On the way out, before the capture sees the packet leave: a dropped one is copied to the
       // drop device instead, so the trace knows where it was lost.
       const threshold = Math.round(a.link.lossPct * 100);
       nft.push(`  chain loss-${a.link.index} { type filter hook egress device "${a.device}" priority 0; meta protocol { ip, ip6 } numgen random mod 10000 < ${threshold} dup to "${drop}" drop; }`);
     }
   }
-  for (const r of routes(spec, host)) ip.push(`route add ${r.subnet} via ${r.via}`);
-  // Last, the devices as the kernel numbered them, for the capture (ip -o: one line each).
-  ip.push("link show");
-  // The three tools at once, each entering the host's namespace itself: they touch different
-  // things (qdiscs, the ruleset, addresses and routes), and nothing is sent before cells start.
-  const step = (name: string, lines: string[], command: string, ...args: string[]) => {
-    if (lines.length === 0) return Promise.resolve("");
-    const file = join(dir, `${host}.${name}`);
-    writeFileSync(file, lines.join("\n") + "\n");
-    return run(enter(holder)(command, [...args, file]));
-  };
-  const router = spec.hosts.find((h) => h.name === host)!.router;
-  const [out] = await Promise.all([
-    step("ip", ip, "ip", "-o", "-batch"),
-    step("tc", tc, "tc", "-batch"),
-    step("nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft", "-f"),
-    router ? run(enter(holder)("/bin/sh", ["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])) : null,
-  ]);
-  return devicesOf(out!, mine.map((a) => ({ device: a.device, link: a.link.index })));
-}
-
-/** `ip -o link` -> the host's devices: `3: b1-client@if2: <...>` is index 3. */
-function devicesOf(out: string, ends: { device: string; link: number }[]): Device[] {
-  const devices: Device[] = [];
-  for (const line of out.split("\n")) {
-    const m = /^(\d+): ([^:@\s]+)/.exec(line);
-    if (!m) continue;
-    const name = m[2]!;
-    const end = ends.find((e) => e.device === name);
+  if (spec.hosts.find((h) => h.name === host)!.router) requests.push("forward");
+  await ask(holder, requests);
+  // Then the tools, one after the other in the holder (a route needs its device up); nothing is
+  // sent before cells start.
+  const ip = routes(spec, host).map((r) => `route add ${r.subnet} via ${r.via}`);
+  const steps: [string, string[], string, ...string[]][] = [
+    ["ip", ip, "ip", "-batch"],
+    ["tc", tc, "tc", "-batch"],
+    ["nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft", "-f"],
+  ];
+  await Promise.all(
+    steps.map(([name, lines, command, ...args]) => {
+      if (lines.length === 0) return null;
+      const file = join(dir, `${host}.${name}`);
+      writeFileSync(file, lines.join("\n") + "\n");
+      return run(holder, dir, `${host}.${name}`, command, [...args, file]);
+    }),
+  );
+  const answer = await holder.ask(`index ${names.join(" ")}`);
+  const indexes = answer.split(" ").slice(1).map(Number);
+  return names.map((name, i) => {
+    const end = mine.find((a) => a.device === name);
     const drop = /^drop(\d+)$/.exec(name);
-    devices.push({ index: Number(m[1]), name, link: end ? end.link : drop ? Number(drop[1]) : null, dropped: drop !== null });
-  }
-  return devices;
+    return { index: indexes[i] ?? 0, name, link: end ? end.link.index : drop ? Number(drop[1]) : null, dropped: drop !== null };
+  });
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, rmSync, statSync } from "node:fs";
 import { ownTempDir } from "../tempdir.ts";
 import { dirname, join } from "node:path";
+import { enterCommand } from "../execute/enter.ts";
 
 /** The most packets a capture keeps: past this tcpdump stops (a flood), and the page says so. */
 export const MAX_PACKETS = 100_000;
@@ -60,9 +61,10 @@ export function startTcpdump(inNet: (command: string, args: string[]) => { comma
   // setpriv: tcpdump dies with Lectern even if Lectern is SIGKILLed (-Z root keeps that: a
   // change of user would clear it).
   const argv = ["-i", device, "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
+  // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell. Through
+  // Lectern's enter helper where there is one: it enters and sets the death signal in one exec.
   const [command, args] = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]] : [bin, argv];
-  // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell.
-  const wrapped = inNet(command, args);
+  const wrapped = enterCommand([], false, inNet(bin, argv), true) ?? inNet(command, args);
   const proc = spawn(wrapped.command, wrapped.args, { stdio: ["ignore", fd, "pipe"] });
   closeSync(fd); // tcpdump has its own copy
   let stderr = "";

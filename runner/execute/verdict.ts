@@ -1,7 +1,7 @@
 // How a cell's run ended -> its status and the reason in words: the one place this is decided.
 import { readFileSync } from "node:fs";
 import type { ProcessEnd } from "./process.ts";
-import { MEMORY_LIMIT_MIB } from "./sandbox.ts";
+import { MEMORY_LIMIT_MIB } from "./cgroups.ts";
 import type { CellResult, PlannedCell, Status, TraceEvent } from "../types.ts";
 
 // What V8 prints to stderr right before it aborts on a full heap.

@@ -64,6 +64,22 @@ export function outerKills(root: string | undefined): number {
   return kills;
 }
 
+/** A cell's group in each hierarchy, made and set up; none where one cannot be made here. */
+export function makeGroups(hierarchies: Controller[], name: string): string[] {
+  const dirs: string[] = [];
+  for (const { root, setup } of hierarchies) {
+    const dir = join(root, name);
+    try {
+      mkdirSync(dir);
+      setup(dir);
+      dirs.push(dir);
+    } catch {
+      // No group here for this cell: its process group and timeout still bound it.
+    }
+  }
+  return dirs;
+}
+
 /** `sh -c JOIN sh DIR... -- COMMAND ARGS...`: writes its pid into each group, then becomes the command. */
 export const JOIN = `p=$$; while [ "$1" != -- ]; do echo "$p" > "$1/cgroup.procs" 2>/dev/null; shift; done; shift; exec "$@"`;
 

@@ -7,7 +7,7 @@ import { findTool, missingTool, type Tool } from "./tools.ts";
 import { LecternError } from "../errors.ts";
 import type { Reservations } from "../plan/ports.ts";
 import { confineCell, type ConfineOptions } from "./confine.ts";
-import { CellProcess } from "./process.ts";
+import { CellProcess, type ProcessEnd } from "./process.ts";
 import { MEMORY_LIMIT_MIB } from "./cgroups.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
@@ -125,7 +125,11 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   if (decided.status === "timeout" && cell.attrs.server && elsewhere.length > 0) decided.reason = `${decided.reason}: ${timedOutElsewhere(cell, run, elsewhere)}`;
   const records = traceFile?.finish(run.clock0);
   const events = records && decided.status !== "passed" ? decodeRecords(cell.name, records) : [];
-  const { status, reason } = explain(cell, decided, { events, errors: ended.errors, ports: run.numbers, misplaced });
+  return resultOf(cell, run, ended, explain(cell, decided, { events, errors: ended.errors, ports: run.numbers, misplaced }), records);
+}
+
+/** What a run of the cell comes to, as the page's result and the cache keep it. */
+function resultOf(cell: PlannedCell, run: RunContext, ended: ProcessEnd, { status, reason }: Pick<CellResult, "status" | "reason">, records: CellResult["traceRecords"]): CellResult {
   return {
     name: cell.name,
     line: cell.line,

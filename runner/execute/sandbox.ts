@@ -3,11 +3,11 @@
 // cell a pids cgroup (caps forks, finds every process the cell started even if it left its
 // process group) and a memory cgroup (caps its memory), both applied from outside.
 // Elsewhere: the preload's loopback guard and V8's heap limit.
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
-import { empty, findControllers, JOIN, MEMORY_MOUNT, outerKills, read } from "./cgroups.ts";
+import { empty, findControllers, JOIN, makeGroups, MEMORY_MOUNT, outerKills, read } from "./cgroups.ts";
 import { enterCommand } from "./enter.ts";
 import { enter, holdNamespace, type Holder } from "./holder.ts";
 import { ownTempDir } from "../tempdir.ts";
@@ -81,6 +81,36 @@ async function makeNamespace(capture: boolean): Promise<Namespace | null> {
 let spare: Promise<Namespace | null> | null = null;
 let pages = 0;
 
+/** The page's network, each host's capture started as soon as its namespace exists, while its links are made. */
+async function hostsOf(options: SandboxOptions, dumps: Map<string, Tcpdump>): Promise<BuiltNetwork> {
+  if (!options.isolateNet) throw new NetworkUnavailable("--allow-net and pinned ports run cells in the machine's own network, not on this page's hosts");
+  return buildNetwork(options.network!, (host, holder) => {
+    const dump = options.capture ? startTcpdump(enter(holder), "any") : null;
+    if (dump) dumps.set(host, dump);
+  }).catch((err: Error) => {
+    for (const dump of dumps.values()) dump.discard();
+    throw err;
+  });
+}
+
+/** The page's one namespace: the spare if there is one (and the next page's spare started). */
+async function pageNamespace(capture: boolean): Promise<Namespace | null> {
+  // Taken before any await: two pages starting at once must not share one.
+  const mine = spare ?? makeNamespace(capture);
+  spare = ++pages > 1 ? makeNamespace(capture) : null;
+  let ns = await mine;
+  // A spare that died while it waited is no namespace to enter.
+  if (ns && !ns.holder.alive()) {
+    ns.dump?.discard();
+    ns = await makeNamespace(capture);
+  }
+  if (ns?.dump && !capture) {
+    ns.dump.discard();
+    ns.dump = null;
+  }
+  return ns;
+}
+
 /**
  * The sandbox of a page run. A page with a network gets a namespace per host, or, where they
  * cannot be made (or --allow-net asks for the machine's network), NetworkUnavailable: its cells
@@ -88,36 +118,9 @@ let pages = 0;
  */
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
-  let ns: Namespace | null = null;
-  let network: BuiltNetwork | null = null;
   const hostDumps = new Map<string, Tcpdump>();
-  if (options.network) {
-    if (!options.isolateNet) throw new NetworkUnavailable("--allow-net and pinned ports run cells in the machine's own network, not on this page's hosts");
-    // Each host's capture starts as soon as its namespace exists, while its links are made.
-    network = await buildNetwork(options.network, (host, holder) => {
-      const dump = options.capture ? startTcpdump(enter(holder), "any") : null;
-      if (dump) hostDumps.set(host, dump);
-    }).catch((err: Error) => {
-      for (const dump of hostDumps.values()) dump.discard();
-      throw err;
-    });
-    const first = network.hosts[0]!;
-    ns = { holder: first.holder, dump: null };
-  } else if (options.isolateNet) {
-    // Taken before any await: two pages starting at once must not share one.
-    const mine = spare ?? makeNamespace(options.capture);
-    spare = ++pages > 1 ? makeNamespace(options.capture) : null;
-    ns = await mine;
-    // A spare that died while it waited is no namespace to enter.
-    if (ns && !ns.holder.alive()) {
-      ns.dump?.discard();
-      ns = await makeNamespace(options.capture);
-    }
-    if (ns?.dump && !options.capture) {
-      ns.dump.discard();
-      ns.dump = null;
-    }
-  }
+  const network = options.network ? await hostsOf(options, hostDumps) : null;
+  const ns: Namespace | null = network ? { holder: network.hosts[0]!.holder, dump: null } : options.isolateNet ? await pageNamespace(options.capture) : null;
   const holder = ns?.holder ?? null;
   const run = `${process.pid}-${++sequence}`;
   const groups = new Map<string, string[]>();
@@ -160,17 +163,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
     wrap(cell, command, args, env, confine, host) {
       const inNet = inHost(host);
-      const dirs: string[] = [];
-      for (const { root, setup } of hierarchies) {
-        const dir = join(root, `${run}-${cell}`);
-        try {
-          mkdirSync(dir);
-          setup(dir);
-          dirs.push(dir);
-        } catch {
-          // No group here for this cell: its process group and timeout still bound it.
-        }
-      }
+      const dirs = makeGroups(hierarchies, `${run}-${cell}`);
       if (dirs.length > 0) groups.set(cell, [...(groups.get(cell) ?? []), ...dirs]);
       const inside = bwrap && scratch ? inNet(bwrap, [...bwrapArgs({ ...confine, env, scratch }), command, ...args]) : inNet(command, args);
       if (dirs.length === 0 && !bwrap) return inside;

@@ -24,7 +24,7 @@ const pidsOf = (dir: string) => {
 };
 
 /** Kills what is in a cell's group (bounded: pids.max caps a fork bomb) and removes the group. */
-export function empty(dir: string): boolean {
+function empty(dir: string): boolean {
   for (let round = 0; round < 20; round++) {
     const pids = pidsOf(dir);
     if (pids.length === 0) break;
@@ -44,7 +44,7 @@ export function empty(dir: string): boolean {
   }
 }
 
-export const read = (file: string) => {
+const read = (file: string) => {
   try {
     return readFileSync(file, "utf8");
   } catch {
@@ -78,6 +78,25 @@ export function makeGroups(hierarchies: Controller[], name: string): string[] {
     }
   }
   return dirs;
+}
+
+/** Empties and removes a cell's groups (`groups`: each cell's); one not yet empty is kept to try again. */
+export function sweepGroups(groups: Map<string, string[]>, cell: string): void {
+  const left = (groups.get(cell) ?? []).filter((dir) => !empty(dir));
+  if (left.length > 0) groups.set(cell, left);
+  else groups.delete(cell);
+}
+
+/**
+ * Whether the cell whose memory group is `dir` ran out of memory: killed by the kernel's OOM
+ * killer, or at least pushed against its limit (failcnt; the caller asks only about a cell that
+ * died as programs die at the limit, verdict.ts), or the limit of a group Lectern itself runs in
+ * (a container's) came first: more kills there than `outerAtStart`.
+ */
+export function ranOutOfMemory(dir: string, root: string, outerAtStart: number): boolean {
+  const own = read(join(dir, "memory.oom_control"));
+  if (/^oom_kill [1-9]/m.test(own) || Number(read(join(dir, "memory.failcnt"))) > 0) return true;
+  return outerKills(root) > outerAtStart;
 }
 
 /** `sh -c JOIN sh DIR... -- COMMAND ARGS...`: writes its pid into each group, then becomes the command. */

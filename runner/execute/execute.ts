@@ -61,8 +61,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const served = new Set(cells.filter((c) => c.attrs.server && !c.attrs.skip).flatMap((c) => c.ports));
   const allowNet = options.allowNet ?? [];
   // A pinned port is there to be reached from outside, so such a run stays in our namespace.
-  // Made while ports are reserved and cells compiled; the first launch waits for it.
-  const bwrap = await sandboxFor(options);
+  // The namespace (and its capture) is made while bwrap is tried: both are process starts.
+  const bwrap = sandboxFor(options);
   const network = plan.page.network;
   const sandbox = createSandbox({ isolateNet: allowNet.length === 0 && Object.keys(options.pinned ?? {}).length === 0, bwrap, capture: captureWanted(options.trace !== false), network });
   // A page's network that cannot be made here: its cells are not run on loopback instead.

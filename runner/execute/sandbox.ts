@@ -4,10 +4,9 @@
 // process group) and a memory cgroup (caps its memory), both applied from outside.
 // Elsewhere: the preload's loopback guard and V8's heap limit.
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
-import { empty, findControllers, JOIN, makeGroups, MEMORY_MOUNT, outerKills, read } from "./cgroups.ts";
+import { findControllers, JOIN, makeGroups, MEMORY_MOUNT, outerKills, ranOutOfMemory, sweepGroups } from "./cgroups.ts";
 import { enterCommand } from "./enter.ts";
 import { enter, holdNamespace, type Holder } from "./holder.ts";
 import { ownTempDir } from "../tempdir.ts";
@@ -18,8 +17,12 @@ import { startTcpdump, type Tcpdump } from "../trace/tcpdump.ts";
 export interface SandboxOptions {
   /** Give the cells their own network namespace (off with --allow-net or pinned ports). */
   isolateNet: boolean;
-  /** The bwrap binary that confines each cell (probeSandbox), or null: cells run unconfined. */
-  bwrap: string | null;
+  /**
+   * The bwrap binary that confines each cell (probeSandbox), or null: cells run unconfined. A
+   * promise may be given: the namespace is made while bwrap is tried, and a refusal (a sandbox
+   * required and missing) undoes it.
+   */
+  bwrap: string | null | Promise<string | null>;
   /** Start tcpdump on the namespace's loopback with it (trace/tcpdump.ts), for the page's capture. */
   capture: boolean;
   /** The page's network block: a namespace per host instead of one for the page (network/build.ts). */
@@ -119,8 +122,21 @@ async function pageNamespace(capture: boolean): Promise<Namespace | null> {
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const hierarchies = findControllers();
   const hostDumps = new Map<string, Tcpdump>();
+  const confining = Promise.resolve(options.bwrap);
+  confining.catch(() => {}); // awaited below, after the namespace
   const network = options.network ? await hostsOf(options, hostDumps) : null;
   const ns: Namespace | null = network ? { holder: network.hosts[0]!.holder, dump: null } : options.isolateNet ? await pageNamespace(options.capture) : null;
+  // The namespaces, their holders and the captures nobody took.
+  const release = () => {
+    ns?.dump?.discard();
+    for (const dump of hostDumps.values()) dump.discard();
+    ns?.holder.kill();
+    network?.close();
+  };
+  const bwrap = await confining.catch((err) => {
+    release();
+    throw err;
+  });
   const holder = ns?.holder ?? null;
   const run = `${process.pid}-${++sequence}`;
   const groups = new Map<string, string[]>();
@@ -128,12 +144,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   // The OOM kills in the memory groups above Lectern's, to tell later whether one was this run's.
   const outerAtStart = outerKills(memory?.root);
 
-  const sweep = (cell: string) => {
-    const dirs = groups.get(cell) ?? [];
-    const left = dirs.filter((dir) => !empty(dir));
-    if (left.length > 0) groups.set(cell, left);
-    else groups.delete(cell);
-  };
+  const sweep = (cell: string) => sweepGroups(groups, cell);
 
   // A cell joins the page's namespace (nsenter) before bwrap confines it: bwrap cannot join one.
   const inNet = holder ? enter(holder) : (command: string, args: string[]) => ({ command, args });
@@ -141,7 +152,6 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const h = host ? network?.hosts.find((x) => x.name === host) : undefined;
     return h ? enter(h.holder) : inNet;
   };
-  const { bwrap } = options;
   const scratch = bwrap ? ownTempDir("lectern-scratch") : null;
 
   return {
@@ -177,22 +187,13 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
     outOfMemory(cell) {
       const dir = groups.get(cell)?.find((d) => memory && d.startsWith(memory.root));
-      if (!dir) return false;
-      // Killed by the kernel's OOM killer, or at least pushed against the limit (failcnt):
-      // the caller asks only about a cell that died as programs die at the limit (verdict.ts).
-      const own = read(join(dir, "memory.oom_control"));
-      if (/^oom_kill [1-9]/m.test(own) || Number(read(join(dir, "memory.failcnt"))) > 0) return true;
-      // Or the limit of a group Lectern itself runs in (a container's) came first.
-      return outerKills(memory?.root) > outerAtStart;
+      return dir !== undefined && ranOutOfMemory(dir, memory!.root, outerAtStart);
     },
     sweep,
     close() {
       for (const cell of [...groups.keys()]) sweep(cell);
       if (scratch) rmSync(scratch, { recursive: true, force: true });
-      ns?.dump?.discard();
-      for (const dump of hostDumps.values()) dump.discard();
-      holder?.kill();
-      network?.close();
+      release();
     },
   };
 }

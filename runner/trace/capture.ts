@@ -212,15 +212,18 @@ export class PageCapture {
  */
 async function stopDump(dump: Tcpdump): Promise<void> {
   const { proc, file } = dump;
-  let size = -1;
+  const sizeNow = () => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return -2; // gone: nothing to wait for
+    }
+  };
+  // Its size now, then every 5 ms: two looks the same (10 ms without a packet) and it is stopped.
+  let size = sizeNow();
   for (let quiet = 0, i = 0; quiet < 2 && i < 30 && proc.exitCode === null; i++) {
     await new Promise((r) => setTimeout(r, 5));
-    let now = -2;
-    try {
-      now = statSync(file).size;
-    } catch {
-      // Gone: nothing to wait for.
-    }
+    const now = sizeNow();
     quiet = now === size ? quiet + 1 : 0;
     size = now;
   }

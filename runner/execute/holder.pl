@@ -14,6 +14,7 @@
 #   addr DEV A/N   -> ok   IPv4 address A with prefix length N on DEV
 #   up DEV         -> ok
 #   forward        -> ok   IPv4 forwarding on (a router)
+#   veth A PA B PB -> ok   a veth pair: end A in the network namespace of process PA, B in PB's
 #   index DEV ..   -> index I ..   the devices' numbers (0: no such device)
 #   run OUT PROG ARG ..   -> ran CODE   runs a program here (ip, tc, nft), its output in file OUT;
 #                                       fields separated by tabs
@@ -102,6 +103,35 @@ sub index_of {
   return ioctl($ctl, 0x8933, $ifreq) ? unpack("x16 l", $ifreq) : 0;
 }
 
+# A netlink attribute: length, type, then the value, padded to 4 bytes.
+sub rtattr {
+  my ($type, $value) = @_;
+  my $attr = pack("S S", 4 + length($value), $type) . $value;
+  return $attr . ("\0" x ((4 - length($attr) % 4) % 4));
+}
+
+# RTM_NEWLINK of a veth pair, as `ip link add A netns PA type veth peer name B netns PB` sends it:
+# an ifinfomsg with A's name (IFLA_IFNAME) and namespace (IFLA_NET_NS_PID), and IFLA_LINKINFO
+# holding the kind and, as VETH_INFO_PEER, B's ifinfomsg, name and namespace. Answered by an ACK
+# whose error is 0 or minus an errno.
+sub veth {
+  my ($a, $pid_a, $b, $pid_b) = @_;
+  my $ifinfo = pack("C x S l L L", 0, 0, 0, 0, 0);
+  my $end = sub { rtattr(3, "$_[0]\0") . rtattr(19, pack("L", $_[1])) };
+  my $peer = rtattr(1, $ifinfo . $end->($b, $pid_b));
+  my $body = $ifinfo . $end->($a, $pid_a) . rtattr(18, rtattr(1, "veth") . rtattr(2, $peer));
+  # NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE
+  my $message = pack("L S S L L", 16 + length($body), 16, 0x1 | 0x4 | 0x200 | 0x400, 1, 0) . $body;
+  socket(my $nl, 16, 3, 0) or return 0;    # AF_NETLINK, SOCK_RAW, NETLINK_ROUTE
+  send($nl, $message, 0) or return 0;
+  defined(recv($nl, my $answer, 65536, 0)) or return 0;
+  close($nl);
+  my ($type, $error) = unpack("x4 S x10 l", $answer);
+  return 1 if $type == 2 && $error == 0;    # NLMSG_ERROR carrying 0: the ACK
+  $! = -$error if $type == 2;
+  return 0;
+}
+
 sub run {
   my ($out, @argv) = @_;
   my $pid = fork() // return -1;
@@ -136,6 +166,8 @@ while (my $line = <STDIN>) {
     answer("addr $1", addr($1, $2, $3));
   } elsif ($line =~ /^up (\S+)$/) {
     answer("up $1", up($1));
+  } elsif ($line =~ /^veth (\S+) (\d+) (\S+) (\d+)$/) {
+    answer("veth $1 $3", veth($1, $2, $3, $4));
   } elsif ($line eq "forward") {
     answer("forward", sysctl("ipv4/ip_forward", 1));
   } elsif ($line =~ /^index ([\w. -]+)$/) {

@@ -68,7 +68,8 @@ const dropDevice = (link: Link) => `drop${link.index}`;
  */
 export async function buildNetwork(spec: NetworkSpec, held?: (host: string, holder: Holder) => void): Promise<BuiltNetwork> {
   const packages: Record<string, string> = { perl: "perl-base", ip: "iproute2", tc: "iproute2", nft: "nftables" };
-  for (const tool of ["perl", "ip", ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
+  const routed = spec.hosts.some((h) => routes(spec, h.name).length > 0);
+  for (const tool of ["perl", ...(routed ? ["ip"] : []), ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
     if (!findTool(tool, process.env.PATH, false)) throw new NetworkUnavailable(`${tool} is not installed (Debian: ${packages[tool]}), so this page's network cannot be made`);
   }
   const holders: Holder[] = [];
@@ -91,10 +92,11 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
     await Promise.all(holders.map((h) => ask(h, ["quiet"])));
     const holderOf = new Map(spec.hosts.map((h, i) => [h.name, holders[i]!]));
     const pid = (host: string) => holderOf.get(host)!.pid;
-    // The links: a veth pair has its two ends put in place as it is made (from the first host's
-    // namespace, or root's own); a delayed link is a pair of TUN devices with our relay between
-    // them, which makes, addresses and sets up both ends itself.
-    const batch: string[] = [];
+    // The links: a veth pair has its two ends put in place as it is made (by the first host's
+    // holder, with the netlink request `ip link add` sends; not root, its user namespace owns
+    // every host's); a delayed link is a pair of TUN devices with our relay between them, which
+    // makes, addresses and sets up both ends itself.
+    const pairs: string[] = [];
     const delayed: Promise<Relay>[] = [];
     for (const link of spec.links) {
       const [ea, eb] = [attachments(spec, link.a), attachments(spec, link.b)].map((list) => list.find((x) => x.link === link)!);
@@ -102,23 +104,16 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
         const peerNet = `/proc/${pid(link.b)}/ns/net`;
         delayed.push(startRelay(enter(holderOf.get(link.a)!), link.delayMs, ea!.device, eb!.device, { peerNet, addresses: [`${ea!.address}/24`, `${eb!.address}/24`] }));
       } else {
-        batch.push(`link add ${ea!.device} netns ${pid(link.a)} type veth peer name ${eb!.device} netns ${pid(link.b)}`);
+        pairs.push(`veth ${ea!.device} ${pid(link.a)} ${eb!.device} ${pid(link.b)}`);
       }
-      if (link.lossPct > 0) for (const host of [link.a, link.b]) batch.push(`link add ${dropDevice(link)} netns ${pid(host)} type veth peer name ${dropDevice(link)}p netns ${pid(host)}`);
+      if (link.lossPct > 0) for (const host of [link.a, link.b]) pairs.push(`veth ${dropDevice(link)} ${pid(host)} ${dropDevice(link)}p ${pid(host)}`);
     }
     const dir = ownTempDir("lectern-net");
     try {
-      let veths: Promise<unknown> = Promise.resolve();
-      if (batch.length > 0) {
-        // From the first host's namespace (not root: its user namespace owns every host's), each
-        // end made in its host's namespace at once.
-        writeFileSync(join(dir, "links"), batch.join("\n") + "\n");
-        veths = run(first, dir, "links", "ip", ["-batch", join(dir, "links")]);
-      }
       // Each started relay is ours to stop, even when another failed to start.
-      const [pairs, ...started] = await Promise.allSettled([veths, ...delayed]);
+      const [veths, ...started] = await Promise.allSettled([ask(first, pairs), ...delayed]);
       for (const r of started) if (r.status === "fulfilled") relays.push(r.value as Relay);
-      const refused = [pairs, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
+      const refused = [veths, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
       if (refused) throw refused.reason;
       const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!, dir)));
       return {

@@ -79,6 +79,15 @@ describe("checkPages", () => {
     ]);
   });
 
+  it("a cell nested deeper than the compiler can go is an error at its first line; the other cells are still checked", async () => {
+    const deep = "const x = " + "(".repeat(20_000) + "1" + ")".repeat(20_000) + ";";
+    const page = extractPage("p.md", "```ts name=deep\n" + deep + "\n```\n\n```ts name=b\nconst y: number = 'no';\n```\n");
+    expect((await checkPages([page])).diagnostics.map(formatDiagnostic)).toEqual([
+      "p.md:2:1: error RangeError: the cell is nested too deeply for the TypeScript compiler (it ran out of stack): split it into smaller expressions (cell deep)",
+      "p.md:6:7: error TS2322: Type 'string' is not assignable to type 'number'. (cell b)",
+    ]);
+  });
+
   it("checks nothing when every cell says nocheck or is a shell cell", async () => {
     const page = extractPage("p.md", "```ts nocheck\nconst x: number = 'no';\n```\n\n```sh\necho hi\n```\n");
     expect(await checkPages([page])).toEqual({ diagnostics: [], cells: 0 });

@@ -2,14 +2,14 @@ import { execFile, spawnSync } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { executePlan, type ExecuteOptions } from "../runner/execute/execute.ts";
 import { readPage } from "../runner/extract/extract.ts";
 import { createLimiter } from "../runner/execute/limit.ts";
 import { planPage } from "../runner/plan/plan.ts";
 import { runCached, storeResults, type CacheMode } from "../runner/cache/rebuild.ts";
 import { pageTrace } from "../runner/trace/trace.ts";
-import { tmp, ts } from "./helpers.ts";
+import { mountTmpfs, tmp, ts } from "./helpers.ts";
 
 const server = (greeting: string) =>
   ts(
@@ -168,18 +168,6 @@ describe("a cache that cannot be written, through run and test", () => {
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
       execFile(process.execPath, [BIN, ...args], { cwd, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })),
     );
-  const mounts: string[] = [];
-  afterAll(() => {
-    for (const dir of mounts.splice(0)) spawnSync("umount", ["-l", dir]);
-  });
-  /** A tmpfs of its own (root only). */
-  function mountTmpfs(options: string): string | null {
-    const dir = tmp();
-    if (process.getuid?.() !== 0 || spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]).status !== 0) return null;
-    mounts.push(dir);
-    return dir;
-  }
-
   it("is one line and exit 1: before anything runs when cells cannot be compiled into it, after the report when results cannot be stored", async (t) => {
     const ro = mountTmpfs("ro,size=64k");
     const full = mountTmpfs("size=256k");

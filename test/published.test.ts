@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { tmp } from "./helpers.ts";
+import { mountTmpfs, tmp } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT, "runner", "bin.mjs");
@@ -139,13 +139,6 @@ describe("a file that cannot be written is one line, exit 1, and nothing half-wr
   afterAll(() => {
     for (const dir of mounts.splice(0)) spawnSync("umount", ["-l", dir]);
   });
-  /** A tmpfs of its own (root only): read-only, or `size` bytes and full. */
-  function mountTmpfs(options: string): string | null {
-    const dir = tmp();
-    if (process.getuid?.() !== 0 || spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]).status !== 0) return null;
-    mounts.push(dir);
-    return dir;
-  }
   const page = { "page.md": "# P\n\n```ts name=a\nconsole.log('hi')\n```\n" };
   /** Every file under dir, with the temporary files of atomic writes among them if any were left. */
   const files = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: "utf8" }).sort();

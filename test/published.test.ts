@@ -276,13 +276,17 @@ describe("an interrupted build exits 130 and keeps the good site", () => {
       writeFileSync(join(dir, "b.md"), slow);
       const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site", "--allow-write=."], { cwd: dir });
       let stderr = "";
+      let stdout = "";
       child.stderr.on("data", (d) => (stderr += d));
+      child.stdout.on("data", (d) => (stdout += d));
       const ended = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
       for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
       expect(existsSync(marker)).toBe(true);
       child.kill(signal);
       expect(await ended).toBe(130);
       expect(stderr).toBe("lectern: interrupted: nothing was written to site/ (what finished is in the cache for the next build)\n");
+      // The page that was stopped is not called passed or failed.
+      expect(stdout).toMatch(/^- b\.md: interrupted: 1 passed, 1 failed, 1 skipped \(/m);
       expect(snapshot()).toEqual(before);
     });
   }

@@ -63,8 +63,16 @@ export class LecternError extends Error {
  * the fence, and the column after what contains the cell (list indentation, `> ` markers).
  */
 export function placeInPage(source: string, cell: { line: number; code: string }, line: number, character: number): { line: number; column: number } {
+  const code = cell.code.split("\n");
+  // The end of the input (an unterminated string, a missing brace) is on the line after the
+  // code's last newline: the fence's closer, whose width says nothing of the cell's indentation.
+  // The end of the last line of code is where the reader looks.
+  if (line > 0 && line >= code.length - 1 && code.at(-1) === "") {
+    line = code.length - 2;
+    character = code[line]!.length;
+  }
   const pageLine = cell.line + 1 + line;
-  const codeLine = cell.code.split("\n")[line] ?? "";
+  const codeLine = code[line] ?? "";
   const text = source.split(/\r\n|\r|\n/)[pageLine - 1] ?? "";
   const prefix = Math.max(0, text.length - codeLine.length);
   return { line: pageLine, column: prefix + character + 1 };

@@ -1,5 +1,7 @@
-import { copyFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { executePlan, type ExecuteOptions } from "../runner/execute/execute.ts";
 import { readPage } from "../runner/extract/extract.ts";
@@ -7,7 +9,7 @@ import { createLimiter } from "../runner/execute/limit.ts";
 import { planPage } from "../runner/plan/plan.ts";
 import { runCached, storeResults, type CacheMode } from "../runner/cache/rebuild.ts";
 import { pageTrace } from "../runner/trace/trace.ts";
-import { tmp, ts } from "./helpers.ts";
+import { mountTmpfs, tmp, ts } from "./helpers.ts";
 
 const server = (greeting: string) =>
   ts(
@@ -158,4 +160,32 @@ describe("the result cache", () => {
     await run();
     expect(await run()).toEqual({ "a.md": allCached, "b.md": allCached });
   }, 30_000);
+});
+
+describe("a cache that cannot be written, through run and test", () => {
+  const BIN = fileURLToPath(new URL("../runner/bin.mjs", import.meta.url));
+  const lectern = (args: string[], cwd: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [BIN, ...args], { cwd, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })),
+    );
+  it("is one line and exit 1: before anything runs when cells cannot be compiled into it, after the report when results cannot be stored", async (t) => {
+    const ro = mountTmpfs("ro,size=64k");
+    const full = mountTmpfs("size=256k");
+    if (!ro || !full) return t.skip("needs root to mount a tmpfs");
+    const dir = tmp();
+    writeFileSync(join(dir, "page.md"), "# P\n\n" + ts("name=a", "console.log('hi');"));
+    for (const command of ["run", "test"]) {
+      // It was an "internal error" on every cell, which had not run.
+      const r = await lectern([command, "page.md", "--cache", join(ro, "cache")], dir);
+      expect([r.code, r.stdout, r.stderr]).toEqual([1, "", `lectern: cannot create the folder ${join(ro, "cache")}: the file system is read-only\n`]);
+    }
+    // Compiled while there was room; then the disk fills, and the run's result cannot be stored.
+    expect((await lectern(["run", "page.md", "--cache", join(full, "cache")], dir)).code).toBe(0);
+    rmSync(join(full, "cache", "results"), { recursive: true });
+    spawnSync("sh", ["-c", `head -c 300000 /dev/zero > ${join(full, "fill")}`]);
+    const r = await lectern(["run", "page.md", "--cache", join(full, "cache")], dir);
+    expect(r.stdout).toContain("\n1 passed, 0 failed (");
+    expect(r.stderr).toMatch(new RegExp(`^lectern: results not cached: cannot write ${join(full, "cache", "results")}/[0-9a-f]+\\.json: no space left on the device\n$`));
+    expect(r.code).toBe(1);
+  }, 60_000);
 });

@@ -40,9 +40,13 @@ describe("lectern check", () => {
     expect(code).toBe(0);
   }, 30_000);
 
-  it("exits 2 on an invalid page, checking nothing", async () => {
-    const { code, stdout, stderr } = await lectern(["check", CLEAN, "test/fixtures/pages/invalid-attr.md"]);
-    expect(stderr).toBe('lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution, host [E_ATTR_UNKNOWN]\n');
+  it("exits 2 on an invalid page, checking nothing; every invalid page is named", async () => {
+    // invalid-needs.md fails its plan, invalid-attr.md its reading: the first was lost to the second.
+    const { code, stdout, stderr } = await lectern(["check", CLEAN, "test/fixtures/pages/invalid-needs.md", "test/fixtures/pages/invalid-attr.md"]);
+    expect(stderr).toBe(
+      'lectern: test/fixtures/pages/invalid-needs.md:5: cell "client" needs "server", which this page does not have (its cells: client) [E_NEEDS_UNKNOWN]\n' +
+        'lectern: test/fixtures/pages/invalid-attr.md:9: unknown attribute "colour": a cell takes name, server, needs, with, stdin, expect, exit, timeout, skip, ready, nocheck, exercise, solution, host [E_ATTR_UNKNOWN]\n',
+    );
     expect(stdout).toBe("");
     expect(code).toBe(2);
   });
@@ -76,6 +80,15 @@ describe("checkPages", () => {
     expect((await checkPages([page])).diagnostics.map(formatDiagnostic)).toEqual([
       "p.md:2:7: error TS1134: Variable declaration expected. (cell a)",
       "p.md:2:9: error TS1134: Variable declaration expected. (cell a)",
+    ]);
+  });
+
+  it("a cell nested deeper than the compiler can go is an error at its first line; the other cells are still checked", async () => {
+    const deep = "const x = " + "(".repeat(20_000) + "1" + ")".repeat(20_000) + ";";
+    const page = extractPage("p.md", "```ts name=deep\n" + deep + "\n```\n\n```ts name=b\nconst y: number = 'no';\n```\n");
+    expect((await checkPages([page])).diagnostics.map(formatDiagnostic)).toEqual([
+      "p.md:2:1: error RangeError: the cell is nested too deeply for the TypeScript compiler (it ran out of stack): split it into smaller expressions (cell deep)",
+      "p.md:6:7: error TS2322: Type 'string' is not assignable to type 'number'. (cell b)",
     ]);
   });
 

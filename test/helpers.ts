@@ -1,4 +1,5 @@
 // Shared by the runner tests: a page written to a temporary folder and run for real.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,10 @@ import type { CellResult, PageResult } from "../runner/types.ts";
 // Every temporary folder a test makes is removed when its test file is done. (A handler for
 // the process's exit never ran: vitest's workers end without one, and left thousands behind.)
 const made: string[] = [];
+const mounted: string[] = [];
 afterAll(() => {
+  // A tmpfs goes first, so that removing its folder removes a folder, not what was on it.
+  for (const dir of mounted.splice(0)) spawnSync("umount", ["-l", dir]);
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -21,6 +25,14 @@ export const tmp = (prefix = "lectern-test-") => {
   made.push(dir);
   return dir;
 };
+
+/** A tmpfs of its own (`ro,size=64k`, `size=256k`: read-only, or small to fill), unmounted when the file is done; null unless root. */
+export function mountTmpfs(options: string): string | null {
+  const dir = tmp();
+  if (process.getuid?.() !== 0 || spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]).status !== 0) return null;
+  mounted.push(dir);
+  return dir;
+}
 
 /** One cache for the whole test process, so each cell is compiled once. */
 export const cacheDir = tmp("lectern-cache-");

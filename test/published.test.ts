@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { tmp } from "./helpers.ts";
+import { mountTmpfs, tmp } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT, "runner", "bin.mjs");
@@ -139,13 +139,6 @@ describe("a file that cannot be written is one line, exit 1, and nothing half-wr
   afterAll(() => {
     for (const dir of mounts.splice(0)) spawnSync("umount", ["-l", dir]);
   });
-  /** A tmpfs of its own (root only): read-only, or `size` bytes and full. */
-  function mountTmpfs(options: string): string | null {
-    const dir = tmp();
-    if (process.getuid?.() !== 0 || spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]).status !== 0) return null;
-    mounts.push(dir);
-    return dir;
-  }
   const page = { "page.md": "# P\n\n```ts name=a\nconsole.log('hi')\n```\n" };
   /** Every file under dir, with the temporary files of atomic writes among them if any were left. */
   const files = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: "utf8" }).sort();
@@ -202,16 +195,17 @@ describe("what a build and a run report is what happened", () => {
     // The assets (stylesheet, script, search library and index), each page with its sources
     // under src/ (a.html, a.md, a.ts; b.html, b.md), print.html and index.html.
     expect(first.stdout).toContain("\nwrote 11 files to site/ (open site/index.html)\n");
-    // a.html now says its cell came from the cache: written again with its sources, and so are
-    // print.html (the whole course) and the index.
+    // a.html now says its cell came from the cache: written again with its sources, and so is
+    // print.html (the whole course); the index, whose text is the same, is not.
     const again = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    expect(again.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
-    // Only the index is written every time; every other file is unchanged.
+    expect(again.stdout).toContain("\nwrote 4 files to site/ (open site/index.html)\n");
+    // Nothing changed, nothing written.
     const third = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    expect(third.stdout).toContain("\nwrote 1 file to site/ (open site/index.html)\n");
+    expect(third.stdout).toContain("\nwrote 0 files to site/ (open site/index.html)\n");
     writeFileSync(join(dir, "b.md"), "# B\n\nother prose\n");
     const edited = await lectern(["build", ".", "--cache", ".c", "--out", "site"], dir);
-    // b.html and b.md, the search index (made of the pages' sources), print.html, the index.
+    // b.html and b.md, the search index (made of the pages' sources), print.html, and the index
+    // (its entry for b shows b's first prose).
     expect(edited.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
   });
 
@@ -282,13 +276,17 @@ describe("an interrupted build exits 130 and keeps the good site", () => {
       writeFileSync(join(dir, "b.md"), slow);
       const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site", "--allow-write=."], { cwd: dir });
       let stderr = "";
+      let stdout = "";
       child.stderr.on("data", (d) => (stderr += d));
+      child.stdout.on("data", (d) => (stdout += d));
       const ended = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
       for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
       expect(existsSync(marker)).toBe(true);
       child.kill(signal);
       expect(await ended).toBe(130);
       expect(stderr).toBe("lectern: interrupted: nothing was written to site/ (what finished is in the cache for the next build)\n");
+      // The page that was stopped is not called passed or failed.
+      expect(stdout).toMatch(/^- b\.md: interrupted: 1 passed, 1 failed, 1 skipped \(/m);
       expect(snapshot()).toEqual(before);
     });
   }

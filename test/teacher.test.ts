@@ -56,6 +56,7 @@ describe("help", () => {
     expect(help.code).toBe(0);
     for (const name of Object.keys(COMMANDS)) expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
     expect(await lectern(["--help"])).toEqual(help);
+    expect(await lectern(["help", "--help"])).toEqual(help);
     expect(await lectern([])).toEqual({ code: 2, stdout: "", stderr: help.stdout });
     expect(await lectern(["--version"])).toEqual({ code: 0, stdout: `lectern ${VERSION}\n`, stderr: "" });
   }, 30_000);
@@ -108,11 +109,14 @@ describe("lints before running", () => {
     page("# A\n\n" + ts("name=a needs=nobody", "console.log(1);"), "a.md", dir);
     page("# B\n\n" + ts("name=b", "console.log(2);"), "b.md", dir);
     page("# C\n\n- item\n\n  " + ts("name=c", "const x = ;").replace(/\n(?=.)/g, "\n  "), "c.md", dir);
+    // An error at the end of a cell's code (esbuild puts it on the closer's line) is at the end of its last line.
+    page("# D\n\n> " + ts("name=d", 'const s = "abc').replace(/\n(?=.)/g, "\n> "), "d.md", dir);
     const { code, stderr } = await lectern(["build", dir, "--out", join(dir, "site"), "--cache", cacheDir]);
     expect(code).toBe(2);
     expect(stderr).toBe(
       `lectern: ${join(dir, "a.md")}:3: cell "a" needs "nobody", which this page does not have (its cells: a) [E_NEEDS_UNKNOWN]\n` +
-        `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";" [E_COMPILE]\n`,
+        `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";" [E_COMPILE]\n` +
+        `lectern: ${join(dir, "d.md")}:4:17: cell "d" does not compile: Unterminated string literal [E_COMPILE]\n`,
     );
     const run = await lectern(["run", join(dir, "c.md")]);
     expect([run.code, run.stderr]).toEqual([2, `lectern: ${join(dir, "c.md")}:6:13: cell "c" does not compile: Unexpected ";" [E_COMPILE]\n`]);

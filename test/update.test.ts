@@ -141,5 +141,8 @@ describe("expectedText with the block a cell had (test --update)", () => {
     expect(expectedText(output, ports, previous)).toBe("listening on {port:p}\npid {any}\n...\nline 5\nthe end, changed\n");
     // A line added in the middle comes in where it is; the wildcards around it stay.
     expect(expectedText("a 1\nnew 41234\nb 2\n", ports, "a {any}\nb {any}\n")).toBe("a {any}\nnew {port:p}\nb {any}\n");
+    // A line that changed right after a `...` is replaced where it stood, not swallowed by the `...`.
+    expect(expectedText("start\nline 1\nline 2\nNEW\nend\n", ports, "start\n...\nOLD\nend\n")).toBe("start\n...\nNEW\nend\n");
+    expect(expectedText("start\nline 1\nline 2\nend\n", ports, "start\n...\nend\n")).toBe("start\n...\nend\n");
   });
 });

@@ -22,8 +22,12 @@ function storable(r: CellResult): boolean {
   return r.status !== "skipped" && r.reason !== "interrupted" && !(r.reason ?? "").startsWith("not started") && r.cause === undefined;
 }
 
-/** Each cell's local inputs, from its compilation (cached by code); null for a cell that does not compile. */
-async function cellInputs(plan: Plan, cacheDir: string): Promise<CellInputs> {
+/**
+ * Each cell's local inputs, from its compilation (cached by code); null for a cell that does not
+ * compile. A cache that cannot be written (read-only, a full disk) throws here, before anything
+ * runs: `run` and `test` call it first for that, as `build` does to find its keys.
+ */
+export async function cellInputs(plan: Plan, cacheDir: string): Promise<CellInputs> {
   const inputs: CellInputs = new Map();
   for (const cell of plan.cells) {
     try {

@@ -43,7 +43,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     if (command === "help" || command === "--help" || command === "-h") {
-      const topic = command === "help" ? rest[0] : undefined;
+      // `lectern help --help` is help about help: the general text, as `lectern help help` is.
+      const topic = command === "help" && !wantsHelp(rest.slice(0, 1)) ? rest[0] : undefined;
       if (topic !== undefined && !isCommand(topic) && topic !== "help") throw unknownCommand(topic);
       io.stdout.write(isCommand(topic) ? commandHelp(topic) : generalHelp());
       return 0;

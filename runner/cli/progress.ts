@@ -95,7 +95,9 @@ export function buildProgress(io: Io, quiet: boolean, plans: Plan[]) {
       }
       const cached = result.cells.filter((c) => c.cached).length;
       const facts = summaryLine([result]) + (cached ? `, ${cached} cached` : "");
-      print(`${allOk([result]) ? "✓" : "✗"} ${result.path}: ${facts} (${formatDuration(result.durationMs)})\n`);
+      // After Ctrl-C a page's counts say where it was stopped, not how it went: no ✓ or ✗.
+      const mark = io.signal?.aborted ? "- " : allOk([result]) ? "✓ " : "✗ ";
+      print(`${mark}${result.path}: ${io.signal?.aborted ? "interrupted: " : ""}${facts} (${formatDuration(result.durationMs)})\n`);
     },
     end(): void {
       if (tty) out.write("\r\x1b[K");

@@ -51,14 +51,30 @@ export function linePattern(pattern: string, ports: Record<string, number>): Reg
 }
 
 /** How expected lines pair with actual lines: the alignment with the fewest differences. */
-type Op = { kind: "same"; e: number; a: number } | { kind: "skip"; e: number; count: number } | { kind: "del"; e: number } | { kind: "add"; a: number };
+type Op =
+  | { kind: "same"; e: number; a: number }
+  | { kind: "skip"; e: number; count: number }
+  | { kind: "del"; e: number }
+  | { kind: "add"; a: number }
+  | { kind: "replace"; e: number; a: number };
+
+/**
+ * What each difference costs. For a diff every difference counts 1 and `...` takes lines for
+ * free; an update (`mergeExpected`) weighs them otherwise, and may replace a line in place.
+ */
+interface Weights {
+  del: number;
+  add: number;
+  absorb: number;
+  replace?: number;
+}
+const DIFF: Weights = { del: 1, add: 1, absorb: 0 };
 
 /**
  * Aligns expected (patterns) with actual lines by dynamic programming: a generalised LCS in
  * which a pattern line pairs with an actual line it matches, and `...` absorbs any run of lines.
- * `del` is what leaving out an expected line costs (an added actual line costs 1).
  */
-function align(expected: string[], actual: string[], ports: Record<string, number>, del = 1): { ops: Op[]; cost: number } {
+function align(expected: string[], actual: string[], ports: Record<string, number>, w: Weights = DIFF): { ops: Op[]; cost: number } {
   const n = expected.length;
   const m = actual.length;
   const regexes = expected.map((p) => (p === ELLIPSIS ? null : linePattern(p, ports)));
@@ -67,19 +83,20 @@ function align(expected: string[], actual: string[], ports: Record<string, numbe
   for (let i = n; i >= 0; i--) {
     for (let j = m; j >= 0; j--) {
       if (i === n) {
-        cost[i]![j] = m - j;
+        cost[i]![j] = (m - j) * w.add;
         continue;
       }
       const re = regexes[i]!;
       if (re === null) {
         // `...` ends here, or takes actual[j] and stays.
-        cost[i]![j] = Math.min(cost[i + 1]![j]!, j < m ? cost[i]![j + 1]! : Infinity);
+        cost[i]![j] = Math.min(cost[i + 1]![j]!, j < m ? cost[i]![j + 1]! + w.absorb : Infinity);
         continue;
       }
-      let best = cost[i + 1]![j]! + del;
+      let best = cost[i + 1]![j]! + w.del;
       if (j < m) {
-        best = Math.min(best, cost[i]![j + 1]! + 1);
+        best = Math.min(best, cost[i]![j + 1]! + w.add);
         if (re.test(actual[j]!)) best = Math.min(best, cost[i + 1]![j + 1]!);
+        else if (w.replace !== undefined) best = Math.min(best, cost[i + 1]![j + 1]! + w.replace);
       }
       cost[i]![j] = best;
     }
@@ -103,7 +120,11 @@ function align(expected: string[], actual: string[], ports: Record<string, numbe
       ops.push({ kind: "same", e: i, a: j });
       i++;
       j++;
-    } else if (i < n && cost[i + 1]![j]! + del === here) {
+    } else if (i < n && j < m && w.replace !== undefined && !re!.test(actual[j]!) && cost[i + 1]![j + 1]! + w.replace === here) {
+      ops.push({ kind: "replace", e: i, a: j });
+      i++;
+      j++;
+    } else if (i < n && cost[i + 1]![j]! + w.del === here) {
       ops.push({ kind: "del", e: i });
       i++;
     } else {
@@ -125,11 +146,15 @@ export function mergeExpected(expected: string, actual: string, ports: Record<st
   const e = lines(expected);
   const a = lines(actual);
   const out: string[] = [];
-  // Dropping a line of the block costs more than any number of added ones: whatever can stay, stays.
-  for (const op of align(e, a, ports, a.length + 1).ops) {
+  // Dropping a line of the block costs more than any number of added ones: whatever can stay,
+  // stays. A line `...` takes costs less than one added (so `...` still stands for what it did),
+  // but more than nothing: a line that changed is replaced where it stood, not swallowed by a
+  // `...` beside it while its old text goes.
+  const drop = 2 * a.length + 1;
+  for (const op of align(e, a, ports, { del: drop, add: 2, absorb: 1, replace: drop }).ops) {
     if (op.kind === "skip") out.push(ELLIPSIS);
     else if (op.kind === "same") out.push(e[op.e]!);
-    else if (op.kind === "add") out.push(literal(a[op.a]!));
+    else if (op.kind === "add" || op.kind === "replace") out.push(literal(a[op.a]!));
   }
   return out.map((l) => l + "\n").join("");
 }
@@ -147,6 +172,7 @@ function rowsOf(ops: Op[], e: string[], a: string[]): Row[] {
     if (op.kind === "skip") return { mark: " ", text: ELLIPSIS, a: op.count };
     if (op.kind === "same") return { mark: " ", text: e[op.e]!, a: 1 };
     if (op.kind === "del") return { mark: "-", text: e[op.e]!, a: 0 };
+    // An add (a diff's alignment never replaces: that would be a "-" and a "+").
     return { mark: "+", text: a[op.a]!, a: 1 };
   });
   // Within a run of changes, the expected lines first, then the actual ones, as diff(1) shows them.

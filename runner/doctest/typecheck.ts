@@ -101,9 +101,19 @@ async function checkTypeScript(pages: Page[]): Promise<CheckResult> {
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
   const readFile = host.readFile.bind(host);
+  // A cell nested deeper than the compiler's recursion can go (3,000 parentheses) is a diagnostic
+  // of its own; the program goes on with an empty module in its place.
+  const tooDeep = new Set<string>();
   host.getSourceFile = (name, language, onError, create) => {
     const v = files.get(resolve(name));
-    return v ? ts.createSourceFile(name, v.cell.code, language, true, ts.ScriptKind.TS) : getSourceFile(name, language, onError, create);
+    if (!v) return getSourceFile(name, language, onError, create);
+    try {
+      return ts.createSourceFile(name, v.cell.code, language, true, ts.ScriptKind.TS);
+    } catch (err) {
+      if (!isStackOverflow(err)) throw err;
+      tooDeep.add(resolve(name));
+      return ts.createSourceFile(name, "export {};", language, true, ts.ScriptKind.TS);
+    }
   };
   host.fileExists = (name) => files.has(resolve(name)) || fileExists(name);
   host.readFile = (name) => files.get(resolve(name))?.cell.code ?? readFile(name);
@@ -120,11 +130,28 @@ async function checkTypeScript(pages: Page[]): Promise<CheckResult> {
   const program = ts.createProgram({ rootNames: [...files.keys()], options: CHECK_OPTIONS, host });
   const diagnostics: CheckDiagnostic[] = [];
   for (const [path, { page, cell }] of files) {
+    if (tooDeep.has(path)) {
+      diagnostics.push(tooDeepDiagnostic(page, cell));
+      continue;
+    }
     const source = program.getSourceFile(path)!;
-    const found = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)];
-    for (const d of found) diagnostics.push(toPage(d, page, cell));
+    try {
+      const found = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)];
+      for (const d of found) diagnostics.push(toPage(d, page, cell));
+    } catch (err) {
+      if (!isStackOverflow(err)) throw err;
+      diagnostics.push(tooDeepDiagnostic(page, cell));
+    }
   }
   return { diagnostics, cells: files.size };
+}
+
+const isStackOverflow = (err: unknown) => err instanceof RangeError && /call stack/i.test(err.message);
+
+/** The compiler ran out of stack on this cell: where it starts, since the compiler cannot say where. */
+function tooDeepDiagnostic(page: Page, cell: Cell): CheckDiagnostic {
+  const message = "the cell is nested too deeply for the TypeScript compiler (it ran out of stack): split it into smaller expressions";
+  return { page: page.path, cell: cell.name, line: cell.line + 1, column: 1, category: "error", code: "RangeError", message };
 }
 
 /** A diagnostic at its place in the page: the cell's fence line plus the line in the cell; the column after the container's prefix. */

@@ -145,7 +145,9 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   await put(PRINT_PAGE, () => renderPrint(printable, { ...base, current: PRINT_PAGE, prev: null, next: null }), sha(RENDERER, homeKey, ...keys, JSON.stringify(course)));
   // Written last, so an index never links to a page that is not there yet.
   if (!home) {
-    await put("index.html", renderIndex(entries, ctx));
+    // Keyed by its own text: a build that changed nothing writes nothing, the index included.
+    const index = renderIndex(entries, ctx);
+    await put("index.html", index, sha(index));
   } else {
     // The pages index.md links to get their counts beside the link; only the others are listed below it.
     const notes = new Map([...linked].map(([href, p]) => {

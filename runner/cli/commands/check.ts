@@ -20,7 +20,15 @@ export async function checkCommand(args: string[], io: Io): Promise<number> {
   // every invalid page is named, not only the first. Code that does not compile is the
   // exception: the type checker reports it, line and column.
   for (const path of await collectPages(positionals.length > 0 ? positionals : ["notebook"])) {
-    const page = await readPage(path);
+    let page: Page;
+    try {
+      // A page that cannot even be read (a duplicate name, an unclosed fence) is named with the rest.
+      page = await readPage(path);
+    } catch (err) {
+      if (!(err instanceof LecternError)) throw err;
+      invalid.push(err);
+      continue;
+    }
     try {
       pageSettings(page);
       warnings.push(...(await lintPlan(await planPage(page))));

@@ -6,7 +6,8 @@ import { markNotStarted, withoutServers } from "../outside.ts";
 import { pageOptions, preparePages } from "../settings.ts";
 import { onePage } from "../../plan/pages.ts";
 import { progress } from "../progress.ts";
-import { storeResults } from "../../cache/rebuild.ts";
+import { cellInputs, storeResults } from "../../cache/rebuild.ts";
+import { describeWriteFailure } from "../../writefailure.ts";
 import { pageTrace, textTimeline } from "../../trace/trace.ts";
 import { formatDuration } from "../../duration.ts";
 import { allOk, jsonReport, summaryLine } from "../report.ts";
@@ -31,6 +32,9 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   const keepServing = only !== undefined && only.every((name) => plan.cells.find((c) => c.name === name)?.attrs.server);
   const show = progress(io, json, keepServing);
   const options = pageOptions(plan, executeOptions(values, io));
+  // Compiled into the cache before anything runs: a cache that cannot be written is one line
+  // (cli.ts, exit 1), not an "internal error" on every cell.
+  await cellInputs(plan, options.cacheDir);
   const ran = await executePlan(plan, {
     ...options,
     only,
@@ -51,14 +55,19 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   if (!json) io.stdout.write(`${summaryLine([result])} (${formatDuration(result.durationMs)})\n`);
   // After the report: a cache that cannot be written must not cost the user what just ran.
   // A run against someone else's servers says nothing about the page's own: not cached.
-  if (!noServers) await store(() => storeResults(plan, result, options), io);
-  return allOk([result]) ? 0 : 1;
+  const stored = noServers || (await store(() => storeResults(plan, result, options), io));
+  return allOk([result]) && stored ? 0 : 1;
 }
 
-async function store(write: () => Promise<void>, io: Io): Promise<void> {
+/** False, once said on stderr, when the results could not be written (a full disk): exit status 1. */
+async function store(write: () => Promise<void>, io: Io): Promise<boolean> {
   try {
     await write();
+    return true;
   } catch (err) {
-    io.stderr.write(`lectern: results not cached: ${(err as Error).message.split("\n")[0]}\n`);
+    const unwritten = describeWriteFailure(err);
+    if (!unwritten) throw err;
+    io.stderr.write(`lectern: results not cached: ${unwritten}\n`);
+    return false;
   }
 }

@@ -9,6 +9,7 @@ import type { Io } from "../../io.ts";
 import { cacheDirOf, COMMANDS, executeOptions, parse } from "../options.ts";
 import { pageOptions, preparePages } from "../settings.ts";
 import { planAll } from "../../plan/pages.ts";
+import { cellInputs } from "../../cache/rebuild.ts";
 import { runningLine } from "../progress.ts";
 import { jsonTestReport, summaryLine, textVerdict } from "../report.ts";
 
@@ -20,6 +21,8 @@ export async function testCommand(args: string[], io: Io): Promise<number> {
   const json = Boolean(values.json);
   const live = runningLine(io, json);
   const options = { ...executeOptions(values, io), onEvent: live.event };
+  // Compiled into the cache first: a cache that cannot be written is one line (exit 1) before anything runs.
+  for (const plan of plans) await cellInputs(plan, options.cacheDir);
   // Pages run side by side, as many at once as cells may (servers take no cell slot).
   const pages = await mapLimit(plans, createLimiter(options.jobs.size), (plan) => executePlan(plan, pageOptions(plan, options)));
   live.end();

@@ -18,6 +18,8 @@ function run(inNet: InNet, command: string, args: string[], input = ""): Promise
   const wrapped = inNet(command, args);
   return new Promise((resolve, reject) => {
     const child = execFile(wrapped.command, wrapped.args, (err, _out, stderr) => (err ? reject(new Error(`${command}: ${stderr || err}`)) : resolve()));
+    // A program that ended before reading says why in its exit, not as EPIPE here.
+    child.stdin!.on("error", () => {});
     child.stdin!.end(input);
   });
 }

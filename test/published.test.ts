@@ -1,10 +1,10 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tmp } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -268,18 +268,26 @@ describe("what a build and a run report is what happened", () => {
 });
 
 describe("an interrupted build exits 130 and keeps the good site", () => {
+  const slow = (marker: string, delay: string) =>
+    `# B\n\n\`\`\`ts name=first\nconsole.log('first')\n\`\`\`\n\n\`\`\`ts name=slow needs=first\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "");\nsetTimeout(() => console.log("late"), ${delay});\n\`\`\`\n\n\`\`\`ts name=after needs=slow\nconsole.log('after')\n\`\`\`\n`;
+  // The good site is built once, and each signal interrupts a copy of it.
+  let good: string;
+  beforeAll(async () => {
+    good = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log('a')\n```\n" });
+    writeFileSync(join(good, "b.md"), slow(join(good, "started"), "0"));
+    const built = await lectern(["build", ".", "--cache", ".c", "--out", "site", "--allow-write=."], good);
+    expect(built.code).toBe(0);
+    rmSync(join(good, "started"));
+  }, 60_000);
+
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`${signal} while a cell runs: no page written, the site as it was`, { timeout: 60_000 }, async () => {
-      const dir = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log('a')\n```\n" });
+      const dir = tmp();
+      cpSync(good, dir, { recursive: true });
       const marker = join(dir, "started");
-      const slow = `# B\n\n\`\`\`ts name=first\nconsole.log('first')\n\`\`\`\n\n\`\`\`ts name=slow needs=first\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "");\nsetTimeout(() => console.log("late"), 60_000);\n\`\`\`\n\n\`\`\`ts name=after needs=slow\nconsole.log('after')\n\`\`\`\n`;
-      writeFileSync(join(dir, "b.md"), slow.replace("60_000", "0"));
-      const good = await lectern(["build", ".", "--cache", ".c", "--out", "site", "--allow-write=."], dir);
-      expect(good.code).toBe(0);
       const snapshot = () => readdirSync(join(dir, "site"), { recursive: true, encoding: "utf8" }).sort().map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"]);
       const before = snapshot();
-      rmSync(marker);
-      writeFileSync(join(dir, "b.md"), slow);
+      writeFileSync(join(dir, "b.md"), slow(marker, "60_000"));
       const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site", "--allow-write=."], { cwd: dir });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));

@@ -95,6 +95,8 @@ md.renderer.rules.link_close = (tokens, idx, options, env, self) => {
   while (open > 0 && tokens[open]!.type !== "link_open") open--;
   return self.renderToken(tokens, idx, options) + (siteLink(env, tokens[open])?.note ?? "");
 };
+// A table too wide for the column scrolls inside itself (lectern.css): the keyboard must reach it.
+md.renderer.rules.table_open = (tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options).replace(/^<table/, `<table tabindex="0"`);
 // A header cell with nothing in it (the corner of a table) is an ordinary cell: an empty header
 // names no column for a screen reader.
 const blank = (t: Token | undefined) => t?.type === "inline" && t.content.trim() === "";

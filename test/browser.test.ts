@@ -49,7 +49,9 @@ async function buildSite(out: string): Promise<void> {
   const columns = extractPage(
     "columns.md",
     "# Columns on a phone\n\n| | UDP | TCP |\n| --- | --- | --- |\n| module | `socket(AF_INET, SOCK_DGRAM)` | `socket(AF_INET, SOCK_STREAM)` then `connect((host, port))` |\n\n" +
-      "```sh name=sockets\nss -tan\n```\n",
+      "```sh name=sockets\nss -tan\n```\n\n" +
+      "A cell whose comment is as long as lec3's longest lines.\n\n" +
+      "```ts name=wide\n// A new connection socket for this one client; the welcome socket keeps listening for the next one.\nconsole.log(1);\n```\n",
   );
   const big = extractPage("megabyte.md", "# A megabyte of output\n\nA cell that prints about a megabyte.\n\n```ts name=big\nfor (let i = 1; i <= 16000; i++) console.log(`line ${i} ${\"x\".repeat(56)}`);\n```\n");
   await writeSite(out, [
@@ -59,7 +61,7 @@ async function buildSite(out: string): Promise<void> {
     { page: await fixture("terminal"), result: RESULTS["terminal"]! },
     { page: big, result: pageResult("megabyte.md", [cellResult("big", 5, { durationMs: 900, chunks: bigChunks })]) },
     { page: await fixture("notrun"), result: null },
-    { page: columns, result: pageResult("columns.md", [cellResult("sockets", 7, { chunks: [{ stream: "stdout", text: SS }] })]) },
+    { page: columns, result: pageResult("columns.md", [cellResult("sockets", 7, { chunks: [{ stream: "stdout", text: SS }] }), cellResult("wide", 13, { chunks: [{ stream: "stdout", text: "1\n" }] })]) },
   ]);
 }
 
@@ -308,6 +310,19 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 60_000 }, 
     expect(await print.tab.locator(".site-header").isVisible()).toBe(false);
     await shoot(print.tab, "basic-print.png", true);
   }, 120_000);
+
+  it("gives cells the width beside the prose at 1400 pixels, and at 375 scrolls a long line in its block with a sign at the edge", async () => {
+    const { tab, all } = await visit(base + "columns.html");
+    const measure = () => tab.evaluate(() => {
+      const pre = document.querySelector("#cell-wide pre") as HTMLElement;
+      const prose = document.querySelector("article > p") as HTMLElement;
+      return { cut: pre.scrollWidth > pre.clientWidth, wider: pre.getBoundingClientRect().width > prose.getBoundingClientRect().width, sign: getComputedStyle(pre).backgroundImage.includes("radial-gradient"), tabIndex: pre.tabIndex };
+    });
+    expect(await measure()).toEqual({ cut: false, wider: true, sign: true, tabIndex: 0 });
+    await tab.setViewportSize({ width: 375, height: 740 });
+    expect(await measure()).toMatchObject({ cut: true, sign: true, tabIndex: 0 });
+    expect(all).toEqual([]);
+  });
 
   it("searches every page offline, from file://, under the pages' own policy, keyboard first", async () => {
     const { tab, all, requests } = await visit(base + "notrun.html");

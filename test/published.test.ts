@@ -1,7 +1,7 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
-// Launches that cannot meet (their own folders, nothing written) run side by side: the file is
-// bound by its ~45 real `lectern` starts, not by what they wait for.
+// It makes about 45 real `lectern` starts; those that cannot meet (folders of their own, or
+// nothing written) run side by side, so one waiting on a server or a signal leaves the core to another.
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

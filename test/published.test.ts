@@ -1,10 +1,12 @@
 // Issue 21, through the real command: bad input gives `file:line` (never a stack trace), and what
 // is published is what happened (no mixed runs, no lost site, nothing half-written).
+// It makes about 45 real `lectern` starts; those that cannot meet (folders of their own, or
+// nothing written) run side by side, so one waiting on a server or a signal leaves the core to another.
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mountTmpfs, tmp } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -37,7 +39,7 @@ describe("code acorn cannot read is a diagnostic at the page's line", () => {
     ["{a:".repeat(1000) + "1" + "}".repeat(1000), "2", 1761, "E_PORT_DYNAMIC", `cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions`],
   ];
   for (const [code, line, column, errorCode, message] of cases) {
-    it(`${code.slice(0, 20)}: exit 2 at the page's line`, { timeout: 30_000 }, async () => {
+    it.concurrent(`${code.slice(0, 20)}: exit 2 at the page's line`, { timeout: 30_000 }, async () => {
       const dir = folder({ "page.md": `# T\n\n\`\`\`ts name=c\nconsole.log(1);\nconst x = ${code};\n\`\`\`\n` });
       // build plans pages as list does: one case of it is enough (see the nesting case).
       const commands = code.startsWith("{") ? [["list", "page.md"], ["build", "page.md", "--cache", ".c", "--out", "site"]] : [["list", "page.md"]];
@@ -50,10 +52,12 @@ describe("code acorn cannot read is a diagnostic at the page's line", () => {
   }
 
   it("check reports the regular expressions as type errors and the nesting at the page's line", { timeout: 30_000 }, async () => {
-    const bad = await lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = /a{2,1}/;\n```\n" }));
+    const [bad, deep] = await Promise.all([
+      lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = /a{2,1}/;\n```\n" })),
+      lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = " + "{a:".repeat(1000) + "1" + "}".repeat(1000) + ";\n```\n" })),
+    ]);
     expect(bad.stdout).toBe("page.md:2:14: error TS1506: Numbers out of order in quantifier. (cell c)\n1 error in 1 cell of 1 page\n");
     expect(bad.code).toBe(1);
-    const deep = await lectern(["check", "page.md"], folder({ "page.md": "```ts name=c\nconst x = " + "{a:".repeat(1000) + "1" + "}".repeat(1000) + ";\n```\n" }));
     expect(deep.stderr).toBe(`lectern: page.md:2:1761: cell "c" is nested too deeply for Lectern to find the ports it names: split it into smaller expressions [E_PORT_DYNAMIC]\n`);
     expect(deep.code).toBe(2);
   });
@@ -87,17 +91,14 @@ describe("Lectern reads regular files only, with a size cap, and says what it sk
 
   it("a page named on the command line that is one of them is an error, exit 2", { timeout: 30_000 }, async () => {
     const dir = oddFolder();
-    for (const [name, why] of [
+    const cases = [
       ["self.md", "a symbolic link that leads back to itself"],
       ["x.md", "a named pipe (FIFO); Lectern reads regular files only"],
       ["zero.md", "a device; Lectern reads regular files only"],
-    ]) {
-      for (const command of ["list", "build", "check"]) {
-        const r = await lectern(command === "build" ? [command, name!, "--cache", ".c"] : [command, name!], dir);
-        expect(r.stderr).toBe(`lectern: ${name}: ${why} [E_NO_FILE]\n`);
-        expect(r.code).toBe(2);
-      }
-    }
+    ].flatMap(([name, why]) => ["list", "build", "check"].map((command) => ({ name: name!, why: why!, command })));
+    // Side by side: none of them gets as far as writing anything.
+    const ran = await Promise.all(cases.map(({ name, command }) => lectern(command === "build" ? [command, name, "--cache", ".c"] : [command, name], dir)));
+    expect(ran.map((r) => [r.stderr, r.code])).toEqual(cases.map(({ name, why }) => [`lectern: ${name}: ${why} [E_NO_FILE]\n`, 2]));
   });
 });
 
@@ -209,7 +210,8 @@ describe("what a build and a run report is what happened", () => {
     expect(edited.stdout).toContain("\nwrote 5 files to site/ (open site/index.html)\n");
   });
 
-  it("sweeps the lock files of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
+  // These two run side by side, each with a temporary folder of its own.
+  it.concurrent("sweeps the lock files of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
     const temp = tmp();
     const locks = join(temp, `lectern-ports-${process.getuid?.() ?? 0}`);
     mkdirSync(locks);
@@ -229,7 +231,7 @@ describe("what a build and a run report is what happened", () => {
     expect(readdirSync(locks).sort()).toEqual(["40200", "40201"]);
   });
 
-  it("removes the scratch and capture folders of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
+  it.concurrent("removes the scratch and capture folders of Lecterns that were killed, and only theirs", { timeout: 30_000 }, async () => {
     const temp = tmp();
     const dead = Number(spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim());
     const left = [`lectern-scratch-${dead}-aaaaaa`, `lectern-capture-${dead}-bbbbbb`];
@@ -262,18 +264,26 @@ describe("what a build and a run report is what happened", () => {
 });
 
 describe("an interrupted build exits 130 and keeps the good site", () => {
+  const slow = (marker: string, delay: string) =>
+    `# B\n\n\`\`\`ts name=first\nconsole.log('first')\n\`\`\`\n\n\`\`\`ts name=slow needs=first\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "");\nsetTimeout(() => console.log("late"), ${delay});\n\`\`\`\n\n\`\`\`ts name=after needs=slow\nconsole.log('after')\n\`\`\`\n`;
+  // The good site is built once, and each signal interrupts a copy of it.
+  let good: string;
+  beforeAll(async () => {
+    good = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log('a')\n```\n" });
+    writeFileSync(join(good, "b.md"), slow(join(good, "started"), "0"));
+    const built = await lectern(["build", ".", "--cache", ".c", "--out", "site", "--allow-write=."], good);
+    expect(built.code).toBe(0);
+    rmSync(join(good, "started"));
+  }, 60_000);
+
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    it(`${signal} while a cell runs: no page written, the site as it was`, { timeout: 60_000 }, async () => {
-      const dir = folder({ "a.md": "# A\n\n```ts name=a\nconsole.log('a')\n```\n" });
+    it.concurrent(`${signal} while a cell runs: no page written, the site as it was`, { timeout: 60_000 }, async () => {
+      const dir = tmp();
+      cpSync(good, dir, { recursive: true });
       const marker = join(dir, "started");
-      const slow = `# B\n\n\`\`\`ts name=first\nconsole.log('first')\n\`\`\`\n\n\`\`\`ts name=slow needs=first\nimport { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "");\nsetTimeout(() => console.log("late"), 60_000);\n\`\`\`\n\n\`\`\`ts name=after needs=slow\nconsole.log('after')\n\`\`\`\n`;
-      writeFileSync(join(dir, "b.md"), slow.replace("60_000", "0"));
-      const good = await lectern(["build", ".", "--cache", ".c", "--out", "site", "--allow-write=."], dir);
-      expect(good.code).toBe(0);
       const snapshot = () => readdirSync(join(dir, "site"), { recursive: true, encoding: "utf8" }).sort().map((f) => [f, statSync(join(dir, "site", f)).isFile() ? readFileSync(join(dir, "site", f), "utf8") : "/"]);
       const before = snapshot();
-      rmSync(marker);
-      writeFileSync(join(dir, "b.md"), slow);
+      writeFileSync(join(dir, "b.md"), slow(marker, "60_000"));
       const child = spawn(process.execPath, [BIN, "build", ".", "--rerun", "--cache", ".c", "--out", "site", "--allow-write=."], { cwd: dir });
       let stderr = "";
       let stdout = "";
@@ -358,7 +368,7 @@ describe("the lecture's tcp-client notices a connection closed early", () => {
     ["resets the connection", 's.once("data", () => s.resetAndDestroy())', "No reply: the connection failed (ECONNRESET)."],
   ];
   for (const [what, handler, said] of servers) {
-    it(`against a server that ${what}: says so and fails, no "undefined", no stack trace`, { timeout: 60_000 }, async () => {
+    it.concurrent(`against a server that ${what}: says so and fails, no "undefined", no stack trace`, { timeout: 60_000 }, async () => {
       const server = `\`\`\`ts name=tcp-server server\nimport net from "node:net";\nimport { port } from "lectern";\nnet.createServer((s) => ${handler}).listen(port("tcp"), "127.0.0.1");\n\`\`\`\n\n`;
       const dir = folder({ "page.md": server + clientCell });
       const r = await lectern(["run", "page.md", "--json", "--cache", ".c"], dir);

@@ -21,7 +21,7 @@ export function networkFigure(spec: NetworkSpec, source: string): string {
     `<figure class="network">\n<pre class="network-source"><code>${esc(source)}</code></pre>\n` +
     `<figcaption>The page's network: its cells run on these hosts, each in a network namespace of its own.</figcaption>\n` +
     `<ul class="network-hosts">${hosts.join("")}</ul>\n` +
-    (links.length > 0 ? `<table class="network-links"><thead><tr><th scope="col">Link</th><th scope="col">Subnet</th><th scope="col">Shaping</th></tr></thead><tbody>${links.join("")}</tbody></table>\n` : "") +
+    (links.length > 0 ? `<table class="network-links" tabindex="0"><thead><tr><th scope="col">Link</th><th scope="col">Subnet</th><th scope="col">Shaping</th></tr></thead><tbody>${links.join("")}</tbody></table>\n` : "") +
     `</figure>\n`
   );
 }

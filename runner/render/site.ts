@@ -5,19 +5,19 @@ import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import type { HighlightMemo, PageMemo } from "../cache/memo.ts";
 import { sha } from "../execute/compile.ts";
-import { createLimiter } from "../execute/limit.ts";
 import { ASSETS_DIR } from "../paths.ts";
 import { pairResults, tally } from "../outcome.ts";
-import { cellFileName, renderIndex, renderPage } from "./render.ts";
+import { renderIndex, renderPage } from "./render.ts";
+import { SOURCES, siteFiles, type SiteFiles, type WriteFile } from "./sitefiles.ts";
 import { counts as countsHtml, SCRIPT, STYLESHEET, type IndexEntry, type PageContext } from "./layout.ts";
 import { renderPrint } from "./print.ts";
 import { minisearchVersion, searchDocuments, searchIndexScript, searchLibrary } from "./search.ts";
 import { pageSummary, pageTitle } from "./pagemeta.ts";
 import { copyCapture } from "../trace/capture.ts";
 import { renderSlides, slideAssets, slidesWanted } from "./slides.ts";
-import type { Cell, Page, PageResult } from "../types.ts";
+import type { Page, PageResult } from "../types.ts";
 
-export type WriteFile = (path: string, data: string) => Promise<void>;
+export type { WriteFile } from "./sitefiles.ts";
 
 interface SitePage {
   page: Page;
@@ -44,18 +44,12 @@ function pageKey(page: Page, result: PageResult | null, ctx: PageContext): strin
 }
 
 const ASSETS = "assets/";
-const SOURCES = "src/";
 const SEARCH_LIBRARY = "minisearch.js";
 const SEARCH_INDEX = "search-index.js";
 export const PRINT_PAGE = "print.html";
 
-
-/**
- * Writes the site and returns the paths written: the assets, every page with its Markdown and its
- * cells' sources under src/NAME/, the search index, the printable course, and index.html last.
- * Pages come in the order index.md links to them, then the rest in the order given.
- */
-export async function writeSite(outDir: string, pages: SitePage[], write: WriteFile = writeAtomic, options: SiteOptions = {}): Promise<string[]> {
+/** The site's pages, their names and reading order, and what every page's frame shares. */
+function siteMap(pages: SitePage[], options: SiteOptions) {
   const home = pages.find((p) => basename(p.page.path).toLowerCase() === "index.md") ?? null;
   const names = new Map<SitePage, string>();
   const rest = pages.filter((p) => p !== home);
@@ -66,88 +60,66 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
   const siteTitle = home ? pageTitle(home.page) : "Lectern";
   const course = [{ href: "index.html", title: siteTitle }, ...links];
   const base = { index: "index.html", assets: ASSETS, siteTitle, node: options.node ?? process.version, highlight: options.highlight, pages: course, print: PRINT_PAGE };
-  const homeName = home ? "index" : null;
+  return { home, others, names, linked, links, entries, siteTitle, course, base };
+}
 
-  const written: string[] = [];
-  const memo = options.pages;
-  // A file whose key is unchanged and which is still there is neither made nor written again.
-  const put = async (name: string, data: string | (() => string | Promise<string>), key?: string) => {
-    const path = join(outDir, name);
-    // Unchanged and still there: not written, so not counted as written.
-    if (key !== undefined && memo?.fresh(path, key)) return;
-    await write(path, typeof data === "string" ? data : await data());
-    if (key !== undefined) memo?.record(path, key);
-    written.push(path);
-  };
+/** The stylesheet, the script, the slides' assets when there are slides, MiniSearch and the search index. */
+async function writeAssets(files: SiteFiles, indexed: { page: Page; href: string }[], withSlides: boolean): Promise<void> {
   for (const asset of [STYLESHEET, SCRIPT]) {
     const text = await readFile(join(ASSETS_DIR, asset), "utf8");
-    await put(ASSETS + asset, text, sha(text));
+    await files.put(ASSETS + asset, text, sha(text));
   }
+  if (withSlides) for (const [asset, text] of await slideAssets()) await files.put(ASSETS + asset, text, sha(text));
+  await files.put(ASSETS + SEARCH_LIBRARY, searchLibrary, sha(RENDERER, minisearchVersion()));
+  // The index is made of the pages' sources alone: they are its key, and it is made only when one changed.
+  const docs = () => searchIndexScript(indexed.flatMap((p) => searchDocuments(p.page, p.href)));
+  await files.put(ASSETS + SEARCH_INDEX, docs, sha(RENDERER, minisearchVersion(), ...indexed.flatMap((p) => [p.href, p.page.source])));
+}
+
+/**
+ * Writes the site and returns the paths written: the assets, every page with its Markdown and its
+ * cells' sources under src/NAME/, the search index, the printable course, and index.html last.
+ * Pages come in the order index.md links to them, then the rest in the order given.
+ */
+export async function writeSite(outDir: string, pages: SitePage[], write: WriteFile = writeAtomic, options: SiteOptions = {}): Promise<string[]> {
+  const { home, others, names, linked, links, entries, siteTitle, course, base } = siteMap(pages, options);
+  const memo = options.pages;
+  const files = siteFiles(outDir, write, memo);
   const slides = (p: SitePage) => options.slides === true || slidesWanted(p.page);
-  if (pages.some(slides)) for (const [asset, text] of await slideAssets()) await put(ASSETS + asset, text, sha(text));
+  await writeAssets(files, [...(home ? [home] : []), ...others].map((p) => ({ page: p.page, href: p === home ? "index.html" : `${names.get(p)}.html` })), pages.some(slides));
   const slidesLink = (p: SitePage, name: string) => (slides(p) ? { slides: `${encodeURIComponent(name)}.slides.html` } : {});
   const putSlides = async (p: SitePage, name: string, ctx: PageContext) => {
-    if (slides(p)) await put(`${name}.slides.html`, () => renderSlides(p.page, p.result, ctx, `${encodeURIComponent(name)}.html`), memo ? sha(pageKey(p.page, p.result, ctx), "slides") : undefined);
+    if (slides(p)) await files.put(`${name}.slides.html`, () => renderSlides(p.page, p.result, ctx, `${encodeURIComponent(name)}.html`), memo ? sha(pageKey(p.page, p.result, ctx), "slides") : undefined);
   };
-  await put(ASSETS + SEARCH_LIBRARY, searchLibrary, sha(RENDERER, minisearchVersion()));
-  // The index is made of the pages' sources alone: they are its key, and it is made only when one changed.
-  const indexed = [...(home ? [home] : []), ...others].map((p) => ({ page: p.page, href: p === home ? "index.html" : `${names.get(p)}.html` }));
-  const docs = () => searchIndexScript(indexed.flatMap((p) => searchDocuments(p.page, p.href)));
-  await put(ASSETS + SEARCH_INDEX, docs, sha(RENDERER, minisearchVersion(), ...indexed.flatMap((p) => [p.href, p.page.source])));
-
-  // Pages are rendered one by one (that is CPU) while earlier ones are still being written.
-  const pending: Promise<void>[] = [];
-  const writes = createLimiter(16);
-  let failed: unknown = null;
   const keys: string[] = [];
-  const pageFiles = async (p: SitePage, name: string, ctx: PageContext, html: () => string, extra = "") => {
+  const putPage = (p: SitePage, name: string, ctx: PageContext, html: () => string, extra = "") => {
     const key = memo ? sha(pageKey(p.page, p.result, ctx), extra) : "";
     keys.push(key);
-    const file = join(outDir, `${name}.html`);
-    const markdown = join(outDir, SOURCES, name, basename(p.page.path));
-    const cellFile = (c: Cell) => join(outDir, SOURCES, name, cellFileName(c));
-    if (memo?.fresh(file, key) && memo.fresh(markdown, key)) return;
-    const rendered = html();
-    const release = await writes.acquire();
-    // Caught at once (a rejection must not wait unhandled for the loop), thrown below. The page
-    // goes last: its key is recorded once its sources are there.
-    const files: [string, string][] = [[markdown, p.page.source], ...p.page.cells.map((c): [string, string] => [cellFile(c), c.code])];
-    pending.push(
-      Promise.all(files.map(([path, data]) => write(path, data).then(() => void written.push(path))))
-        .then(() => write(file, rendered))
-        .then(() => {
-          written.push(file);
-          memo?.record(file, key);
-          memo?.record(markdown, key);
-        })
-        .catch((err: unknown) => void (failed ??= err))
-        .finally(release),
-    );
+    return files.page(name, p.page, key, html);
   };
   // A page run's capture goes beside the page on disk (a site kept in memory, as serve's, has none).
   const pcap = async (p: SitePage, name: string) => {
-    const capture = write === writeAtomic ? await copyCapture(p.result, outDir, `${name}.pcap`, written) : null;
+    const capture = write === writeAtomic ? await copyCapture(p.result, outDir, `${name}.pcap`, files.written) : null;
     return capture ? { capture: encodeURIComponent(capture) } : {};
   };
   for (const [i, p] of others.entries()) {
-    if (failed) break;
+    if (files.failed()) break;
     const name = names.get(p)!;
     const ctx: PageContext = { ...base, current: links[i]!.href, sources: sourceDir(name), prev: links[i - 1] ?? { href: "index.html", title: siteTitle }, next: links[i + 1] ?? null, ...(await pcap(p, name)), ...slidesLink(p, name) };
-    await pageFiles(p, name, ctx, () => renderPage(p.page, p.result, ctx));
+    await putPage(p, name, ctx, () => renderPage(p.page, p.result, ctx));
     await putSlides(p, name, ctx);
   }
-  await Promise.all(pending);
-  if (failed) throw failed;
-  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(homeName ? { sources: sourceDir(homeName) } : {}), ...(home ? await pcap(home, "index") : {}), ...(home ? slidesLink(home, "index") : {}) };
+  await files.settle();
+  const ctx: PageContext = { ...base, current: "index.html", prev: null, next: links[0] ?? null, ...(home ? { sources: sourceDir("index"), ...(await pcap(home, "index")), ...slidesLink(home, "index") } : {}) };
   // The whole course on one page, to print: made again whenever any page was.
   const printable = [...(home ? [{ ...home, name: "index" }] : []), ...others.map((p) => ({ ...p, name: names.get(p)! }))];
   const homeKey = home && memo ? pageKey(home.page, home.result, ctx) : "";
-  await put(PRINT_PAGE, () => renderPrint(printable, { ...base, current: PRINT_PAGE, prev: null, next: null }), sha(RENDERER, homeKey, ...keys, JSON.stringify(course)));
+  await files.put(PRINT_PAGE, () => renderPrint(printable, { ...base, current: PRINT_PAGE, prev: null, next: null }), sha(RENDERER, homeKey, ...keys, JSON.stringify(course)));
   // Written last, so an index never links to a page that is not there yet.
   if (!home) {
     // Keyed by its own text: a build that changed nothing writes nothing, the index included.
     const index = renderIndex(entries, ctx);
-    await put("index.html", index, sha(index));
+    await files.put("index.html", index, sha(index));
   } else {
     // The pages index.md links to get their counts beside the link; only the others are listed below it.
     const notes = new Map([...linked].map(([href, p]) => {
@@ -155,12 +127,11 @@ export async function writeSite(outDir: string, pages: SitePage[], write: WriteF
       return [href, { href: entry.href, note: ` ${countsHtml(entry)}` }];
     }));
     const unlisted = entries.filter((_, i) => ![...linked.values()].includes(others[i]!));
-    await pageFiles(home, "index", ctx, () => renderPage(home.page, home.result, ctx, unlisted, notes), JSON.stringify(entries));
+    await putPage(home, "index", ctx, () => renderPage(home.page, home.result, ctx, unlisted, notes), JSON.stringify(entries));
     await putSlides(home, "index", ctx);
-    await Promise.all(pending);
-    if (failed) throw failed;
+    await files.settle();
   }
-  return written;
+  return files.written;
 }
 
 /** Where a page's Markdown and its cells' sources are, as a link from the site's root (and its pages). */

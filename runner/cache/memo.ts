@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeAtomic } from "../atomic.ts";
-import { sha } from "../execute/compile.ts";
+import { sha } from "../digest.ts";
 
 // The format of the memo files; a file of any other is read as empty.
 const FORMAT = "lectern-result-2";

@@ -4,7 +4,7 @@ import { networkKey } from "../network/spec.ts";
 import { readFileSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { writeAtomic } from "../atomic.ts";
-import { sha, toolchainKey } from "../execute/compile.ts";
+import { sha, toolchainKey } from "../digest.ts";
 import { toolStamp } from "../execute/languages.ts";
 import { PACKAGE_JSON } from "../paths.ts";
 import { validEntry } from "./schema.ts";

@@ -19,6 +19,7 @@ import { livePage, pageNames } from "../live/inject.ts";
 import { liveRoute, sse } from "../live/routes.ts";
 import { LiveRuns } from "../live/runs.ts";
 import type { PageResult, Plan } from "../types.ts";
+import { pairResults } from "../outcome.ts";
 
 const TYPES: Record<string, string> = { html: "text/html; charset=utf-8", css: "text/css; charset=utf-8", js: "text/javascript; charset=utf-8", svg: "image/svg+xml" };
 
@@ -99,7 +100,7 @@ function respond(site: Site) {
 /** Every page's latest result: the build's, with the cells of each live run put in. */
 function merged(plan: Plan, before: PageResult, ran: PageResult): PageResult {
   const fresh = new Map(ran.cells.map((c) => [c.name, c]));
-  const cells = plan.cells.flatMap((c) => fresh.get(c.name) ?? before.cells.filter((r) => r.name === c.name));
+  const cells = pairResults(plan.cells, before).flatMap(({ cell, result }) => fresh.get(cell.name) ?? (result ? [result] : []));
   return { ...ran, path: before.path, ports: { ...before.ports, ...ran.ports }, cells };
 }
 

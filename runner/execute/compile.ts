@@ -1,44 +1,20 @@
 // Cells -> files node can run at once: TypeScript compiled by esbuild (the one tsx brings),
 // `lectern` bundled from cells/, packages left to node, each output cached by content hash.
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { builtinModules, createRequire } from "node:module";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 import { writeAtomic } from "../atomic.ts";
 import { LecternError } from "../errors.ts";
 import { CELLS_DIR } from "../paths.ts";
+import { sha, toolchainKey } from "../digest.ts";
 import type { Cell } from "../types.ts";
 import { pythonSupport } from "./pysupport.ts";
 import type { Tool } from "./tools.ts";
 
 const RUNTIME = join(CELLS_DIR, "lectern.ts");
 const BUILTINS = new Set(builtinModules);
-// esbuild is loaded only when something must be compiled: a cached run never needs it.
-const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string }).version;
-
-export function sha(...parts: string[]): string {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p).update("\0");
-  return h.digest("hex").slice(0, 32);
-}
-
-// What else a cell's behaviour depends on: the code Lectern puts in its process (every file of
-// cells/, not a list that a new file can be missing from), the compiler, the platform.
-let runtimeKey: string | null = null;
-export function toolchainKey(): string {
-  runtimeKey ??= sha(
-    ...readdirSync(CELLS_DIR, { recursive: true, encoding: "utf8" })
-      .filter((f) => /\.(ts|py|c|h)$/.test(f))
-      .sort()
-      .map((f) => f + "\n" + readFileSync(join(CELLS_DIR, f), "utf8")),
-    esbuildVersion,
-    process.version,
-  );
-  return runtimeKey;
-}
-
 /** `lectern` is bundled in; every other package stays an import that node resolves from the page's folder. */
 function resolvePlugin(): Plugin {
   return {

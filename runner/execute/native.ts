@@ -9,7 +9,8 @@ import { writeAtomic } from "../atomic.ts";
 import { LecternError } from "../errors.ts";
 import { CELLS_DIR } from "../paths.ts";
 import type { Cell } from "../types.ts";
-import { sha, toolchainKey, type Compiled } from "./compile.ts";
+import { sha, toolchainKey } from "../digest.ts";
+import type { Compiled } from "./compile.ts";
 import { runProgram, type Tool } from "./tools.ts";
 
 /** What every C cell is linked with: cells/lectern_rt.c, and its wrappers of the socket calls. */

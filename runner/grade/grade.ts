@@ -7,6 +7,7 @@ import { diffOutput } from "../doctest/expect.ts";
 import { executePlan, type ExecuteOptions } from "../execute/execute.ts";
 import { notRun } from "../execute/verdict.ts";
 import { planPage } from "../plan/plan.ts";
+import { pairResults } from "../outcome.ts";
 import type { CellResult, Page, PageResult, Plan, PlannedCell } from "../types.ts";
 import type { Submission } from "./submissions.ts";
 
@@ -106,12 +107,11 @@ export async function gradeSubmission(plan: Plan, submission: Submission, option
     if (!(err instanceof LecternError) || err.code === "E_SANDBOX") throw err;
     invalid = `invalid: ${short(err.report(), path)}`;
   }
-  const verdicts = exercises.map((exercise): Verdict => {
+  const verdicts = pairResults(exercises, run).map(({ cell: exercise, result }): Verdict => {
     const missing = submission.missing.get(exercise.name);
     const failed = (reason: string): Verdict => ({ exercise, passed: false, reason, diff: null, result: notRun(exercise, "failed", reason) });
     if (missing !== undefined) return failed(`missing: ${missing}`);
     if (broken.has(exercise.name)) return failed(broken.get(exercise.name)!);
-    const result = run.cells.find((c) => c.name === exercise.name);
     if (!result) return failed(invalid ?? "not run");
     return verdictOf(exercise, result, run.ports, path);
   });

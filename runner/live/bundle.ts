@@ -4,7 +4,7 @@
 // holds a hash of its content, so a browser keeps it (immutable) until Lectern changes it.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sha } from "../execute/compile.ts";
+import { sha } from "../digest.ts";
 import { RUNNER_DIR } from "../paths.ts";
 
 export const LIVE_ASSETS_DIR = join(RUNNER_DIR, "live", "assets");

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { writeAtomic } from "../atomic.ts";
 import type { HighlightMemo, PageMemo } from "../cache/memo.ts";
-import { sha } from "../execute/compile.ts";
+import { sha } from "../digest.ts";
 import { ASSETS_DIR } from "../paths.ts";
 import { pairResults, tally } from "../outcome.ts";
 import { renderIndex, renderPage } from "./render.ts";

@@ -12,6 +12,7 @@ import { runCached, type CacheMode, type Rebuilt } from "../../cache/rebuild.ts"
 import { allOk, jsonReport, summaryLine } from "../report.ts";
 import { writeSite } from "../../render/site.ts";
 import { outputDiff } from "../../render/differs.ts";
+import { pairResults } from "../../outcome.ts";
 import { markNotStarted, withoutServers } from "../outside.ts";
 import { pageOptions, preparePages } from "../settings.ts";
 import { parseShard, shardOf } from "../shard.ts";
@@ -92,8 +93,8 @@ async function runPage(plan: Plan, options: Parameters<typeof runCached>[1], mod
 /** `page.md:LINE name` of every cell whose transcript does not match its output block. */
 function mismatches(plans: Plan[], results: PageResult[]): string[] {
   return plans.flatMap((plan, i) =>
-    plan.cells
-      .filter((c) => outputDiff(c, results[i]!.cells.find((r) => r.name === c.name) ?? null) !== null)
-      .map((c) => `${plan.page.path}:${c.line} ${c.name}`),
+    pairResults(plan.cells, results[i]!)
+      .filter(({ cell, result }) => outputDiff(cell, result) !== null)
+      .map(({ cell }) => `${plan.page.path}:${cell.line} ${cell.name}`),
   );
 }

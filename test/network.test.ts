@@ -143,6 +143,32 @@ c.close();
     for (const e of sends) expect(e.delay).toBeGreaterThanOrEqual(50);
   }, 30_000);
 
+  it("builds three network pages in one process, the later ones on hosts made while the page before ran", async () => {
+    const dir = tmp("lectern-net-");
+    // One page at a time: from the second on, the next page's hosts are made while one runs.
+    for (const n of [1, 2, 3]) writeFileSync(join(dir, `p${n}.md`), net("host client server\nlink client server") + UDP_SERVER + cell(
+      "python name=py-client host=client",
+      `
+import socket
+from lectern import host, port
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"page ${n}", (host("server"), port("udp")))
+print(s.recvfrom(100)[0].decode())
+`,
+    ));
+    const r = await lectern(["build", ".", "--jobs", "1", "--json", "--out", "site"], dir);
+    expect(r.code).toBe(0);
+    const pages = (JSON.parse(r.stdout) as { pages: (Page & { path: string })[] }).pages;
+    for (const [i, page] of pages.entries()) {
+      expect(byName(page, "udp-server").output).toBe(`page ${i + 1} from 10.0.1.1\n`);
+      expect(byName(page, "py-client").output).toBe(`PAGE ${i + 1}\n`);
+      // Each page's capture is its own: its datagram, seen on both ends of its link, and no other page's.
+      const dump = execFileSync("tcpdump", ["-r", join(dir, "site", `p${i + 1}.pcap`), "-n", "-A"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      expect(dump.match(/page \d/g)).toEqual([`page ${i + 1}`, `page ${i + 1}`]);
+    }
+  }, 60_000);
+
   it("routes between two subnets through a router, and draws each packet once", async () => {
     const source =
       net("host client server\nrouter r\nlink client r\nlink r server") +

@@ -8,7 +8,7 @@ import type { Reservations } from "../plan/ports.ts";
 import { bwrapArgs, type Confine } from "./bwrap.ts";
 import { findControllers, JOIN, makeGroups, MEMORY_MOUNT, outerKills, ranOutOfMemory, sweepGroups } from "./cgroups.ts";
 import { enterCommand } from "./enter.ts";
-import { enter, holdNamespace, type Holder } from "./holder.ts";
+import { enter, holdNamespace, ROOTLESS, type Holder } from "./holder.ts";
 import { ownTempDir } from "../tempdir.ts";
 import { buildNetwork, NetworkUnavailable, type BuiltNetwork } from "../network/build.ts";
 import type { NetworkSpec } from "../network/spec.ts";
@@ -84,13 +84,45 @@ async function makeNamespace(capture: boolean): Promise<Namespace | null> {
 let spare: Promise<Namespace | null> | null = null;
 let pages = 0;
 
+// The same for a network's hosts, each with its capture on every device, as root (not root, a
+// network's hosts must share the first one's user namespace, made with it): from a process's
+// second network page on, as many as this page has, for the next. Killed at exit if unused.
+let spareHosts: Promise<Namespace[]> | null = null;
+let networkPages = 0;
+
+async function makeHosts(count: number, capture: boolean): Promise<Namespace[]> {
+  const held = await Promise.all(Array.from({ length: count }, () => holdNamespace()));
+  return held.filter((h): h is Holder => h !== null).map((holder) => ({ holder, dump: capture ? startTcpdump(enter(holder), "any") : null }));
+}
+
 /** The page's network, each host's capture started as soon as its namespace exists, while its links are made. */
 async function hostsOf(options: SandboxOptions, dumps: Map<string, Tcpdump>): Promise<BuiltNetwork> {
   if (!options.isolateNet) throw new NetworkUnavailable("--allow-net and pinned ports run cells in the machine's own network, not on this page's hosts");
-  return buildNetwork(options.network!, (host, holder) => {
-    const dump = options.capture ? startTcpdump(enter(holder), "any") : null;
-    if (dump) dumps.set(host, dump);
-  }).catch((err: Error) => {
+  const spec = options.network!;
+  // Taken before any await, as the page's one namespace is.
+  const taken = spareHosts;
+  spareHosts = !ROOTLESS && ++networkPages > 1 ? makeHosts(spec.hosts.length, options.capture) : null;
+  const ready: Holder[] = [];
+  for (const ns of (await taken) ?? []) {
+    // A spare that died while it waited is no namespace to build on.
+    if (ready.length < spec.hosts.length && ns.holder.alive()) {
+      const host = spec.hosts[ready.length]!.name;
+      ready.push(ns.holder);
+      if (ns.dump && options.capture) dumps.set(host, ns.dump);
+      else ns.dump?.discard();
+    } else {
+      ns.dump?.discard();
+      ns.holder.kill();
+    }
+  }
+  return buildNetwork(
+    spec,
+    (host, holder) => {
+      const dump = options.capture && !dumps.has(host) ? startTcpdump(enter(holder), "any") : null;
+      if (dump) dumps.set(host, dump);
+    },
+    ready,
+  ).catch((err: Error) => {
     for (const dump of dumps.values()) dump.discard();
     throw err;
   });

@@ -81,9 +81,10 @@ const dropDevice = (link: Link) => `drop${link.index}`;
 /**
  * Builds the page's network. `held` is told of each host's namespace as soon as it exists, before
  * its links: the capture starts there while the rest is built (tcpdump -i any sees devices that
- * come later).
+ * come later). `ready`: namespaces already held, fresh (root only: the spares execute/sandbox.ts
+ * makes while the page before runs), for the first hosts.
  */
-export async function buildNetwork(spec: NetworkSpec, held?: (host: string, holder: Holder) => void): Promise<BuiltNetwork> {
+export async function buildNetwork(spec: NetworkSpec, held?: (host: string, holder: Holder) => void, ready: Holder[] = []): Promise<BuiltNetwork> {
   const packages: Record<string, string> = { perl: "perl-base", ip: "iproute2", tc: "iproute2", nft: "nftables" };
   const routed = spec.hosts.some((h) => routes(spec, h.name).length > 0);
   for (const tool of ["perl", ...(routed ? ["ip"] : []), ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
@@ -91,6 +92,8 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
   }
   const holders: Holder[] = [];
   const relays: Relay[] = [];
+  const given = ready.slice(0, spec.hosts.length);
+  for (const extra of ready.slice(spec.hosts.length)) extra.kill();
   const close = () => {
     for (const r of relays) r.stop();
     for (const h of holders) h.kill();
@@ -98,8 +101,8 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
   try {
     // Not root: every host's namespace in the first one's user namespace, where a link may join
     // two. Root: all at once.
-    const firstMade = holdNamespace();
-    const made = [firstMade, ...spec.hosts.slice(1).map(async () => (ROOTLESS ? holdNamespace((await firstMade) ?? undefined) : holdNamespace()))];
+    const firstMade = given[0] ? Promise.resolve(given[0]) : holdNamespace();
+    const made = [firstMade, ...spec.hosts.slice(1).map(async (_, i) => given[i + 1] ?? (ROOTLESS ? holdNamespace((await firstMade) ?? undefined) : holdNamespace()))];
     for (const h of await Promise.all(made)) if (h) holders.push(h);
     if (holders.length < spec.hosts.length) throw new NetworkUnavailable("network namespaces cannot be made on this machine");
     const first = holders[0]!;

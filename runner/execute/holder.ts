@@ -30,7 +30,7 @@ export interface Holder {
   /** Lets go of a number taken or reserved. */
   free(port: number): Promise<void>;
   /**
-   * One request of holder.pl's own (a host's addresses, routes, a program run in the namespace:
+   * One request of holder.pl's own (a host's links and addresses, programs run in the namespace:
    * network/build.ts), answered by one line; requests asked at once are answered in order.
    */
   ask(request: string): Promise<string>;

@@ -72,9 +72,10 @@ interface Namespace {
   dump: Tcpdump | null;
 }
 
-async function makeNamespace(capture: boolean): Promise<Namespace | null> {
+/** A namespace held, and its capture started if asked: of loopback (a page's), or of every device (a host's). */
+async function makeNamespace(capture: boolean, device: "lo" | "any" = "lo"): Promise<Namespace | null> {
   const holder = await holdNamespace();
-  return holder && { holder, dump: capture ? startTcpdump(enter(holder)) : null };
+  return holder && { holder, dump: capture ? startTcpdump(enter(holder), device) : null };
 }
 
 // The next page's namespace and capture, started while this one runs: making them costs tens of
@@ -91,8 +92,8 @@ let spareHosts: Promise<Namespace[]> | null = null;
 let networkPages = 0;
 
 async function makeHosts(count: number, capture: boolean): Promise<Namespace[]> {
-  const held = await Promise.all(Array.from({ length: count }, () => holdNamespace()));
-  return held.filter((h): h is Holder => h !== null).map((holder) => ({ holder, dump: capture ? startTcpdump(enter(holder), "any") : null }));
+  const made = await Promise.all(Array.from({ length: count }, () => makeNamespace(capture, "any")));
+  return made.filter((ns): ns is Namespace => ns !== null);
 }
 
 /** The page's network, each host's capture started as soon as its namespace exists, while its links are made. */

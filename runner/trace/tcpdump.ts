@@ -63,8 +63,7 @@ export function startTcpdump(inNet: (command: string, args: string[]) => { comma
   const argv = ["-i", device, "-Z", "root", "-n", "-U", "--immediate-mode", "-s", String(SNAPLEN), "-B", String(BUFFER_KIB), "-c", String(MAX_PACKETS), "-w", "-"];
   // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell. Through
   // Lectern's enter helper where there is one: it enters and sets the death signal in one exec.
-  const [command, args] = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]] : [bin, argv];
-  const wrapped = enterCommand([], false, inNet(bin, argv), true) ?? inNet(command, args);
+  const wrapped = enterCommand([], false, inNet(bin, argv), true) ?? (existsSync("/usr/bin/setpriv") ? inNet("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]) : inNet(bin, argv));
   const proc = spawn(wrapped.command, wrapped.args, { stdio: ["ignore", fd, "pipe"] });
   closeSync(fd); // tcpdump has its own copy
   let stderr = "";

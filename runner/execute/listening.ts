@@ -1,9 +1,9 @@
 // Readiness of a cell that does not report its own sockets (Python, C, shell): its listening TCP
-// sockets and bound UDP sockets, read from the socket table of its network namespace and owned
-// by one of its processes (trace/sockets.ts, as `ss -lp` finds them). No connection is made to
-// the port and nothing sleeps: the table is read every millisecond until the cell listens on
-// every port it serves, then the watch stops.
-import { cellPids, socketInodes, socketTable } from "../trace/sockets.ts";
+// sockets and bound UDP sockets, the sockets its processes hold found in the socket tables of its
+// network namespace (trace/sockets.ts, as `ss -lp` finds them). No connection is made to the port
+// and nothing sleeps: its descriptors are read every millisecond, and the tables for a socket not
+// seen before, until the cell listens on every port it serves; then the watch stops.
+import { cellPids, locateSockets, socketInodes } from "../trace/sockets.ts";
 
 /** How often the table is read while a server starts: the delay a client may wait at most, past the bind. */
 const EVERY_MS = 1;
@@ -15,19 +15,26 @@ const EVERY_MS = 1;
 export function watchListening(pid: number, onListen: (proto: "tcp" | "udp", port: number) => void): () => void {
   const seen = new Set<string>();
   const look = () => {
-    // The table of the namespace the cell's first process is in: the page's, once nsenter has joined it.
-    const fresh = socketTable(pid).filter((e) => (e.listening || e.proto === "udp") && !seen.has(e.inode));
+    // Only a socket not seen listening yet costs a look at the tables (TCP's are dear: sockets.ts).
+    const fresh = cellPids(pid).flatMap(socketInodes).filter((inode) => !seen.has(inode));
     if (fresh.length === 0) return;
-    // Only a new socket costs a look at the cell's descriptors: whose is it?
-    const mine = new Set(cellPids(pid).flatMap(socketInodes));
-    for (const e of fresh) {
-      // Another cell's socket (or, before nsenter, the host's) never becomes this cell's: one look each.
-      seen.add(e.inode);
-      if (mine.has(e.inode)) onListen(e.proto, Number(e.local.slice(e.local.lastIndexOf(":") + 1)));
+    // The tables of the namespace the cell's first process is in: the page's, once nsenter has joined it.
+    for (const [inode, e] of locateSockets(pid, fresh)) {
+      // A UNIX socket, a TCP connection: never this cell's welcome socket. A TCP socket made but
+      // not listening yet is in no table, so it is looked at again.
+      if (e === "unix" || (e.proto === "tcp" && !e.listening)) seen.add(inode);
+      else seen.add(inode), onListen(e.proto, Number(e.local.slice(e.local.lastIndexOf(":") + 1)));
     }
   };
   // The first look comes a millisecond after spawn (the process has no socket before it runs),
-  // so the caller holds the stop before onListen can be called.
-  const timer = setInterval(look, EVERY_MS);
-  return () => clearInterval(timer);
+  // so the caller holds the stop before onListen can be called. A look that read the TCP tables
+  // (a socket made but not yet listening) spaces the next out, to a fifth of a core at most.
+  let timer: NodeJS.Timeout;
+  const next = () => {
+    const t0 = performance.now();
+    look();
+    timer = setTimeout(next, Math.max(EVERY_MS, 4 * (performance.now() - t0)));
+  };
+  timer = setTimeout(next, EVERY_MS);
+  return () => clearTimeout(timer);
 }

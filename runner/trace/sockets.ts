@@ -1,8 +1,9 @@
-// Which cell owns which socket, found the way `ss -p` finds it: the namespace's socket tables
-// (/proc/PID/net/{tcp,udp}{,6}: address, state, inode) and, for an inode not yet known, the
-// socket descriptors (/proc/PID/fd -> socket:[INODE]) of every process of every running cell (its
-// pids cgroup and the process tree under them, by host PIDs). This is how shell cells (nc, curl) and the
-// programs a cell starts get their sockets named; TypeScript cells report their own as well.
+// Which cell owns which socket, found the way `ss -p` finds it: the socket descriptors
+// (/proc/PID/fd -> socket:[INODE]) of every process of every running cell (its pids cgroup and the
+// process tree under them, by host PIDs), and, for an inode not seen before, the namespace's
+// socket tables (/proc/PID/net/{udp,tcp}{,6}: address, state, inode). This is how shell cells (nc,
+// curl) and the programs a cell starts get their sockets named; TypeScript cells report their own
+// as well.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { formatV6 } from "./pcap.ts";
 
@@ -25,13 +26,6 @@ interface Entry {
   inode: string;
 }
 
-const TABLES = [
-  ["tcp", "tcp"],
-  ["tcp6", "tcp"],
-  ["udp", "udp"],
-  ["udp6", "udp"],
-] as const;
-
 /** A hex address of /proc/net/*: each 32-bit word in the machine's (little-endian) order. */
 export function procAddress(hex: string): string {
   const [ip, port] = hex.split(":") as [string, string];
@@ -44,25 +38,53 @@ export function procAddress(hex: string): string {
   return `[${formatV6(groups)}]:${p}`;
 }
 
-/** The sockets of the namespace that `pid` is in (inode 0, a socket in TIME_WAIT, is left out). */
-export function socketTable(pid: number): Entry[] {
+/** One socket table of the namespace that `pid` is in (inode 0, a socket in TIME_WAIT, is left out). */
+function readTable(pid: number, file: string, proto: "tcp" | "udp"): Entry[] {
   const out: Entry[] = [];
-  for (const [file, proto] of TABLES) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/net/${file}`, "latin1");
-    } catch {
-      continue;
-    }
-    const lines = text.split("\n");
-    for (let i = 1; i < lines.length; i++) {
-      const f = lines[i]!.trim().split(/\s+/);
-      if (f.length < 10 || f[9] === "0") continue;
-      // State 0A is LISTEN (include/net/tcp_states.h).
-      out.push({ proto, local: procAddress(f[1]!), listening: proto === "tcp" && f[3] === "0A", inode: f[9]! });
-    }
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/net/${file}`, "latin1");
+  } catch {
+    return out;
+  }
+  const lines = text.split("\n");
+  for (let i = 1; i < lines.length; i++) {
+    const f = lines[i]!.trim().split(/\s+/);
+    if (f.length < 10 || f[9] === "0") continue;
+    // State 0A is LISTEN (include/net/tcp_states.h).
+    out.push({ proto, local: procAddress(f[1]!), listening: proto === "tcp" && f[3] === "0A", inode: f[9]! });
   }
   return out;
+}
+
+/** The inodes of the UNIX sockets of the namespace that `pid` is in (a cell's stdio is a socket pair). */
+function unixInodes(pid: number | "self"): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/net/unix`, "latin1").split("\n").slice(1).map((l) => l.trim().split(/\s+/)[6]!).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Where sockets a cell holds are in the tables of the namespace that `nsPid` is in: by inode,
+ * an IP socket's entry, "unix" for a UNIX socket (its stdio, made in Lectern's namespace; or its
+ * own), absent for one not in any table yet (not bound). The TCP tables are read last and only
+ * for what is still unfound: reading one walks the kernel's whole connection hash, over a
+ * millisecond on a machine with much memory however few sockets there are; the others are cheap.
+ */
+export function locateSockets(nsPid: number, inodes: Iterable<string>): Map<string, Entry | "unix"> {
+  const left = new Set(inodes);
+  const found = new Map<string, Entry | "unix">();
+  const take = (entries: Entry[]) => {
+    for (const e of entries) if (left.delete(e.inode)) found.set(e.inode, e);
+  };
+  take(readTable(nsPid, "udp", "udp"));
+  take(readTable(nsPid, "udp6", "udp"));
+  for (const inode of [...unixInodes(nsPid), ...unixInodes("self")]) if (left.delete(inode)) found.set(inode, "unix");
+  if (left.size > 0) take(readTable(nsPid, "tcp", "tcp"));
+  if (left.size > 0) take(readTable(nsPid, "tcp6", "tcp"));
+  return found;
 }
 
 /**
@@ -115,21 +137,27 @@ export function socketInodes(pid: number): string[] {
   return out;
 }
 
-/** Looks (a second at least) at a socket nobody holds before it is left alone: the port holder's, or one in a backlog no cell accepts from. */
-const UNOWNED_LOOKS = 100;
+/**
+ * A socket a cell holds but no table shows yet (made, not yet bound or connected) is looked up at
+ * each of its first looks, then at its 16th, 32nd, 64th...: a client that connects much later is
+ * still named, and one that never does costs a few table reads, not one a look.
+ */
+const unplacedLookup = (looks: number) => looks < 16 || (looks & (looks - 1)) === 0;
 
 /**
- * Watches the socket tables while cells run. Each look reads the four tables; only when an
- * inode is new are the cells' descriptors read, so a steady flood costs four small reads a look.
+ * Watches the cells' sockets while they run. Each look reads the socket descriptors of the cells'
+ * processes, which costs little; only a socket not seen before costs a read of the namespace's
+ * tables (locateSockets), so a cell without sockets, or with the same ones, costs no table read.
  * A look that takes long (a cell with thousands of sockets) spaces the next ones out, so the
  * watch never takes more than about a fifth of a core from the cells it watches.
  */
 export class SocketWatch {
   readonly owners: Owner[] = [];
   private readonly cells = new Map<string, number>();
-  private readonly known = new Map<string, string | null>();
-  /** Inodes seen in the tables but in no cell's descriptors yet, and how many looks saw them so. */
-  private readonly unowned = new Map<string, number>();
+  /** Inodes placed (an IP socket's owner named, or a UNIX socket): never looked up again. */
+  private readonly known = new Set<string>();
+  /** Inodes held but in no table yet, and how many looks saw them so. */
+  private unplaced = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -165,24 +193,21 @@ export class SocketWatch {
   }
 
   look(): void {
-    if (this.cells.size === 0) return;
-    const fresh = socketTable(this.nsPid).filter((e) => !this.known.has(e.inode));
-    if (fresh.length === 0) return;
-    const holder = new Map<string, string>();
-    for (const [cell, pid] of this.cells) for (const p of cellPids(pid)) for (const inode of socketInodes(p)) holder.set(inode, cell);
+    const held = new Map<string, string>();
+    for (const [cell, pid] of this.cells) for (const p of cellPids(pid)) for (const inode of socketInodes(p)) if (!this.known.has(inode)) held.set(inode, cell);
+    // An unplaced socket no longer held is forgotten.
+    this.unplaced = new Map([...this.unplaced].filter(([inode]) => held.has(inode)));
+    const ask = [...held.keys()].filter((inode) => unplacedLookup(this.unplaced.get(inode) ?? 0));
+    for (const inode of held.keys()) this.unplaced.set(inode, (this.unplaced.get(inode) ?? 0) + 1);
+    if (ask.length === 0) return;
+    const where = locateSockets(this.nsPid, ask);
     const at = this.clock();
-    for (const e of fresh) {
-      const cell = holder.get(e.inode) ?? null;
-      if (cell === null) {
-        // Nobody holds it yet (mid-accept): looked at again next time, a few times.
-        const looks = (this.unowned.get(e.inode) ?? 0) + 1;
-        if (looks < UNOWNED_LOOKS) this.unowned.set(e.inode, looks);
-        else this.known.set(e.inode, null), this.unowned.delete(e.inode);
-        continue;
-      }
-      this.known.set(e.inode, cell);
-      this.unowned.delete(e.inode);
-      this.owners.push({ proto: e.proto, local: e.local, listening: e.listening, cell, at });
+    for (const inode of ask) {
+      const e = where.get(inode);
+      if (e === undefined) continue;
+      this.known.add(inode);
+      this.unplaced.delete(inode);
+      if (e !== "unix") this.owners.push({ proto: e.proto, local: e.local, listening: e.listening, cell: held.get(inode)!, at });
     }
   }
 }

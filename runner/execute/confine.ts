@@ -6,6 +6,7 @@ import { LecternError } from "../errors.ts";
 import { portEnv } from "../plan/plan.ts";
 import { MISSING_PROTECTIONS, probeSandbox } from "./bwrap.ts";
 import { buildEnter } from "./enter.ts";
+import { warmSpawner } from "./spawner.ts";
 import type { CellConfine } from "./sandbox.ts";
 
 export interface ConfineOptions {
@@ -29,6 +30,7 @@ let warned = false;
 export async function sandboxFor(options: ConfineOptions): Promise<string | null> {
   // The helper that starts every cell in its cgroups and namespace (enter.ts), confined or not.
   const helper = buildEnter();
+  warmSpawner();
   if (options.unconfined && !options.requireSandbox) return (await helper, null);
   const [probe] = await Promise.all([probeSandbox(), helper]);
   if (probe.bwrap) return probe.bwrap;

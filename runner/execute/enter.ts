@@ -3,15 +3,13 @@
 // (about 3.5 ms of a cell's start on the bench machine). Compiled with the system's cc once per
 // version of its source, beside the runner as the CLI's bundle is (never in a folder others may
 // write to: it runs with Lectern's rights); without cc, or where that fails, cells start through
-// sh and nsenter as before.
+// sh and nsenter as before. The spawner (spawner.c) is compiled the same way.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RUNNER_DIR } from "../paths.ts";
 import { findTool } from "./tools.ts";
-
-const SOURCE = join(RUNNER_DIR, "execute", "enter.c");
 
 const writable = (dir: string) => {
   try {
@@ -22,23 +20,29 @@ const writable = (dir: string) => {
   }
 };
 
-let building: Promise<string | null> | null = null;
+const building = new Map<string, Promise<string | null>>();
 let built: string | null = null;
 
-/** Compiles the helper if this machine has cc and it is not there yet; its path, or null. */
-export function buildEnter(): Promise<string | null> {
-  building ??= (async () => {
+/**
+ * Compiles one of Lectern's C helpers (execute/NAME.c) if this machine has cc and it is not there
+ * yet; its path, or null.
+ */
+export function buildHelper(name: "enter" | "spawner"): Promise<string | null> {
+  let made = building.get(name);
+  if (made) return made;
+  made = (async () => {
     const cc = findTool("cc", process.env.PATH, false);
     if (!cc) return null;
-    const key = createHash("sha256").update(readFileSync(SOURCE)).update(cc.stamp).digest("hex").slice(0, 16);
-    const file = join(RUNNER_DIR, `.enter-${key}`);
+    const source = join(RUNNER_DIR, "execute", `${name}.c`);
+    const key = createHash("sha256").update(readFileSync(source)).update(cc.stamp).digest("hex").slice(0, 16);
+    const file = join(RUNNER_DIR, `.${name}-${key}`);
     if (!existsSync(file)) {
       // A runner folder we may not write to (an installed copy) would cost a compile every run.
       if (!writable(RUNNER_DIR)) return null;
       // Built aside and renamed into place whole: a Lectern beside this one never runs half a file.
       const partial = `${file}.${process.pid}.tmp`;
       const ok = await new Promise<boolean>((done) => {
-        const child = spawn(cc.path, ["-std=gnu17", "-O2", "-Wall", SOURCE, "-o", partial], { stdio: "ignore", env: { PATH: "/usr/bin:/bin", LC_ALL: "C" } });
+        const child = spawn(cc.path, ["-std=gnu17", "-O2", "-Wall", source, "-o", partial], { stdio: "ignore", env: { PATH: "/usr/bin:/bin", LC_ALL: "C" } });
         child.on("error", () => done(false));
         child.on("close", (code) => done(code === 0));
       });
@@ -50,10 +54,16 @@ export function buildEnter(): Promise<string | null> {
         return null;
       }
     }
-    built = file;
     return file;
   })();
-  return building;
+  building.set(name, made);
+  return made;
+}
+
+/** Compiles the enter helper (see buildHelper); enterCommand() uses it from then on. */
+export async function buildEnter(): Promise<string | null> {
+  built = await buildHelper("enter");
+  return built;
 }
 
 /**

@@ -7,7 +7,7 @@ import { findTool, missingTool, type Tool } from "./tools.ts";
 import { LecternError } from "../errors.ts";
 import type { Reservations } from "../plan/ports.ts";
 import { confineCell, type ConfineOptions } from "./confine.ts";
-import { CellProcess, type ProcessEnd } from "./process.ts";
+import { startProcess, type CellProcess, type ProcessEnd } from "./process.ts";
 import { MEMORY_LIMIT_MIB } from "./cgroups.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { decodeRecords, TraceFile } from "../trace/tracefile.ts";
@@ -83,7 +83,7 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
     ready = true;
     hooks.ready();
   };
-  const proc = new CellProcess(
+  const proc = await startProcess(
     {
       ...command(cell, run, sandbox, prepared, traceFile !== null),
       wrapped: sandbox.confined,
@@ -115,6 +115,8 @@ export async function launchCell(cell: PlannedCell, run: RunContext, hooks: Laun
   // A server that does not report its own sockets is ready when the socket table shows them.
   if (!language.reportsSockets && cell.attrs.server && !cell.attrs.ready && proc.pid !== undefined) unwatch = watchListening(proc.pid, (_proto, port) => onListen(port));
   hooks.started(proc);
+  // A Ctrl-C while the process was being started found no process to stop.
+  if (hooks.aborted()) proc.stop("interrupted");
   const ended = await proc.done.finally(() => unwatch?.());
   hooks.exited();
   const oom = mayBeOutOfMemory(cell, ended) && sandbox.outOfMemory(cell.name);

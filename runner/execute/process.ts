@@ -1,8 +1,8 @@
 // One cell's process, from spawn to its last byte: its own process group, stdin written and
 // closed, stdout/stderr into a Transcript, side-channel messages, and an end that is
 // SIGTERM to the whole group, then SIGKILL after a grace period.
-import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
+import { spawnChild, type Child } from "./spawner.ts";
 import { Transcript } from "./transcript.ts";
 
 export type StopReason = "timeout" | "stopped" | "interrupted" | "output-cap" | "channel-cap";
@@ -81,26 +81,30 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Starts a cell's process (through the spawner: spawner.ts) and follows it to its end. */
+export async function startProcess(spec: ProcessSpec, hooks: ProcessHooks = {}): Promise<CellProcess> {
+  const started = performance.now();
+  const child = await spawnChild(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.traceFd === null ? spec.env : { ...spec.env, LECTERN_TRACE: "4" },
+    detached: true,
+    stdio: spec.traceFd === null ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe", "pipe", spec.traceFd],
+  });
+  return new CellProcess(child, started, spec, hooks);
+}
+
 export class CellProcess {
   readonly done: Promise<ProcessEnd>;
-  private child: ChildProcess;
+  private child: Child;
   private stopReason: StopReason | null = null;
   private timers: NodeJS.Timeout[] = [];
   private errors: string[] = [];
   readonly transcript: Transcript;
 
-  constructor(spec: ProcessSpec, hooks: ProcessHooks = {}) {
-    const started = performance.now();
+  constructor(child: Child, started: number, spec: ProcessSpec, hooks: ProcessHooks = {}) {
     this.transcript = new Transcript(spec.maxOutput);
-    const { traceFd } = spec;
-    this.traced = traceFd !== null;
-    this.child = spawn(spec.command, spec.args, {
-      cwd: spec.cwd,
-      env: traceFd === null ? spec.env : { ...spec.env, LECTERN_TRACE: "4" },
-      detached: true,
-      stdio: traceFd === null ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe", "pipe", traceFd],
-    });
-    const child = this.child;
+    this.traced = spec.traceFd !== null;
+    this.child = child;
     const pgid = child.pid;
     if (pgid !== undefined) liveGroups.add(pgid);
 
@@ -206,7 +210,7 @@ export class CellProcess {
   /** What the cell sent on its side channel beyond its bounds, for the reason it was stopped. */
   channelAbuse: string | null = null;
 
-  private readChannel(child: ChildProcess, hooks: ProcessHooks, messageMax: number, totalMax: number): void {
+  private readChannel(child: Child, hooks: ProcessHooks, messageMax: number, totalMax: number): void {
     const channel = child.stdio[3];
     if (!channel) return;
     let pending = "";

@@ -4,12 +4,12 @@
 // ports: a port is bound in the namespace from before the first cell starts until its server is
 // about to start, so no cell of the page can take it first. Without perl it only holds the
 // namespace, and the ports are reserved in Lectern's own (plan/ports.ts), as outside a namespace.
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { Reservations } from "../plan/ports.ts";
 import { RUNNER_DIR } from "../paths.ts";
+import { spawnChild, type Child } from "./spawner.ts";
 import { findTool } from "./tools.ts";
 
 // Not root: the namespace is made inside a user namespace of our own, which joining it enters too.
@@ -38,7 +38,7 @@ export interface Holder {
 }
 
 // Tracked from the moment they are spawned, so an exit in the middle of a start takes them too.
-const live = new Set<ChildProcess>();
+const live = new Set<Child>();
 process.on("exit", () => {
   for (const h of live) h.kill("SIGKILL");
 });
@@ -57,45 +57,48 @@ export function enter(holder: Holder) {
  * page's network share one, so that a link can join two of them.
  */
 export function holdNamespace(owner?: Holder): Promise<Holder | null> {
-  return new Promise((resolve) => {
-    const own = ROOTLESS ? (owner ? ["nsenter", `--user=/proc/${owner.pid}/ns/user`, "--preserve-credentials", "unshare", "--net"] : ["unshare", "--user", "--map-root-user", "--net"]) : ["unshare", "--net"];
-    const deathsig = existsSync("/usr/bin/setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
-    const program = PERL ? [PERL.path, SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
-    // Root on x86_64 or arm64: perl makes the namespace itself (holder.pl --own).
-    const argv = PERL && !ROOTLESS && OWN_ARCH ? [PERL.path, SCRIPT, "--own", process.arch] : [...own, "--", ...deathsig, ...program];
-    let child: ChildProcess;
-    try {
-      child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "ignore"], detached: true });
-    } catch {
-      resolve(null);
-      return;
-    }
-    live.add(child);
-    const lines = new Lines(child.stdout!, child.stdin!);
-    const fail = () => {
+  return new Promise((resolve) => void startHolder(owner, resolve));
+}
+
+async function startHolder(owner: Holder | undefined, resolve: (holder: Holder | null) => void): Promise<void> {
+  const own = ROOTLESS ? (owner ? ["nsenter", `--user=/proc/${owner.pid}/ns/user`, "--preserve-credentials", "unshare", "--net"] : ["unshare", "--user", "--map-root-user", "--net"]) : ["unshare", "--net"];
+  const deathsig = existsSync("/usr/bin/setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
+  const program = PERL ? [PERL.path, SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
+  // Root on x86_64 or arm64: perl makes the namespace itself (holder.pl --own).
+  const argv = PERL && !ROOTLESS && OWN_ARCH ? [PERL.path, SCRIPT, "--own", process.arch] : [...own, "--", ...deathsig, ...program];
+  let child: Child;
+  try {
+    // Through the spawner (spawner.ts): no fork of Lectern, whose event loop a page run needs.
+    child = await spawnChild(argv[0]!, argv.slice(1), { cwd: process.cwd(), env: process.env as Record<string, string>, stdio: ["pipe", "pipe", "ignore"], detached: true });
+  } catch {
+    resolve(null);
+    return;
+  }
+  live.add(child);
+  const lines = new Lines(child.stdout!, child.stdin!);
+  const fail = () => {
+    live.delete(child);
+    resolve(null);
+  };
+  child.on("error", fail);
+  child.on("exit", fail);
+  lines.next().then((line) => {
+    if (line !== "up") return fail();
+    child.unref();
+    lines.idle();
+    const kill = () => {
+      child.kill("SIGKILL");
       live.delete(child);
-      resolve(null);
     };
-    child.on("error", fail);
-    child.on("exit", fail);
-    lines.next().then((line) => {
-      if (line !== "up") return fail();
-      child.unref();
-      lines.idle();
-      const kill = () => {
-        child.kill("SIGKILL");
-        live.delete(child);
-      };
-      const alive = () => child.exitCode === null && child.signalCode === null;
-      const take = async (numbers: number[]) => {
-        const answer = numbers.length > 0 ? await lines.ask(`take ${numbers.join(" ")}`) : `took`;
-        if (answer !== `took ${numbers.join(" ")}`.trim()) throw new Error(`could not hold ports ${numbers.join(", ")} on another host of the page's network (the holder said '${answer}')`);
-      };
-      const free = async (port: number) => void (await lines.ask(`free ${port}`));
-      const ask = (request: string) => (PERL ? lines.ask(request) : Promise.reject(new Error("perl is not installed")));
-      resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, ask, kill });
-    }, fail);
-  });
+    const alive = () => child.exitCode === null && child.signalCode === null;
+    const take = async (numbers: number[]) => {
+      const answer = numbers.length > 0 ? await lines.ask(`take ${numbers.join(" ")}`) : `took`;
+      if (answer !== `took ${numbers.join(" ")}`.trim()) throw new Error(`could not hold ports ${numbers.join(", ")} on another host of the page's network (the holder said '${answer}')`);
+    };
+    const free = async (port: number) => void (await lines.ask(`free ${port}`));
+    const ask = (request: string) => (PERL ? lines.ask(request) : Promise.reject(new Error("perl is not installed")));
+    resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, ask, kill });
+  }, fail);
 }
 
 /**

@@ -2,11 +2,11 @@
 // namespace itself (execute/sandbox.ts starts the next page's while a page runs), so that a page
 // does not wait the tens of milliseconds tcpdump takes to open its capture; the page's capture
 // (capture.ts) takes it over, stops it after its last cell and keeps the file.
-import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, rmSync, statSync } from "node:fs";
 import { ownTempDir } from "../tempdir.ts";
 import { dirname, join } from "node:path";
 import { enterCommand } from "../execute/enter.ts";
+import { spawnChild, type Child } from "../execute/spawner.ts";
 
 /** The most packets a capture keeps: past this tcpdump stops (a flood), and the page says so. */
 export const MAX_PACKETS = 100_000;
@@ -31,7 +31,8 @@ export function findTcpdump(): string | null {
 }
 
 export interface Tcpdump {
-  readonly proc: ChildProcess;
+  /** Its process: there once `ready` has resolved true. */
+  readonly proc: Child;
   /** The pcap file it writes, in a folder of its own (removed by discard()). */
   readonly file: string;
   /** True once it captures; false if it could not start (stderr() says why). */
@@ -39,6 +40,8 @@ export interface Tcpdump {
   stderr(): string;
   /** Stops it at once and removes its file: a capture nobody took. */
   discard(): void;
+  /** A page took it over (adopted()). */
+  adopt(): void;
 }
 
 /**
@@ -64,32 +67,65 @@ export function startTcpdump(inNet: (command: string, args: string[]) => { comma
   // In the page's namespace, outside bubblewrap: it is Lectern's helper, not a cell. Through
   // Lectern's enter helper where there is one: it enters and sets the death signal in one exec.
   const wrapped = enterCommand([], false, inNet(bin, argv), true) ?? (existsSync("/usr/bin/setpriv") ? inNet("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", bin, ...argv]) : inNet(bin, argv));
-  const proc = spawn(wrapped.command, wrapped.args, { stdio: ["ignore", fd, "pipe"] });
-  closeSync(fd); // tcpdump has its own copy
+  // Through the spawner (spawner.ts): no fork of Lectern, whose event loop a page run needs. It
+  // opens the pcap file by our descriptor, which stays open until it has.
+  const spawned = spawnChild(wrapped.command, wrapped.args, { cwd: process.cwd(), env: process.env as Record<string, string>, stdio: ["ignore", fd, "pipe"], detached: false });
+  void spawned.finally(() => closeSync(fd)).catch(() => {});
+  let proc: Child | null = null;
+  let discarded = false;
+  let taken = false;
   let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => (stderr += d));
-  proc.unref();
-  (proc.stderr as unknown as { unref(): void }).unref();
-  live.set(proc, dirname(file));
-  const ready = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
-    timer.unref();
-    const done = (ok: boolean) => (clearTimeout(timer), resolve(ok));
-    proc.stderr!.on("data", () => /listening on/.test(stderr) && done(true));
-    proc.on("error", () => done(false));
-    proc.on("exit", () => done(false));
-  });
+  const dir = dirname(file);
   const discard = () => {
-    proc.kill("SIGKILL");
-    live.delete(proc);
-    rmSync(dirname(file), { recursive: true, force: true });
+    discarded = true;
+    proc?.kill("SIGKILL");
+    if (proc) live.delete(proc);
+    rmSync(dir, { recursive: true, force: true });
   };
-  return { proc, file, ready, stderr: () => stderr, discard };
+  const ready = spawned.then(
+    (child) => {
+      proc = child;
+      if (discarded) return child.kill("SIGKILL"), false;
+      child.stderr!.on("data", (d: Buffer) => (stderr += d));
+      // A spare is not waited for; one a page took is.
+      if (!taken) {
+        live.set(child, dir);
+        child.unref();
+        (child.stderr as unknown as { unref(): void }).unref();
+      }
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
+        timer.unref();
+        const done = (ok: boolean) => (clearTimeout(timer), resolve(ok));
+        child.stderr!.on("data", () => /listening on/.test(stderr) && done(true));
+        child.on("error", () => done(false));
+        child.on("exit", () => done(false));
+      });
+    },
+    () => false,
+  );
+  const adopt = () => {
+    taken = true;
+    if (!proc) return;
+    live.delete(proc);
+    proc.ref();
+    (proc.stderr as unknown as { ref(): void }).ref();
+  };
+  return {
+    get proc() {
+      return proc!;
+    },
+    file,
+    ready,
+    stderr: () => stderr,
+    discard,
+    adopt,
+  };
 }
 
 // A spare capture nobody took dies with Lectern (setpriv says so too, where there is setpriv),
 // and its file goes. One that a page took is the page's to stop (capture.ts).
-const live = new Map<ChildProcess, string>();
+const live = new Map<Child, string>();
 process.on("exit", () => {
   for (const [proc, dir] of live) {
     proc.kill("SIGKILL");
@@ -102,7 +138,5 @@ process.on("exit", () => {
  * waits for it (a spare's process and pipe are unreferenced, so as not to keep Lectern alive).
  */
 export function adopted(dump: Tcpdump): void {
-  live.delete(dump.proc);
-  dump.proc.ref();
-  (dump.proc.stderr as unknown as { ref(): void }).ref();
+  dump.adopt();
 }

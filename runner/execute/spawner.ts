@@ -141,6 +141,7 @@ class Spawner {
     proc.stdout!.on("data", (text: string) => this.answers(text));
     proc.stdin!.on("error", () => {});
     proc.once("exit", () => this.died());
+    proc.once("error", () => this.died());
     server.on("connection", (socket) => this.connected(socket));
     for (const handle of [proc, proc.stdin, proc.stdout, server] as { unref(): void }[]) handle.unref();
   }
@@ -245,6 +246,7 @@ class Spawner {
 
   /** Killed or crashed: its children's ends will never be told, so each is watched until it is gone. */
   private died(): void {
+    if (!this.alive) return;
     this.alive = false;
     this.server.close();
     for (const p of this.pending.values()) p.done(new Error("the spawner is gone"));

@@ -156,6 +156,9 @@ describe.runIf(haveChromium)("the built site in Chromium", { timeout: 60_000 }, 
    * dialogs, and any request outside `site`.
    */
   async function visit(url: string, site = base, viewport = { width: 1400, height: 900 }, on = shared) {
+    // What the last test left loading (a click's navigation) ends first: leaving it half-loaded
+    // would abort its requests, and this visit would see those as its own failures.
+    await on.tab.waitForLoadState("load");
     await on.tab.setViewportSize(viewport);
     await on.tab.emulateMedia({ media: "screen", colorScheme: "light" });
     on.problems.length = 0;

@@ -241,6 +241,8 @@ class Spawner {
     child.on("hold", () => this.hold());
     if (p.ended) child.exited(...p.ended);
     else this.running.set(id, child);
+    // Its last stream may say hello after its end was told: nothing is awaited of the spawner then.
+    this.hold();
     p.done(child);
   }
 

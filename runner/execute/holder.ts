@@ -56,11 +56,7 @@ export function enter(holder: Holder) {
  * not root, the namespace is made in a user namespace of its own, or in `owner`'s: the hosts of a
  * page's network share one, so that a link can join two of them.
  */
-export function holdNamespace(owner?: Holder): Promise<Holder | null> {
-  return new Promise((resolve) => void startHolder(owner, resolve));
-}
-
-async function startHolder(owner: Holder | undefined, resolve: (holder: Holder | null) => void): Promise<void> {
+export async function holdNamespace(owner?: Holder): Promise<Holder | null> {
   const own = ROOTLESS ? (owner ? ["nsenter", `--user=/proc/${owner.pid}/ns/user`, "--preserve-credentials", "unshare", "--net"] : ["unshare", "--user", "--map-root-user", "--net"]) : ["unshare", "--net"];
   const deathsig = existsSync("/usr/bin/setpriv") ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
   const program = PERL ? [PERL.path, SCRIPT] : ["sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"];
@@ -71,34 +67,35 @@ async function startHolder(owner: Holder | undefined, resolve: (holder: Holder |
     // Through the spawner (spawner.ts): no fork of Lectern, whose event loop a page run needs.
     child = await spawnChild(argv[0]!, argv.slice(1), { cwd: process.cwd(), env: process.env as Record<string, string>, stdio: ["pipe", "pipe", "ignore"], detached: true });
   } catch {
-    resolve(null);
-    return;
+    return null;
   }
   live.add(child);
   const lines = new Lines(child.stdout!, child.stdin!);
-  const fail = () => {
-    live.delete(child);
-    resolve(null);
-  };
-  child.on("error", fail);
-  child.on("exit", fail);
-  lines.next().then((line) => {
-    if (line !== "up") return fail();
-    child.unref();
-    lines.idle();
-    const kill = () => {
-      child.kill("SIGKILL");
+  return new Promise((resolve) => {
+    const fail = () => {
       live.delete(child);
+      resolve(null);
     };
-    const alive = () => child.exitCode === null && child.signalCode === null;
-    const take = async (numbers: number[]) => {
-      const answer = numbers.length > 0 ? await lines.ask(`take ${numbers.join(" ")}`) : `took`;
-      if (answer !== `took ${numbers.join(" ")}`.trim()) throw new Error(`could not hold ports ${numbers.join(", ")} on another host of the page's network (the holder said '${answer}')`);
-    };
-    const free = async (port: number) => void (await lines.ask(`free ${port}`));
-    const ask = (request: string) => (PERL ? lines.ask(request) : Promise.reject(new Error("perl is not installed")));
-    resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, ask, kill });
-  }, fail);
+    child.on("error", fail);
+    child.on("exit", fail);
+    lines.next().then((line) => {
+      if (line !== "up") return fail();
+      child.unref();
+      lines.idle();
+      const kill = () => {
+        child.kill("SIGKILL");
+        live.delete(child);
+      };
+      const alive = () => child.exitCode === null && child.signalCode === null;
+      const take = async (numbers: number[]) => {
+        const answer = numbers.length > 0 ? await lines.ask(`take ${numbers.join(" ")}`) : `took`;
+        if (answer !== `took ${numbers.join(" ")}`.trim()) throw new Error(`could not hold ports ${numbers.join(", ")} on another host of the page's network (the holder said '${answer}')`);
+      };
+      const free = async (port: number) => void (await lines.ask(`free ${port}`));
+      const ask = (request: string) => (PERL ? lines.ask(request) : Promise.reject(new Error("perl is not installed")));
+      resolve({ pid: child.pid!, alive, reserve: (names, served) => (PERL ? reserveIn(lines, names, served) : null), take, free, ask, kill });
+    }, fail);
+  });
 }
 
 /**

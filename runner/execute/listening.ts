@@ -3,7 +3,7 @@
 // network namespace (trace/sockets.ts, as `ss -lp` finds them). No connection is made to the port
 // and nothing sleeps: its descriptors are read every millisecond, and the tables for a socket not
 // seen before, until the cell listens on every port it serves; then the watch stops.
-import { cellPids, locateSockets, socketInodes } from "../trace/sockets.ts";
+import { cellSockets, locateSockets } from "../trace/sockets.ts";
 
 /** How often the table is read while a server starts: the delay a client may wait at most, past the bind. */
 const EVERY_MS = 1;
@@ -16,7 +16,7 @@ export function watchListening(pid: number, onListen: (proto: "tcp" | "udp", por
   const seen = new Set<string>();
   const look = () => {
     // Only a socket not seen listening yet costs a look at the tables (TCP's are dear: sockets.ts).
-    const fresh = cellPids(pid).flatMap(socketInodes).filter((inode) => !seen.has(inode));
+    const fresh = cellSockets(pid).filter((inode) => !seen.has(inode));
     if (fresh.length === 0) return;
     // The tables of the namespace the cell's first process is in: the page's, once nsenter has joined it.
     for (const [inode, e] of locateSockets(pid, fresh)) {

@@ -1,8 +1,7 @@
 // One cell's process, from spawn to its last byte: its own process group, stdin written and
 // closed, stdout/stderr into a Transcript, side-channel messages, and an end that is
 // SIGTERM to the whole group, then SIGKILL after a grace period.
-import { constants } from "node:os";
-import { spawnChild, type Child } from "./spawner.ts";
+import { signalName, spawnChild, type Child } from "./spawner.ts";
 import { Transcript } from "./transcript.ts";
 
 export type StopReason = "timeout" | "stopped" | "interrupted" | "output-cap" | "channel-cap";
@@ -63,8 +62,8 @@ const inputRoom = (stdin: string | null) => 6 * Buffer.byteLength(stdin ?? "");
 /** bwrap's 128+N back to signal N. */
 function unwrapStatus(code: number | null, signal: NodeJS.Signals | null): [number | null, NodeJS.Signals | null] {
   if (signal !== null || code === null || code <= 128) return [code, signal];
-  const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
-  return name ? [null, name as NodeJS.Signals] : [code, signal];
+  const name = signalName(code - 128);
+  return name ? [null, name] : [code, signal];
 }
 
 // Every group still alive, so that Lectern exiting for any reason takes them along.

@@ -11,6 +11,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { constants } from "node:os";
+import { getSystemErrorName } from "node:util";
 import type { Readable, Writable } from "node:stream";
 import { buildHelper } from "./enter.ts";
 import { ownTempDir } from "../tempdir.ts";
@@ -44,6 +45,11 @@ export interface SpawnOptions {
 }
 
 const HELLO = 16;
+
+/** A signal's name from its number (a status's 128+N, the spawner's report), or null if it has none. */
+export function signalName(n: number): NodeJS.Signals | null {
+  return (Object.entries(constants.signals).find(([, x]) => x === n)?.[0] as NodeJS.Signals | undefined) ?? null;
+}
 
 /** A child of the spawner's: its streams as they connect, then its end as the spawner reports it. */
 class SpawnedChild extends EventEmitter {
@@ -218,10 +224,10 @@ class Spawner {
         const p = this.pending.get(id);
         this.pending.delete(id);
         for (const s of p?.streams ?? []) s?.destroy();
-        const code = Object.entries(constants.errno).find(([, n]) => n === Number(a))?.[0] ?? `errno ${a}`;
+        const code = getSystemErrorName(-Number(a));
         p?.done(Object.assign(new Error(`spawn ${code}`), { code }));
       } else if (what === "exit") {
-        const signal = Number(b) > 0 ? ((Object.entries(constants.signals).find(([, n]) => n === Number(b))?.[0] ?? null) as NodeJS.Signals | null) : null;
+        const signal = Number(b) > 0 ? signalName(Number(b)) : null;
         const code = signal ? null : Number(a);
         const child = this.running.get(id);
         this.running.delete(id);

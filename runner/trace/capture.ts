@@ -14,7 +14,7 @@ import { clockMs } from "../../cells/wire.ts";
 import { SocketWatch, type Owner } from "./sockets.ts";
 import { enter } from "../execute/holder.ts";
 import { mergeCaptures, mergedIndex } from "./merge.ts";
-import { adopted, findTcpdump, MAX_PACKETS, startTcpdump, type Tcpdump } from "./tcpdump.ts";
+import { findTcpdump, MAX_PACKETS, startTcpdump, type Tcpdump } from "./tcpdump.ts";
 
 /** What a page's run captured, handed to the trace (wiretrace.ts) and to `run --json`. */
 export interface CaptureInfo {
@@ -78,7 +78,7 @@ export class PageCapture {
     if (sandbox.network) return this.startOnHosts(sandbox);
     const dump = sandbox.takeCapture() ?? startTcpdump(sandbox.inNet);
     if (!dump) return void (this.skipped = "the capture file could not be made in the temporary folder");
-    adopted(dump);
+    dump.adopt();
     this.dump = dump;
     const ok = await dump.ready;
     // The pcap's stamps are wall-clock, the trace's monotonic.
@@ -96,7 +96,7 @@ export class PageCapture {
   private async startOnHosts(sandbox: Sandbox): Promise<void> {
     const network = sandbox.network!;
     const started = network.hosts.map((h) => ({ host: h, dump: sandbox.takeHostCapture(h.name) ?? startTcpdump(enter(h.holder), "any") }));
-    for (const { dump } of started) if (dump) adopted(dump);
+    for (const { dump } of started) dump?.adopt();
     const ok = await Promise.all(started.map(({ dump }) => dump?.ready ?? false));
     this.offset = Date.now() - clockMs();
     const failed = started.findIndex((_, i) => !ok[i]);

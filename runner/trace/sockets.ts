@@ -93,7 +93,7 @@ export function locateSockets(nsPid: number, inodes: Iterable<string>): Map<stri
  * bubblewrap's processes too (a cell joins its group before bwrap forks); the process tree
  * (nsenter -> bwrap -> bwrap -> the cell -> what it started) is all there is without cgroups.
  */
-export function cellPids(pid: number): number[] {
+function cellPids(pid: number): number[] {
   const roots = [pid];
   try {
     const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.split(":")[1] === "pids");
@@ -117,8 +117,13 @@ export function cellPids(pid: number): number[] {
   return [...out];
 }
 
+/** Socket inodes every process of a running cell holds (cellPids, socketInodes). */
+export function cellSockets(pid: number): string[] {
+  return cellPids(pid).flatMap(socketInodes);
+}
+
 /** Socket inodes a process holds. */
-export function socketInodes(pid: number): string[] {
+function socketInodes(pid: number): string[] {
   const out: string[] = [];
   let fds: string[];
   try {
@@ -194,7 +199,7 @@ export class SocketWatch {
 
   look(): void {
     const held = new Map<string, string>();
-    for (const [cell, pid] of this.cells) for (const p of cellPids(pid)) for (const inode of socketInodes(p)) if (!this.known.has(inode)) held.set(inode, cell);
+    for (const [cell, pid] of this.cells) for (const inode of cellSockets(pid)) if (!this.known.has(inode)) held.set(inode, cell);
     // An unplaced socket no longer held is forgotten.
     this.unplaced = new Map([...this.unplaced].filter(([inode]) => held.has(inode)));
     const ask = [...held.keys()].filter((inode) => unplacedLookup(this.unplaced.get(inode) ?? 0));

@@ -40,7 +40,10 @@ export interface Tcpdump {
   stderr(): string;
   /** Stops it at once and removes its file: a capture nobody took. */
   discard(): void;
-  /** A page took it over (adopted()). */
+  /**
+   * The page took this capture over: stopping it and its file are the page's now, and Lectern
+   * waits for it (a spare's process and pipe are unreferenced, so as not to keep Lectern alive).
+   */
   adopt(): void;
 }
 
@@ -132,11 +135,3 @@ process.on("exit", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/**
- * The page took this capture over: stopping it and its file are the page's now, and Lectern
- * waits for it (a spare's process and pipe are unreferenced, so as not to keep Lectern alive).
- */
-export function adopted(dump: Tcpdump): void {
-  dump.adopt();
-}

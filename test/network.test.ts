@@ -230,6 +230,44 @@ socket.create_connection((host("server"), port("nobody")), timeout=5)
     expect(byName(page, "udp-server")).toMatchObject({ status: "skipped", reason: "not run: --allow-net and pinned ports run cells in the machine's own network, not on this page's hosts" });
   }, 30_000);
 
+  it.runIf(ROOTED)("shapes each end of a link with the kernel's tbf and nftables, as tc and nft list them", async () => {
+    const dir = tmp("lectern-net-");
+    writeFileSync(join(dir, "page.md"), net("host a b\nrouter r\nlink a r loss=12.5%\nlink r b rate=1mbit") + cell("sh name=c host=a", "sleep 3600"));
+    const child = spawn(process.execPath, [BIN, "run", "page.md"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    try {
+      for (let i = 0; i < 200 && !out.includes("c started"); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain("c started");
+      // One process of each host's namespace, and what the real tools say is there.
+      const own = readlinkSync(`/proc/${child.pid}/ns/net`);
+      const hosts = new Map([...descendants(child.pid!)].map((pid) => [netnsOf(pid), pid] as const).filter(([n]) => n && n !== own));
+      const said = [...hosts.values()].flatMap((pid) => {
+        const inside = (...argv: string[]) => execFileSync("nsenter", [`--net=/proc/${pid}/ns/net`, ...argv], { encoding: "utf8" }).split("\n");
+        return [
+          ...inside("nft", "list", "ruleset").filter((l) => /hook egress|numgen/.test(l)),
+          ...inside("tc", "qdisc", "show").filter((l) => l.includes(" tbf ")).map((l) => l.replace(/tbf \w+: dev (\S+) root refcnt \d+/, "tbf on $1")),
+          ...inside("ip", "route", "show").filter((l) => l.includes(" via ")),
+        ].map((l) => l.trim());
+      });
+      expect(said.sort()).toEqual([
+        "10.0.1.0/24 via 10.0.2.1 dev b2-r",
+        "10.0.2.0/24 via 10.0.1.2 dev a1-r",
+        'meta protocol ip numgen random mod 10000 < 1250 dup to "drop1" drop',
+        'meta protocol ip numgen random mod 10000 < 1250 dup to "drop1" drop',
+        'meta protocol ip6 numgen random mod 10000 < 1250 dup to "drop1" drop',
+        'meta protocol ip6 numgen random mod 10000 < 1250 dup to "drop1" drop',
+        "qdisc tbf on a2-b rate 1Mbit burst 3200b lat 200ms",
+        "qdisc tbf on b2-r rate 1Mbit burst 3200b lat 200ms",
+        'type filter hook egress device "a1-r" priority filter; policy accept;',
+        'type filter hook egress device "b1-a" priority filter; policy accept;',
+      ]);
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("close", r));
+    }
+  }, 30_000);
+
   it.runIf(ROOTED)("leaves no namespace, holder, tcpdump or cell behind when Lectern is killed with SIGKILL", async () => {
     const dir = tmp("lectern-net-");
     const marker = `netkill${process.pid}`;

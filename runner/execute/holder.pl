@@ -14,10 +14,14 @@
 #   addr DEV A/N   -> ok   IPv4 address A with prefix length N on DEV
 #   up DEV         -> ok
 #   forward        -> ok   IPv4 forwarding on (a router)
-#   veth A PA B PB -> ok   a veth pair: end A in the network namespace of process PA, B in PB's
 #   index DEV ..   -> index I ..   the devices' numbers (0: no such device)
-#   run OUT PROG ARG .. [; OUT PROG ARG ..]..  -> ran CODE ..   runs programs here (ip, tc, nft),
-#                  all at once, each one's output in its file OUT; fields separated by tabs
+# and what `ip`, `tc` and `nft` would send by netlink (runner/network/netlink.pl, loaded by the
+# first of these):
+#   veth A PA B PB -> ok   a veth pair: end A in the network namespace of process PA, B in PB's
+#   route S/N GW   -> ok   a route to subnet S/N through GW
+#   rate DEV BITS BURST MS -> ok   a root tbf on DEV: BITS a second, a BURST-byte bucket, MS of queue
+#   loss K DEV T DROP      -> ok   on DEV's way out, T packets in 10000 copied to DROP and dropped
+#                                  (nftables: table netdev lectern, chain loss-K)
 # A request that fails answers `error WHAT: WHY`.
 # End of input means Lectern is gone: so is the namespace.
 use strict;
@@ -114,60 +118,6 @@ sub index_of {
   return ioctl($ctl, 0x8933, $ifreq) ? unpack("x16 l", $ifreq) : 0;
 }
 
-# A netlink attribute: length, type, then the value, padded to 4 bytes.
-sub rtattr {
-  my ($type, $value) = @_;
-  my $attr = pack("S S", 4 + length($value), $type) . $value;
-  return $attr . ("\0" x ((4 - length($attr) % 4) % 4));
-}
-
-# RTM_NEWLINK of a veth pair, as `ip link add A netns PA type veth peer name B netns PB` sends it:
-# an ifinfomsg with A's name (IFLA_IFNAME) and namespace (IFLA_NET_NS_PID), and IFLA_LINKINFO
-# holding the kind and, as VETH_INFO_PEER, B's ifinfomsg, name and namespace. Answered by an ACK
-# whose error is 0 or minus an errno.
-sub veth {
-  my ($a, $pid_a, $b, $pid_b) = @_;
-  my $ifinfo = pack("C x S l L L", 0, 0, 0, 0, 0);
-  my $end = sub { rtattr(3, "$_[0]\0") . rtattr(19, pack("L", $_[1])) };
-  my $peer = rtattr(1, $ifinfo . $end->($b, $pid_b));
-  my $body = $ifinfo . $end->($a, $pid_a) . rtattr(18, rtattr(1, "veth") . rtattr(2, $peer));
-  # NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE
-  my $message = pack("L S S L L", 16 + length($body), 16, 0x1 | 0x4 | 0x200 | 0x400, 1, 0) . $body;
-  socket(my $nl, 16, 3, 0) or return 0;    # AF_NETLINK, SOCK_RAW, NETLINK_ROUTE
-  send($nl, $message, 0) or return 0;
-  defined(recv($nl, my $answer, 65536, 0)) or return 0;
-  close($nl);
-  my ($type, $error) = unpack("x4 S x10 l", $answer);
-  return 1 if $type == 2 && $error == 0;    # NLMSG_ERROR carrying 0: the ACK
-  $! = -$error if $type == 2;
-  return 0;
-}
-
-# Starts each program (OUT PROG ARG..), all at once, and waits for them all: their exit codes.
-sub run {
-  my @pids;
-  for my $command (@_) {
-    my ($out, @argv) = @$command;
-    my $pid = fork();
-    if (defined $pid && $pid == 0) {
-      open(STDIN, "<", "/dev/null");
-      # exit, not POSIX::_exit: POSIX takes longer to load than the rest of this file, and with
-      # nothing buffered ($| above) and no END block, exit has nothing more to do.
-      open(STDOUT, ">", $out) or exit 126;
-      open(STDERR, ">&", \*STDOUT);
-      exec { $argv[0] } @argv or exit 127;
-    }
-    push @pids, $pid;
-  }
-  my @codes;
-  for my $pid (@pids) {
-    if (!defined $pid) { push @codes, -1; next; }
-    waitpid($pid, 0);
-    push @codes, $? & 127 ? 128 + ($? & 127) : $? >> 8;
-  }
-  return @codes;
-}
-
 sub answer { my ($what, $ok) = @_; print $ok ? "ok\n" : "error $what: $!\n"; }
 
 while (my $line = <STDIN>) {
@@ -187,17 +137,23 @@ while (my $line = <STDIN>) {
     answer("addr $1", addr($1, $2, $3));
   } elsif ($line =~ /^up (\S+)$/) {
     answer("up $1", up($1));
-  } elsif ($line =~ /^veth (\S+) (\d+) (\S+) (\d+)$/) {
-    answer("veth $1 $3", veth($1, $2, $3, $4));
+  } elsif ($line =~ /^(veth|route|rate|loss) /) {
+    require((__FILE__ =~ s{[^/]*$}{}r) . "../network/netlink.pl");
+    if ($line =~ /^veth (\S+) (\d+) (\S+) (\d+)$/) {
+      answer("veth $1 $3", veth($1, $2, $3, $4));
+    } elsif ($line =~ /^route ([\d.]+)\/(\d+) ([\d.]+)$/) {
+      answer("route $1/$2", route($1, $2, $3));
+    } elsif ($line =~ /^rate (\S+) (\d+) (\d+) (\d+)$/) {
+      answer("rate on $1", rate($1, $2, $3, $4));
+    } elsif ($line =~ /^loss (\d+) (\S+) (\d+) (\S+)$/) {
+      answer("loss on $2", loss($1, $2, $3, $4));
+    } else {
+      print "error malformed request\n";
+    }
   } elsif ($line eq "forward") {
     answer("forward", sysctl("ipv4/ip_forward", 1));
   } elsif ($line =~ /^index ([\w. -]+)$/) {
     print "index ", join(" ", map { index_of($_) } split / /, $1), "\n";
-  } elsif ($line =~ /^run\t/) {
-    my (undef, @fields) = split /\t/, $line, -1;
-    my @commands = ([]);
-    for (@fields) { $_ eq ";" ? push(@commands, []) : push(@{ $commands[-1] }, $_); }
-    print "ran ", join(" ", run(@commands)), "\n";
   } else {
     print "error unknown request\n";
   }

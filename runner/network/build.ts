@@ -4,11 +4,8 @@
 // routers, rate with tbf and loss with nftables on each end's way out. Nothing joins Lectern's
 // own namespace, so no packet can leave the page's network. The namespaces go when their holders
 // go (with Lectern, even SIGKILLed: holder.ts), and every device and rule goes with them.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { enter, holdNamespace, ROOTLESS, type Holder } from "../execute/holder.ts";
 import { findTool } from "../execute/tools.ts";
-import { ownTempDir } from "../tempdir.ts";
 import { attachments, routes, type Link, type NetworkSpec } from "./spec.ts";
 import { startRelay, type Relay } from "./relay.ts";
 
@@ -39,36 +36,7 @@ export interface BuiltNetwork {
 /** Why a page's network could not be made here: its cells are reported skipped with this. */
 export class NetworkUnavailable extends Error {}
 
-interface Tool {
-  /** A name for its output file, unique in the build's folder. */
-  name: string;
-  command: string;
-  args: string[];
-}
-
-/**
- * Runs tools in a host's namespace, all at once, by its holder (forks of a small process, not a
- * second program to enter the namespace); an error with the last of what a failed one said.
- */
-async function run(holder: Holder, dir: string, tools: Tool[]): Promise<void> {
-  if (tools.length === 0) return;
-  const out = (t: Tool) => join(dir, `${t.name}.out`);
-  const line = tools.map((t) => [out(t), findTool(t.command, process.env.PATH, false)!.path, ...t.args].join("\t")).join("\t;\t");
-  const answer = await holder.ask(`run\t${line}`);
-  const codes = answer.startsWith("ran ") ? answer.slice(4).split(" ") : [];
-  tools.forEach((t, i) => {
-    if (codes[i] === "0") return;
-    let said = "";
-    try {
-      said = readFileSync(out(t), "utf8").trim().split("\n").slice(-2).join("; ");
-    } catch {
-      // It never started: the answer says why.
-    }
-    throw new Error(said || `${t.command} ${codes[i] !== undefined ? `exited with ${codes[i]}` : `could not run: ${answer}`}`);
-  });
-}
-
-/** Asks a holder for what `ip` would do (holder.pl); every answer must be `ok`. */
+/** Asks a holder for what `ip`, `tc` or `nft` would do (holder.pl); every answer must be `ok`. */
 async function ask(holder: Holder, requests: string[]): Promise<void> {
   const answers = await Promise.all(requests.map((r) => holder.ask(r)));
   const failed = answers.find((a) => a !== "ok");
@@ -85,11 +53,7 @@ const dropDevice = (link: Link) => `drop${link.index}`;
  * makes while the page before runs), for the first hosts.
  */
 export async function buildNetwork(spec: NetworkSpec, held?: (host: string, holder: Holder) => void, ready: Holder[] = []): Promise<BuiltNetwork> {
-  const packages: Record<string, string> = { perl: "perl-base", ip: "iproute2", tc: "iproute2", nft: "nftables" };
-  const routed = spec.hosts.some((h) => routes(spec, h.name).length > 0);
-  for (const tool of ["perl", ...(routed ? ["ip"] : []), ...(spec.links.some((l) => l.rateBits) ? ["tc"] : []), ...(spec.links.some((l) => l.lossPct) ? ["nft"] : [])]) {
-    if (!findTool(tool, process.env.PATH, false)) throw new NetworkUnavailable(`${tool} is not installed (Debian: ${packages[tool]}), so this page's network cannot be made`);
-  }
+  if (!findTool("perl", process.env.PATH, false)) throw new NetworkUnavailable("perl is not installed (Debian: perl-base), so this page's network cannot be made");
   const holders: Holder[] = [];
   const relays: Relay[] = [];
   const given = ready.slice(0, spec.hosts.length);
@@ -128,22 +92,17 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
       }
       if (link.lossPct > 0) for (const host of [link.a, link.b]) pairs.push(`veth ${dropDevice(link)} ${pid(host)} ${dropDevice(link)}p ${pid(host)}`);
     }
-    const dir = ownTempDir("lectern-net");
-    try {
-      // Each started relay is ours to stop, even when another failed to start.
-      const [veths, ...started] = await Promise.allSettled([ask(first, pairs), ...delayed]);
-      for (const r of started) if (r.status === "fulfilled") relays.push(r.value as Relay);
-      const refused = [veths, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
-      if (refused) throw refused.reason;
-      const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!, dir)));
-      return {
-        hosts: spec.hosts.map((h, i) => ({ name: h.name, holder: holders[i]!, addresses: attachments(spec, h.name).map((a) => a.address), devices: devices[i]! })),
-        links: spec.links,
-        close,
-      };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // Each started relay is ours to stop, even when another failed to start.
+    const [veths, ...started] = await Promise.allSettled([ask(first, pairs), ...delayed]);
+    for (const r of started) if (r.status === "fulfilled") relays.push(r.value as Relay);
+    const refused = [veths, ...started].find((r): r is PromiseRejectedResult => r!.status === "rejected");
+    if (refused) throw refused.reason;
+    const devices = await Promise.all(spec.hosts.map((host) => configure(spec, host.name, holderOf.get(host.name)!)));
+    return {
+      hosts: spec.hosts.map((h, i) => ({ name: h.name, holder: holders[i]!, addresses: attachments(spec, h.name).map((a) => a.address), devices: devices[i]! })),
+      links: spec.links,
+      close,
+    };
   } catch (err) {
     close();
     if (err instanceof NetworkUnavailable) throw err;
@@ -152,11 +111,10 @@ export async function buildNetwork(spec: NetworkSpec, held?: (host: string, hold
 }
 
 /** One host's side: addresses, routes, forwarding, rate and loss; then its devices as the kernel numbered them. */
-async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: string): Promise<Device[]> {
+async function configure(spec: NetworkSpec, host: string, holder: Holder): Promise<Device[]> {
   const mine = attachments(spec, host);
   const requests: string[] = [];
-  const tc: string[] = [];
-  const nft: string[] = [];
+  const shaping: string[] = [];
   const names = ["lo"];
   for (const a of mine) {
     names.push(a.device);
@@ -165,7 +123,7 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
     if (a.link.rateBits > 0) {
       // A bucket of at least two full frames, and at most 200 ms of queue behind it.
       const burst = Math.max(3200, Math.round(a.link.rateBits / 8 / 100));
-      tc.push(`qdisc add dev ${a.device} root tbf rate ${a.link.rateBits}bit burst ${burst} latency 200ms`);
+      shaping.push(`rate ${a.device} ${a.link.rateBits} ${burst} 200`);
     }
     if (a.link.lossPct > 0) {
       const drop = dropDevice(a.link);
@@ -173,27 +131,13 @@ async function configure(spec: NetworkSpec, host: string, holder: Holder, dir: s
       requests.push(`up ${drop}p`, `up ${drop}`);
       // On the way out, before the capture sees the packet leave: a dropped one is copied to the
       // drop device instead, so the trace knows where it was lost.
-      const threshold = Math.round(a.link.lossPct * 100);
-      nft.push(`  chain loss-${a.link.index} { type filter hook egress device "${a.device}" priority 0; meta protocol { ip, ip6 } numgen random mod 10000 < ${threshold} dup to "${drop}" drop; }`);
+      shaping.push(`loss ${a.link.index} ${a.device} ${Math.round(a.link.lossPct * 100)} ${drop}`);
     }
   }
   if (spec.hosts.find((h) => h.name === host)!.router) requests.push("forward");
-  await ask(holder, requests);
-  // Then the tools, side by side (each touches its own: routes, qdiscs, the ruleset; a route's
-  // device is up already); nothing is sent before cells start.
-  const ip = routes(spec, host).map((r) => `route add ${r.subnet} via ${r.via}`);
-  const steps: [string, string[], string, ...string[]][] = [
-    ["ip", ip, "ip", "-batch"],
-    ["tc", tc, "tc", "-batch"],
-    ["nft", nft.length > 0 ? ["table netdev lectern {", ...nft, "}"] : [], "nft", "-f"],
-  ];
-  const tools = steps.flatMap(([step, lines, command, ...args]) => {
-    if (lines.length === 0) return [];
-    const file = join(dir, `${host}.${step}`);
-    writeFileSync(file, lines.join("\n") + "\n");
-    return [{ name: `${host}.${step}`, command, args: [...args, file] }];
-  });
-  await run(holder, dir, tools);
+  // A route's device is up, with its address, before the route; nothing is sent before cells start.
+  const ip = routes(spec, host).map((r) => `route ${r.subnet} ${r.via}`);
+  await ask(holder, [...requests, ...ip, ...shaping]);
   const answer = await holder.ask(`index ${names.join(" ")}`);
   const indexes = answer.split(" ").slice(1).map(Number);
   return names.map((name, i) => {

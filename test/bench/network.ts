@@ -16,7 +16,9 @@ import { buildNetwork } from "../../runner/network/build.ts";
 import { parseNetwork } from "../../runner/network/spec.ts";
 import { BIN, CORES, NODE, RUNS, SMALL_ENV, exec, fmtMs, interleave, log, ok, scratch, standalone, type Row } from "./lib.ts";
 
-const CELL = "```sh name=hello\necho hello\n```\n";
+// A Python cell: it starts in about a quarter of a shell cell's time (node and zx), whose swings
+// on a busy machine would otherwise be most of the difference measured.
+const CELL = "```python name=hello\nprint('hello')\n```\n";
 const network = (link: string) => `\`\`\`network\nhost a b\nlink a b${link}\n\`\`\`\n\n`;
 /** The same cell on loopback, on two hosts joined by a plain link, and by a lossy, rate-limited one. */
 const PAGES: [string, string][] = [

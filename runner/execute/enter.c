@@ -10,8 +10,14 @@
  *
  * A cgroup it cannot join is passed over, as the shell did (`2>/dev/null`): the cell's process
  * group and timeout still bound it. A namespace it cannot enter is an error (exit 125): the cell
- * must never run in Lectern's own network. */
+ * must never run in Lectern's own network.
+ *
+ * The spawner (spawner.c) includes this file and does the same in the child it forks, without
+ * this exec, when Lectern asks it to start this helper: the program itself is for Node's
+ * spawn(), where there is no spawner. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -31,7 +37,7 @@ static void join_cgroup(const char *dir, const char *pid) {
   close(fd);
 }
 
-int main(int argc, char **argv) {
+static int enter_main(int argc, char **argv) {
   const char *net = NULL;
   int i = 1;
   char pid[32];
@@ -66,3 +72,7 @@ int main(int argc, char **argv) {
   fprintf(stderr, "lectern enter: %s: %s\n", argv[i + 1], strerror(errno));
   return 127;
 }
+
+#ifndef LECTERN_ENTER_INLINE
+int main(int argc, char **argv) { return enter_main(argc, argv); }
+#endif

@@ -34,7 +34,10 @@ export function buildHelper(name: "enter" | "spawner"): Promise<string | null> {
     const cc = findTool("cc", process.env.PATH, false);
     if (!cc) return null;
     const source = join(RUNNER_DIR, "execute", `${name}.c`);
-    const key = createHash("sha256").update(readFileSync(source)).update(cc.stamp).digest("hex").slice(0, 16);
+    const text = readFileSync(source, "utf8");
+    // The files it includes from beside it are part of its build (the spawner includes enter.c).
+    const own = [...text.matchAll(/^#include "([^"]+)"/gm)].map((m) => readFileSync(join(RUNNER_DIR, "execute", m[1]!)));
+    const key = own.reduce((h, part) => h.update(part), createHash("sha256").update(text)).update(cc.stamp).digest("hex").slice(0, 16);
     const file = join(RUNNER_DIR, `.${name}-${key}`);
     if (!existsSync(file)) {
       // A runner folder we may not write to (an installed copy) would cost a compile every run.
@@ -65,6 +68,9 @@ export async function buildEnter(): Promise<string | null> {
   built = await buildHelper("enter");
   return built;
 }
+
+/** The enter helper's path once built: the spawner does its work itself for a command line of it. */
+export const enterHelper = (): string | null => built;
 
 /**
  * The command line that starts `inside` as a cell's first process through the helper: in the

@@ -8,9 +8,11 @@
  * LAYOUT says what each of the child's first descriptors is, one letter each: `s` a Unix socket
  * connected to Lectern's SOCKET, announced by a 16-byte hello (the ID in 14 digits, the
  * descriptor's number, a newline); `n` /dev/null; `f` the next FILE, opened for writing (a file
- * of Lectern's, by its /proc/PID/fd path: a cell's trace file, tcpdump's pcap). SESSION 1: the
- * child leads a session of its own (Node's `detached`). It gets default signal handling, CWD,
- * and exactly ENV.
+ * of Lectern's, by its /proc/PID/fd path: a cell's trace file, tcpdump's pcap). SESSION, bits:
+ * 1, the child leads a session of its own (Node's `detached`); 2, ARG... is a command line of
+ * the enter helper (enter.c), whose work the child does itself before it execs the command after
+ * `--`: one exec fewer for every cell. The child gets default signal handling, CWD, and exactly
+ * ENV.
  *
  * Answers, on stdout, one line each: `spawned ID PID`, `failed ID ERRNO` (nothing started), and
  * later `exit ID CODE SIGNAL` (CODE -1 when killed by SIGNAL, SIGNAL 0 when it exited).
@@ -31,6 +33,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define LECTERN_ENTER_INLINE
+#include "enter.c"
 
 #define MAX_FDS 8
 #define MAX_REQUEST (16 << 20)
@@ -91,7 +96,7 @@ static void become(int *fds, int n, int session, char *cwd, char **argv, char **
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-  if (session) setsid();
+  if (session & 1) setsid();
   /* Out of the way first (closed by exec): a descriptor may be another's target. */
   for (int i = 0; i < n; i++) fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
   for (int i = 0; i < n; i++)
@@ -104,6 +109,13 @@ static void become(int *fds, int n, int session, char *cwd, char **argv, char **
   }
   if (cwd[0] && chdir(cwd) != 0) goto fail;
   environ = envp;
+  if (session & 2) {
+    /* What the helper would do, here. Its errors go to the child's stderr, as the helper's do,
+     * and it ends with the helper's status (125, 127); an exec that works closes the report. */
+    int argc = 0;
+    while (argv[argc]) argc++;
+    _exit(enter_main(argc, argv));
+  }
   execvp(argv[0], argv);
 fail:;
   int err = errno;

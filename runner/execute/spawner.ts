@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { constants } from "node:os";
 import { getSystemErrorName } from "node:util";
 import type { Readable, Writable } from "node:stream";
-import { buildHelper } from "./enter.ts";
+import { buildHelper, enterHelper } from "./enter.ts";
 import { ownTempDir } from "../tempdir.ts";
 
 /** What process.ts uses of a child, whichever way it was started: a ChildProcess is one. */
@@ -184,7 +184,7 @@ class Spawner {
     const layout = options.stdio.map((s) => (s === "pipe" ? "s" : s === "ignore" ? "n" : "f")).join("");
     const files = options.stdio.filter((s): s is number => typeof s === "number").map((fd) => `/proc/${process.pid}/fd/${fd}`);
     const env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
-    const fields = [String(id), this.socketPath, options.cwd, layout, options.detached ? "1" : "0", String(files.length), ...files, String(args.length + 1), command, ...args, String(env.length), ...env];
+    const fields = [String(id), this.socketPath, options.cwd, layout, String((options.detached ? 1 : 0) | (command === enterHelper() ? 2 : 0)), String(files.length), ...files, String(args.length + 1), command, ...args, String(env.length), ...env];
     const body = Buffer.from(fields.join("\0") + "\0");
     return new Promise((done) => {
       this.pending.set(id, { streams: options.stdio.map(() => null), want: layout.split("s").length - 1, pid: null, done });

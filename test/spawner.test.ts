@@ -45,6 +45,16 @@ describe("the spawner", () => {
     expect([end.code, end.signal, end.stderr, end.error]).toEqual([3, null, "err\n", null]);
   });
 
+  it("names the inodes of the child's stream sockets, as its own descriptors show them", async () => {
+    const child = await spawnChild("sh", ["-c", "for fd in 0 1 2 3; do readlink /proc/$$/fd/$fd; done; read line"], { ...options, stdio: ["pipe", "pipe", "pipe", "pipe"] });
+    const end = await follow(child, "done\n");
+    expect(end.stdout.trim().split("\n").map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1])).toEqual(child.streamInodes);
+    expect(child.streamInodes).toHaveLength(4);
+    const quiet = await spawnChild("true", [], { ...options, stdio: ["ignore", "pipe", "ignore"] });
+    await follow(quiet);
+    expect(quiet.streamInodes).toHaveLength(1);
+  });
+
   it("reports every end of fifty children that exit at once, with nothing printed", async () => {
     // Each followed as soon as it is there, as Lectern follows a cell's process.
     const ends = await Promise.all(Array.from({ length: 50 }, () => spawnChild("true", [], options).then((c) => follow(c))));

@@ -151,7 +151,7 @@ function runCells(cells: PlannedCell[], run: RunContext, options: ExecuteOptions
   const hooks = (cell: PlannedCell): LaunchHooks => ({
     aborted: () => scheduler.aborting,
     started: (proc) => {
-      capture.cellStarted(cell.name, cell.lang, proc.pid, cell.attrs.host);
+      capture.cellStarted(cell.name, cell.lang, proc.pid, cell.attrs.host, proc.streamInodes);
       procs.set(cell.name, proc);
       scheduler.running(cell.name);
       options.onEvent?.({ type: "start", page, cell: cell.name });

@@ -179,6 +179,11 @@ export class CellProcess {
     return this.child.pid;
   }
 
+  /** Its stdio sockets' inodes, where the spawner made them (spawner.ts). */
+  get streamInodes(): string[] {
+    return this.child.streamInodes ?? [];
+  }
+
   /** SIGTERM to the group now, SIGKILL after the grace period; the first reason is the one kept. */
   stop(reason: StopReason): void {
     const pgid = this.child.pid;

@@ -14,7 +14,8 @@
  * `--`: one exec fewer for every cell. The child gets default signal handling, CWD, and exactly
  * ENV.
  *
- * Answers, on stdout, one line each: `spawned ID PID`, `failed ID ERRNO` (nothing started), and
+ * Answers, on stdout, one line each: `spawned ID PID INODES` (INODES: those of the child's ends
+ * of its `s` sockets, comma-separated, or `-`), `failed ID ERRNO` (nothing started), and
  * later `exit ID CODE SIGNAL` (CODE -1 when killed by SIGNAL, SIGNAL 0 when it exited).
  *
  * It dies with Lectern (PR_SET_PDEATHSIG), and exits when Lectern closes its stdin. */
@@ -30,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -187,6 +189,13 @@ static void start(char *req, size_t len) {
     if (pid > 0 && read_full(report[0], (char *)&child_err, sizeof child_err) == 0) err = child_err;
     close(report[0]);
   }
+  /* The child's ends of its sockets, by inode: Lectern then knows them in the child's descriptors. */
+  char inodes[MAX_FDS * 21 + 1] = "";
+  for (int i = 0, at = 0; i < n; i++) {
+    struct stat st;
+    if (!err && layout[i] == 's' && fstat(fds[i], &st) == 0)
+      at += snprintf(inodes + at, sizeof inodes - at, "%s%llu", at ? "," : "", (unsigned long long)st.st_ino);
+  }
   for (int i = 0; i < n; i++) close(fds[i]);
   if (err) {
     if (pid > 0) waitpid(pid, NULL, 0);
@@ -196,7 +205,7 @@ static void start(char *req, size_t len) {
     if (children[i].pid == 0) {
       children[i].pid = pid;
       snprintf(children[i].id, sizeof children[i].id, "%s", id);
-      return answer("spawned %s %d\n", id, (int)pid);
+      return answer("spawned %s %d %s\n", id, (int)pid, inodes[0] ? inodes : "-");
     }
   /* No room to remember it: it runs, but its end would go unreported. */
   kill(-pid, SIGKILL);

@@ -25,6 +25,12 @@ export interface Child {
   readonly stdio: readonly (Readable | Writable | null | undefined)[];
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
+  /**
+   * The inodes of the child's ends of its "pipe" streams, where the spawner made them (UNIX
+   * sockets, in Lectern's namespace): the socket watch (trace/sockets.ts) knows them for what
+   * they are without a read of the UNIX socket table. Absent for Node's spawn().
+   */
+  readonly streamInodes?: string[];
   kill(signal?: NodeJS.Signals): boolean;
   ref(): void;
   unref(): void;
@@ -54,6 +60,7 @@ export function signalName(n: number): NodeJS.Signals | null {
 /** A child of the spawner's: its streams as they connect, then its end as the spawner reports it. */
 class SpawnedChild extends EventEmitter {
   pid: number | undefined = undefined;
+  streamInodes: string[] = [];
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   /** Whether Lectern waits for it (ref) or not (unref: a spare, a holder between requests). */
@@ -128,6 +135,7 @@ interface Pending {
   ended?: [number | null, NodeJS.Signals | null];
   want: number;
   pid: number | null;
+  inodes: string[];
   done: (child: SpawnedChild | Error) => void;
 }
 
@@ -187,10 +195,10 @@ class Spawner {
     const fields = [String(id), this.socketPath, options.cwd, layout, String((options.detached ? 1 : 0) | (command === enterHelper() ? 2 : 0)), String(files.length), ...files, String(args.length + 1), command, ...args, String(env.length), ...env];
     const body = Buffer.from(fields.join("\0") + "\0");
     return new Promise((done) => {
-      this.pending.set(id, { streams: options.stdio.map(() => null), want: layout.split("s").length - 1, pid: null, done });
+      this.pending.set(id, { streams: options.stdio.map(() => null), want: layout.split("s").length - 1, pid: null, inodes: [], done });
       this.hold();
-      this.proc.stdin!.write(`${body.length}\n`);
-      this.proc.stdin!.write(body);
+      // One write: each costs a wake-up of the spawner.
+      this.proc.stdin!.write(Buffer.concat([Buffer.from(`${body.length}\n`), body]));
     });
   }
 
@@ -219,7 +227,7 @@ class Spawner {
       const id = Number(idText);
       if (what === "spawned") {
         const p = this.pending.get(id);
-        if (p) (p.pid = Number(a)), this.settle(id, p);
+        if (p) (p.pid = Number(a)), (p.inodes = b && b !== "-" ? b.split(",") : []), this.settle(id, p);
       } else if (what === "failed") {
         const p = this.pending.get(id);
         this.pending.delete(id);
@@ -244,6 +252,7 @@ class Spawner {
     this.pending.delete(id);
     const child = new SpawnedChild(p.streams);
     child.pid = p.pid;
+    child.streamInodes = p.inodes;
     child.on("hold", () => this.hold());
     if (p.ended) child.exited(...p.ended);
     else this.running.set(id, child);

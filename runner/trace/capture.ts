@@ -133,11 +133,12 @@ export class PageCapture {
     return dump && !this.skipped && dump.proc.exitCode === null ? dump.file : null;
   }
 
-  cellStarted(name: string, lang: string, pid: number | undefined, host: string | null = null): void {
+  /** `streams`: the inodes of the cell's stdio sockets, where known (the spawner's), not to be looked up. */
+  cellStarted(name: string, lang: string, pid: number | undefined, host: string | null = null, streams: string[] = []): void {
     // On a network, the host it ran on (the first for a cell without host=), for the diagram.
     const on = this.network ? (host ?? this.network.hosts[0]!.name) : undefined;
     this.cells.set(name, { name, lang, from: clockMs(), to: Infinity, ...(on ? { host: on } : {}) });
-    if (pid !== undefined) this.watchOf(name)?.cellStarted(name, pid);
+    if (pid !== undefined) this.watchOf(name)?.cellStarted(name, pid, streams);
   }
 
   /**

@@ -172,7 +172,9 @@ export class SocketWatch {
     private readonly everyMs = 10,
   ) {}
 
-  cellStarted(cell: string, pid: number): void {
+  /** `streams`: sockets it holds that are known already (its stdio, made by the spawner). */
+  cellStarted(cell: string, pid: number, streams: string[] = []): void {
+    for (const inode of streams) this.known.add(inode);
     this.cells.set(cell, pid);
     if (this.timer) this.look();
     else this.next();

@@ -6,7 +6,7 @@
 // sh and nsenter as before. The spawner (spawner.c) is compiled the same way.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RUNNER_DIR } from "../paths.ts";
 import { findTool } from "./tools.ts";
@@ -56,6 +56,9 @@ export function buildHelper(name: "enter" | "spawner"): Promise<string | null> {
         rmSync(partial, { force: true });
         return null;
       }
+      // Builds of older sources are of no more use (as the CLI's bundles: bin.mjs). A process
+      // still running one keeps it until it exits.
+      for (const old of readdirSync(RUNNER_DIR)) if (old.startsWith(`.${name}-`) && /^\.[a-z]+-[0-9a-f]{16}$/.test(old) && join(RUNNER_DIR, old) !== file) rmSync(join(RUNNER_DIR, old), { force: true });
     }
     return file;
   })();

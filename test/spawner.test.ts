@@ -1,12 +1,14 @@
 // The spawner (runner/execute/spawner.ts + spawner.c): every cell's process starts through it, so
 // what a child sees (its argv, environment, folder, streams, session) and what Lectern learns of
 // its end must be what Node's spawn() gave, however fast the child ends and whatever it does.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnChild, type Child } from "../runner/execute/spawner.ts";
+import { buildEnter, enterHelper } from "../runner/execute/enter.ts";
+import { BIN } from "./command.ts";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "lectern-spawner-")));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +56,31 @@ describe("the spawner", () => {
     await follow(quiet);
     expect(quiet.streamInodes).toHaveLength(1);
   });
+
+  it("does the enter helper's work in the child: SIGTERM ignored when asked, its statuses for a missing command and namespace", async () => {
+    // Started through the spawner, the helper's command line is done by the spawner's child.
+    const enter = (await buildEnter())!;
+    expect(enter).toBe(enterHelper());
+    const ignoring = await follow(await spawnChild(enter, ["--ignore-term", "--", "sh", "-c", "kill -TERM $$; echo still here"], options));
+    expect([ignoring.code, ignoring.stdout]).toEqual([0, "still here\n"]);
+    const plain = await follow(await spawnChild(enter, ["--", "sh", "-c", "kill -TERM $$; echo still here"], options));
+    expect([plain.signal, plain.stdout]).toEqual(["SIGTERM", ""]);
+    const missing = await follow(await spawnChild(enter, ["--", "/no/such/program"], options));
+    expect([missing.code, missing.stderr]).toEqual([127, "lectern enter: /no/such/program: No such file or directory\n"]);
+    const nowhere = await follow(await spawnChild(enter, ["--net=/proc/no-such-pid/ns/net", "--", "true"], options));
+    expect([nowhere.code, nowhere.stderr]).toEqual([125, "lectern enter: the page's network namespace: No such file or directory\n"]);
+  });
+
+  it("hands a cell no descriptor Lectern itself was given without close-on-exec", async () => {
+    // Lectern started with a file open at fd 251, as a shell's `251>file` or a CI harness leaves one.
+    writeFileSync(join(dir, "fds.md"), "```sh name=fds\n[ -e /proc/$$/fd/251 ] && echo leaked || echo clean\n```\n");
+    const script = `exec "$0" "$@" 251>"${join(dir, "held")}"`;
+    const child = spawn("bash", ["-c", script, process.execPath, BIN, "run", "fds.md", "--json", "--cache", join(dir, "cache")], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    await new Promise((r) => child.once("close", r));
+    expect((JSON.parse(out) as { pages: { cells: { output: string }[] }[] }).pages[0]!.cells[0]!.output).toBe("clean\n");
+  }, 30_000);
 
   it("reports every end of fifty children that exit at once, with nothing printed", async () => {
     // Each followed as soon as it is there, as Lectern follows a cell's process.

@@ -30,8 +30,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +94,21 @@ static int connect_stream(const char *path, const char *id, int fd) {
   return s;
 }
 
+/* Every descriptor from `from` up closes at exec: those Lectern itself was handed without
+ * close-on-exec by whatever started it are not the cell's to have. */
+static void cloexec_from(int from) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, (unsigned)from, ~0U, 4U /* CLOSE_RANGE_CLOEXEC, Linux 5.11 */) == 0) return;
+#endif
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  for (struct dirent *e; (e = readdir(dir));) {
+    int fd = atoi(e->d_name);
+    if (fd >= from && fd != dirfd(dir)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  closedir(dir);
+}
+
 /* In the child: the descriptors onto 0..n-1, then COMMAND. Never returns. */
 static void become(int *fds, int n, int session, char *cwd, char **argv, char **envp, int report) {
   sigset_t none;
@@ -109,6 +126,7 @@ static void become(int *fds, int n, int session, char *cwd, char **argv, char **
     if (null < 0 || dup2(null, i) < 0) goto fail;
     if (null != i) close(null);
   }
+  cloexec_from(n > 3 ? n : 3);
   if (cwd[0] && chdir(cwd) != 0) goto fail;
   environ = envp;
   if (session & 2) {

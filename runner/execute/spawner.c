@@ -20,6 +20,7 @@
  *
  * It dies with Lectern (PR_SET_PDEATHSIG), and exits when Lectern closes its stdin. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,7 +31,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -209,11 +209,10 @@ static void start(char *req, size_t len) {
   }
   /* The child's ends of its sockets, by inode: Lectern then knows them in the child's descriptors. */
   char inodes[MAX_FDS * 21 + 1] = "";
-  for (int i = 0, at = 0; i < n; i++) {
-    struct stat st;
-    if (!err && layout[i] == 's' && fstat(fds[i], &st) == 0)
+  struct stat st;
+  for (int i = 0, at = 0; i < n && !err; i++)
+    if (layout[i] == 's' && fstat(fds[i], &st) == 0)
       at += snprintf(inodes + at, sizeof inodes - at, "%s%llu", at ? "," : "", (unsigned long long)st.st_ino);
-  }
   for (int i = 0; i < n; i++) close(fds[i]);
   if (err) {
     if (pid > 0) waitpid(pid, NULL, 0);
